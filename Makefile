@@ -1,0 +1,39 @@
+# dualsys: the two front doors are `make demo` and `make test`; both set themselves up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SCENARIO ?= scenarios/default.yaml
+
+.PHONY: demo test test-fast lint bench clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: set up, then run the default scenario on the embedded stack and print the report's path
+demo: $(STAMP)
+	$(BIN)/dualsys run $(SCENARIO)
+
+## test: set up, then run the whole test suite (slow known-answer runs included)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## test-fast: the suite without the slow end-to-end runs
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness tests benchmarks
+	$(BIN)/ruff format --check harness tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Grading: SLAs, alerts, rollback triggers, the readiness checklist and the verdict."""

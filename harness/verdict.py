@@ -1,0 +1,66 @@
+"""Verdicts and the exit codes of the CI gate (see DESIGN.md, "Exit codes").
+
+==========  ==========================================================  =====
+verdict     meaning                                                     exit
+==========  ==========================================================  =====
+PASS        every SLA held, no trigger fired                            0
+WARN        only warnings (0 unless ``--strict``, then 1)               0/1
+FAIL        an SLA was broken or a critical alert fired                 1
+ROLLBACK    an immediate rollback trigger fired                         1
+ERROR       the harness could not run the test: not the system's fault  3
+==========  ==========================================================  =====
+
+Exit code 2 is bad usage or a bad scenario file; it never has a verdict.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_HARNESS",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Verdict",
+    "exit_code",
+    "worst",
+]
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_HARNESS = 3
+
+
+class Verdict(str, Enum):
+    """The grade of one run, from best to worst (ERROR stands apart: the test did not run)."""
+
+    PASS = "PASS"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    ROLLBACK = "ROLLBACK"
+    ERROR = "ERROR"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.FAIL: 2, Verdict.ROLLBACK: 3, Verdict.ERROR: 4}
+
+
+def worst(*verdicts: Verdict) -> Verdict:
+    """The most severe of ``verdicts`` (PASS when none are given)."""
+    return max(verdicts, key=lambda v: v.rank, default=Verdict.PASS)
+
+
+def exit_code(verdict: Verdict, *, strict: bool = False) -> int:
+    """The process exit code for ``verdict``; ``strict`` makes WARN fail the gate."""
+    if verdict is Verdict.PASS:
+        return EXIT_OK
+    if verdict is Verdict.WARN:
+        return EXIT_FAIL if strict else EXIT_OK
+    if verdict is Verdict.ERROR:
+        return EXIT_HARNESS
+    return EXIT_FAIL
