@@ -136,7 +136,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.report import render_reports
     from harness.rundir import RunDir
     from harness.verdict import exit_code
 
@@ -145,6 +144,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"dualsys: error: {args.run_dir}: not a run directory (no scenario.yaml)",
               file=sys.stderr)
         return EXIT_USAGE
+    from harness.report import render_reports
+
     graded, paths = render_reports(run)
     print(f"verdict: {graded.verdict.value}")
     for kind, path in paths.items():

@@ -38,7 +38,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
@@ -680,12 +680,22 @@ class _Problems(ValueError):
         super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in problems))
 
 
+def _is_offset(metadata: list[Any], annotation: Any) -> bool:
+    """True when a field is an :data:`Offset`, also inside ``Offset | None``."""
+    if any(isinstance(m, _Scaled) for m in metadata):
+        return True
+    return any(
+        any(isinstance(m, _Scaled) for m in getattr(arg, "__metadata__", ()))
+        for arg in get_args(annotation)
+    )
+
+
 def _scale(model: BaseModel, factor: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
         key = info.alias or name
-        if any(isinstance(m, _Scaled) for m in info.metadata) and value is not None:
+        if value is not None and _is_offset(info.metadata, info.annotation):
             out[key] = value * factor
         elif isinstance(value, BaseModel):
             out[key] = _scale(value, factor)
