@@ -59,10 +59,18 @@ def _scale_arg(text: str) -> float:
 
 def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario YAML file, or the name of a shipped scenario")
-    p.add_argument("--duration-scale", type=_scale_arg, metavar="X",
-                   help="multiply every time in the run (length, fault times) by X")
-    p.add_argument("--duration", type=_duration_arg, metavar="D",
-                   help="run for D instead (e.g. 20s); fault times move with it")
+    p.add_argument(
+        "--duration-scale",
+        type=_scale_arg,
+        metavar="X",
+        help="multiply every time in the run (length, fault times) by X",
+    )
+    p.add_argument(
+        "--duration",
+        type=_duration_arg,
+        metavar="D",
+        help="run for D instead (e.g. 20s); fault times move with it",
+    )
 
 
 def resolve_scenario_path(name: str) -> Path:
@@ -87,8 +95,10 @@ def _load(args: argparse.Namespace) -> Scenario:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     scenario = _load(args)
-    print(f"{args.scenario}: ok: '{scenario.name}' ({scenario.stack.gateway.pattern}, "
-          f"{scenario.duration:g}s, {len(scenario.chaos)} fault(s))")
+    print(
+        f"{args.scenario}: ok: '{scenario.name}' ({scenario.stack.gateway.pattern}, "
+        f"{scenario.duration:g}s, {len(scenario.chaos)} fault(s))"
+    )
     return EXIT_OK
 
 
@@ -126,13 +136,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         expect_workers=args.expect_workers,
         report=not args.no_report,
     )
-    return run_scenario(scenario, options)
+    code: int = run_scenario(scenario, options)
+    return code
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from harness.load.worker import run_worker
 
-    return run_worker(args.master_host, args.master_port)
+    code: int = run_worker(args.master_host, args.master_port, args.locustfile)
+    return code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -141,8 +153,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run = RunDir(Path(args.run_dir))
     if not run.exists():
-        print(f"dualsys: error: {args.run_dir}: not a run directory (no scenario.yaml)",
-              file=sys.stderr)
+        print(
+            f"dualsys: error: {args.run_dir}: not a run directory (no scenario.yaml)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     from harness.report import render_reports
 
@@ -167,7 +181,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         agreement_drop_max=args.agreement_drop,
         out=Path(args.out) if args.out else None,
     )
-    return compare_runs(Path(args.baseline), Path(args.new), opts)
+    code: int = compare_runs(Path(args.baseline), Path(args.new), opts)
+    return code
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -206,79 +221,140 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, example: str
-            ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=_example(example),
-                           formatter_class=_formatter)
+    def add(
+        name: str, fn: Callable[[argparse.Namespace], int], help_: str, example: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=_example(example),
+            formatter_class=_formatter,
+        )
         p.set_defaults(func=fn)
         return p
 
-    p = add("run", cmd_run,
-            "Run a scenario: start the stack, drive load, inject faults, grade, report.",
-            """
+    p = add(
+        "run",
+        cmd_run,
+        "Run a scenario: start the stack, drive load, inject faults, grade, report.",
+        """
             dualsys run scenarios/default.yaml
             dualsys run fallback_ai_outage --duration 20s --workers 2 --strict
-            """)
+            """,
+    )
     _add_scenario_args(p)
     p.add_argument("--out", default="runs", help="parent folder of run directories (runs/)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="Locust master with N local worker processes (default: the scenario's)")
-    p.add_argument("--master", action="store_true",
-                   help="be a Locust master for workers on other machines (dualsys worker)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="Locust master with N local worker processes (default: the scenario's)",
+    )
+    p.add_argument(
+        "--master",
+        action="store_true",
+        help="be a Locust master for workers on other machines (dualsys worker)",
+    )
     p.add_argument("--master-port", type=int, default=5557, help="master's port (5557)")
-    p.add_argument("--expect-workers", type=int, default=1, metavar="N",
-                   help="with --master: wait for N workers before starting (1)")
+    p.add_argument(
+        "--expect-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --master: wait for N workers before starting (1)",
+    )
     p.add_argument("--strict", action="store_true", help="a WARN verdict fails the gate (exit 1)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-report", action="store_true", help="keep records, skip grading/reports")
 
-    p = add("validate", cmd_validate, "Check a scenario file and print what it would run.",
-            "dualsys validate scenarios/ab_split.yaml")
+    p = add(
+        "validate",
+        cmd_validate,
+        "Check a scenario file and print what it would run.",
+        "dualsys validate scenarios/ab_split.yaml",
+    )
     _add_scenario_args(p)
 
-    p = add("list", cmd_list, "List the shipped scenarios with one-line descriptions.",
-            "dualsys list")
+    p = add(
+        "list", cmd_list, "List the shipped scenarios with one-line descriptions.", "dualsys list"
+    )
     p.add_argument("--dir", default=str(SCENARIO_DIR), help="scenario folder (the shipped one)")
 
-    p = add("report", cmd_report,
-            "Re-grade a saved run and re-render its reports from the run directory alone.",
-            "dualsys report runs/20261126T120000Z-fallback_ai_outage")
+    p = add(
+        "report",
+        cmd_report,
+        "Re-grade a saved run and re-render its reports from the run directory alone.",
+        "dualsys report runs/20261126T120000Z-fallback_ai_outage",
+    )
     p.add_argument("run_dir")
     p.add_argument("--strict", action="store_true", help="a WARN verdict fails the gate (exit 1)")
 
-    p = add("compare", cmd_compare,
-            "Grade a run against a saved baseline run (regression gate).",
-            "dualsys compare runs/baseline runs/20261126T120000Z-ab_split --p95-increase 10")
+    p = add(
+        "compare",
+        cmd_compare,
+        "Grade a run against a saved baseline run (regression gate).",
+        "dualsys compare runs/baseline runs/20261126T120000Z-ab_split --p95-increase 10",
+    )
     p.add_argument("baseline")
     p.add_argument("new")
-    p.add_argument("--p95-increase", type=float, default=10.0, metavar="PCT",
-                   help="fail when p95 rises more than PCT percent (10)")
-    p.add_argument("--error-rate-increase", type=float, default=1.0, metavar="POINTS",
-                   help="fail when the error rate rises more than POINTS percentage points (1)")
-    p.add_argument("--agreement-drop", type=float, default=2.0, metavar="POINTS",
-                   help="fail when agreement drops more than POINTS percentage points (2)")
+    p.add_argument(
+        "--p95-increase",
+        type=float,
+        default=10.0,
+        metavar="PCT",
+        help="fail when p95 rises more than PCT percent (10)",
+    )
+    p.add_argument(
+        "--error-rate-increase",
+        type=float,
+        default=1.0,
+        metavar="POINTS",
+        help="fail when the error rate rises more than POINTS percentage points (1)",
+    )
+    p.add_argument(
+        "--agreement-drop",
+        type=float,
+        default=2.0,
+        metavar="POINTS",
+        help="fail when agreement drops more than POINTS percentage points (2)",
+    )
     p.add_argument("--out", help="where to write compare.md and compare-junit.xml (NEW run dir)")
 
-    p = add("serve", cmd_serve,
-            "Start the embedded stack (services, fault proxy, gateway) and keep it up.",
-            "dualsys serve scenarios/default.yaml   # Ctrl-C stops every process")
+    p = add(
+        "serve",
+        cmd_serve,
+        "Start the embedded stack (services, fault proxy, gateway) and keep it up.",
+        "dualsys serve scenarios/default.yaml   # Ctrl-C stops every process",
+    )
     _add_scenario_args(p)
     p.add_argument("--out", default="runs", help="where the stack's decision records go")
 
-    p = add("proxy", cmd_proxy,
-            "Run the embedded fault proxy alone (Toxiproxy HTTP API).",
-            "dualsys proxy --port 8474 &\n"
-            "curl -s -XPOST localhost:8474/proxies -d "
-            "'{\"name\":\"ai\",\"listen\":\"127.0.0.1:21002\",\"upstream\":\"127.0.0.1:9002\"}'")
+    p = add(
+        "proxy",
+        cmd_proxy,
+        "Run the embedded fault proxy alone (Toxiproxy HTTP API).",
+        "dualsys proxy --port 8474 &\n"
+        "curl -s -XPOST localhost:8474/proxies -d "
+        '\'{"name":"ai","listen":"127.0.0.1:21002","upstream":"127.0.0.1:9002"}\'',
+    )
     p.add_argument("--host", default="127.0.0.1", help="API address (127.0.0.1)")
     p.add_argument("--port", type=int, default=8474, help="API port (8474, as Toxiproxy)")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback API address and proxy listen addresses")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback API address and proxy listen addresses",
+    )
 
-    p = add("worker", cmd_worker, "Be a Locust worker for a `dualsys run --master` elsewhere.",
-            "dualsys worker --master-host 127.0.0.1")
+    p = add(
+        "worker",
+        cmd_worker,
+        "Be a Locust worker for a `dualsys run --master` elsewhere.",
+        "dualsys worker --master-host 127.0.0.1",
+    )
     p.add_argument("--master-host", default="127.0.0.1")
     p.add_argument("--master-port", type=int, default=5557)
+    p.add_argument("--locustfile", help="the run's own locustfile, if it names one")
     return parser
 
 

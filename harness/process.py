@@ -14,6 +14,7 @@ get SIGTERM, then SIGKILL after a grace period: no orphans, no ports left listen
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -90,10 +91,8 @@ class Child:
 
 
 def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def spawn(
@@ -103,11 +102,14 @@ def spawn(
     *,
     ready_timeout: float = 20.0,
     env: dict[str, str] | None = None,
+    wait_ready: bool = True,
 ) -> Child:
     """Start ``python args...`` as child ``name``; return once it announced readiness.
 
     Raises :class:`ComponentFailed` if it exits or stays silent for ``ready_timeout`` seconds
-    (the child is stopped first, so a failed start leaves nothing behind).
+    (the child is stopped first, so a failed start leaves nothing behind). With
+    ``wait_ready=False`` it returns at once (for children that announce themselves otherwise,
+    like Locust workers connecting to their master).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
@@ -130,10 +132,8 @@ def spawn(
         assert proc.stdout is not None
         for line in proc.stdout:
             if not done.is_set() and line.startswith(READY_PREFIX):
-                try:
-                    found.update(json.loads(line[len(READY_PREFIX):]))
-                except json.JSONDecodeError:
-                    pass
+                with contextlib.suppress(json.JSONDecodeError):
+                    found.update(json.loads(line[len(READY_PREFIX) :]))
                 done.set()
             if not log.closed:
                 log.write(line)
@@ -141,6 +141,8 @@ def spawn(
         done.set()
 
     threading.Thread(target=pump, name=f"{name}-stdout", daemon=True).start()
+    if not wait_ready:
+        return child
     deadline = time.monotonic() + ready_timeout
     while not done.wait(0.05):
         if time.monotonic() > deadline:

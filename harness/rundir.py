@@ -122,9 +122,7 @@ class RecordWriter:
     too (a quiet stream keeps its last rows buffered otherwise), and :meth:`close` at the end.
     """
 
-    def __init__(
-        self, path: Path, fields: Sequence[str], *, flush_every: float = 1.0
-    ) -> None:
+    def __init__(self, path: Path, fields: Sequence[str], *, flush_every: float = 1.0) -> None:
         self.path = path
         self.fields = tuple(fields)
         self.flush_every = flush_every
@@ -299,8 +297,14 @@ _NUMERIC = {
     "ai_correct": "float64",
 }
 _CATEGORY = {
-    "served_by", "fallback_reason", "route", "endpoint", "worker", "pattern",
-    "legacy_outcome", "ai_outcome",
+    "served_by",
+    "fallback_reason",
+    "route",
+    "endpoint",
+    "worker",
+    "pattern",
+    "legacy_outcome",
+    "ai_outcome",
 }
 
 

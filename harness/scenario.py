@@ -14,12 +14,12 @@ A scenario file is the contract between a user and the harness. Its shape (versi
       ai:     {latency: {p50: 120ms, p99: 400ms}, error_rate: 0.5%, agreement: 92%, ...}
       external: {gateway_url: ..., admin_url: ..., headers: {...}}   # mode: external only
     faults:
-      toxiproxy_url: null             # null: start the embedded fault proxy; TOXIPROXY_URL overrides
+      toxiproxy_url: null             # null: the embedded fault proxy (TOXIPROXY_URL overrides)
       proxies: [{name: legacy}, {name: ai}]
     load: {shape: constant, users: 20, ...}
     chaos:
       - {at: 20s, for: 15s, target: ai, action: down}
-      - {at: 40s, for: 10s, target: ai, action: toxic, toxic: {type: latency, attributes: {latency: 800}}}
+      - {at: 40s, for: 10s, target: ai, toxic: {type: latency, attributes: {latency: 800}}}
     grading: {window: 5s, slas: {...}, alerts: {...}, triggers: {...}, cost: {...}}
 
 Every field is documented on its model below. Shares accept a fraction (``0.1``) or a percentage
@@ -223,7 +223,8 @@ class CircuitBreakerSpec(_Model):
 
 
 class FeatureRule(_Model):
-    """Feature routing: when request field ``field`` compares ``op`` to ``value``, go to ``route``."""
+    """Feature routing: when request field ``field`` compares ``op`` to ``value``, go to
+    ``route``."""
 
     name: str
     field: str
@@ -268,7 +269,8 @@ class GatewaySpec(_Model):
 
 class HeaderMap(_Model):
     """Where a gateway says who answered. The reference gateway uses these defaults; for a user's
-    own gateway name its headers, or JSON body fields with ``body:`` prefixed (``body:meta.served``)."""
+    own gateway name its headers, or JSON body fields with ``body:`` prefixed
+    (``body:meta.served``)."""
 
     served_by: str = "X-Served-By"
     fallback: str = "X-Fallback"
@@ -582,7 +584,7 @@ class GradingSpec(_Model):
 class Scenario(_Model):
     """One run: the system under test, the load, the faults and how it is graded."""
 
-    version: Literal[1] = SCENARIO_VERSION
+    version: Literal[1] = 1
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=64)]
     description: str = ""
     duration: Annotated[Offset, Field(gt=0)]
@@ -605,39 +607,62 @@ class Scenario(_Model):
         for i, ev in enumerate(self.chaos):
             if ev.target not in names:
                 problems.append(
-                    (f"chaos[{i}].target", f"expected one of the proxies {names}, got {ev.target!r}")
+                    (
+                        f"chaos[{i}].target",
+                        f"expected one of the proxies {names}, got {ev.target!r}",
+                    )
                 )
             if ev.at >= self.duration:
                 problems.append(
-                    (f"chaos[{i}].at", f"expected a time before the end of the run "
-                     f"({self.duration:g}s), got {ev.at:g}s")
+                    (
+                        f"chaos[{i}].at",
+                        f"expected a time before the end of the run "
+                        f"({self.duration:g}s), got {ev.at:g}s",
+                    )
                 )
             elif ev.for_ is not None and ev.at + ev.for_ > self.duration + 1e-9:
                 problems.append(
-                    (f"chaos[{i}].for", f"the fault would end at {ev.at + ev.for_:g}s, "
-                     f"past the end of the run ({self.duration:g}s)")
+                    (
+                        f"chaos[{i}].for",
+                        f"the fault would end at {ev.at + ev.for_:g}s, "
+                        f"past the end of the run ({self.duration:g}s)",
+                    )
                 )
         for i, ch in enumerate(self.load.gateway_changes):
             if ch.at >= self.duration:
-                problems.append((f"load.gateway_changes[{i}].at",
-                                 f"expected a time before the end of the run ({self.duration:g}s)"))
+                problems.append(
+                    (
+                        f"load.gateway_changes[{i}].at",
+                        f"expected a time before the end of the run ({self.duration:g}s)",
+                    )
+                )
         for i, st in enumerate(self.load.steps):
             if st.at >= self.duration:
-                problems.append((f"load.steps[{i}].at",
-                                 f"expected a time before the end of the run ({self.duration:g}s)"))
+                problems.append(
+                    (
+                        f"load.steps[{i}].at",
+                        f"expected a time before the end of the run ({self.duration:g}s)",
+                    )
+                )
         if self.load.spike_at is not None and self.load.spike_at >= self.duration:
             problems.append(("load.spike_at", "expected a time before the end of the run"))
         if self.stack.mode == "embedded" and not {"legacy", "ai"} <= set(names):
-            problems.append(("faults.proxies", "the embedded stack needs proxies named "
-                             "'legacy' and 'ai'"))
+            problems.append(
+                ("faults.proxies", "the embedded stack needs proxies named 'legacy' and 'ai'")
+            )
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         if not self.faults.allow_non_loopback:
             for label, addr in self._addresses():
                 if not is_loopback(addr):
-                    problems.append((label, f"{addr!r} is not a loopback address; load and chaos "
-                                     "go only to this machine unless "
-                                     "faults.allow_non_loopback is true"))
+                    problems.append(
+                        (
+                            label,
+                            f"{addr!r} is not a loopback address; load and chaos "
+                            "go only to this machine unless "
+                            "faults.allow_non_loopback is true",
+                        )
+                    )
         if problems:
             raise _Problems(problems)
         return self
@@ -736,9 +761,7 @@ def _messages(err: ValidationError) -> list[str]:
             msg = "unknown field (check its spelling and where it is nested)"
         elif e["type"] == "missing":
             msg = "required field is missing"
-        elif e["type"] == "literal_error":
-            msg = f"{msg}, got {e.get('input')!r}"
-        elif e["type"].endswith("_type") or e["type"].endswith("_parsing"):
+        elif e["type"] == "literal_error" or e["type"].endswith(("_type", "_parsing")):
             msg = f"{msg}, got {e.get('input')!r}"
         problems.append(f"{loc}: {msg}")
     return problems
@@ -747,7 +770,9 @@ def _messages(err: ValidationError) -> list[str]:
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     """Validate already-parsed YAML data; raise :class:`ScenarioError` naming ``source``."""
     if not isinstance(data, dict):
-        raise ScenarioError(source, ["(top level): expected a mapping of fields (name, duration, ...)"])
+        raise ScenarioError(
+            source, ["(top level): expected a mapping of fields (name, duration, ...)"]
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:

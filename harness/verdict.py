@@ -15,7 +15,7 @@ Exit code 2 is bad usage or a bad scenario file; it never has a verdict.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "EXIT_FAIL",
@@ -33,7 +33,7 @@ EXIT_USAGE = 2
 EXIT_HARNESS = 3
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """The grade of one run, from best to worst (ERROR stands apart: the test did not run)."""
 
     PASS = "PASS"

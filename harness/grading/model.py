@@ -5,7 +5,8 @@
     GradedRun
     ├── verdict, exit reasons            Verdict + the checks that decided it
     ├── status                           complete | interrupted | harness_error (from meta.json)
-    ├── checks: [CheckResult]            SLAs, alerts, rollback triggers (value, threshold, evidence)
+    ├── checks: [CheckResult]            SLAs, alerts, rollback triggers (value, threshold,
+    │                                    evidence)
     ├── readiness: [ReadinessItem]       the retirement checklist: judged by the run, or sign-off
     ├── metrics: dict                    analysis figures (per system, comparison, fallback, split,
     │                                    faults, detection, cost, capacity, load); JSON-ready

@@ -1,0 +1,119 @@
+"""Load shapes: how many users run at each moment, as Locust ``LoadTestShape`` classes.
+
+One class per shape, all built from ``scenario.load`` by :func:`make_shape`::
+
+    constant  users for the whole run
+    steps     users from each step's ``at`` on (capacity knees: legacy failover)
+    ramp      start_users -> users, linearly over the run
+    spike     users, then spike_users from spike_at for spike_for
+    rate      users paced to ``rate`` requests/s in total (closed model, constant throughput)
+
+Every shape returns ``None`` at the end of the run, which stops Locust by itself. A shape calls
+``on_stage(users, rate)`` whenever its user count changes, so the run's timeline records stages
+(analysis grades capacity per stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from locust import LoadTestShape
+
+from harness.scenario import LoadSpec
+
+__all__ = ["ScenarioShape", "make_shape"]
+
+StageHook = Callable[[int, float | None], None]
+
+
+class ScenarioShape(LoadTestShape):
+    """Base of the shapes: stops at ``duration`` and reports stage changes."""
+
+    abstract = True
+    use_common_options = False
+
+    def __init__(self, load: LoadSpec, duration: float, on_stage: StageHook | None = None) -> None:
+        super().__init__()
+        self.load = load
+        self.duration = duration
+        self.on_stage = on_stage
+        self._last_users: int | None = None
+
+    def users_at(self, t: float) -> int:
+        """Users wanted ``t`` seconds into the run."""
+        raise NotImplementedError
+
+    def tick(self) -> tuple[int, float] | None:
+        t = self.get_run_time()
+        if t >= self.duration:
+            return None
+        users = self.users_at(t)
+        if users != self._last_users:
+            self._last_users = users
+            if self.on_stage is not None:
+                self.on_stage(users, self.load.rate if self.load.shape == "rate" else None)
+        return users, self.load.spawn_rate
+
+
+class ConstantShape(ScenarioShape):
+    """``users`` for the whole run (also the ``rate`` shape: pacing is in the user)."""
+
+    def users_at(self, t: float) -> int:
+        return self.load.users
+
+
+class StepsShape(ScenarioShape):
+    """The users of the last step whose ``at`` has passed (1 before the first step)."""
+
+    def users_at(self, t: float) -> int:
+        users = 1
+        for step in sorted(self.load.steps, key=lambda s: s.at):
+            if step.at <= t:
+                users = step.users
+        return users
+
+
+class RampShape(ScenarioShape):
+    """Linear from ``start_users`` to ``users`` over the run, in whole users."""
+
+    def users_at(self, t: float) -> int:
+        a, b = self.load.start_users, self.load.users
+        return max(1, round(a + (b - a) * min(1.0, t / self.duration)))
+
+
+class SpikeShape(ScenarioShape):
+    """``users``, and ``spike_users`` between ``spike_at`` and ``spike_at + spike_for``."""
+
+    def users_at(self, t: float) -> int:
+        at, dur, n = self.load.spike_at, self.load.spike_for, self.load.spike_users
+        assert at is not None and dur is not None and n is not None
+        return n if at <= t < at + dur else self.load.users
+
+
+_SHAPES: dict[str, type[ScenarioShape]] = {
+    "constant": ConstantShape,
+    "rate": ConstantShape,
+    "steps": StepsShape,
+    "ramp": RampShape,
+    "spike": SpikeShape,
+}
+
+
+def make_shape(load: LoadSpec, duration: float, on_stage: StageHook | None = None) -> ScenarioShape:
+    """The shape for ``load.shape``, ending at ``duration`` seconds."""
+    return _SHAPES[load.shape](load, duration, on_stage)
+
+
+def load_model(load: LoadSpec) -> str:
+    """A sentence for the report saying which load model ran."""
+    if load.shape == "rate":
+        return (
+            f"closed model: {load.users} users paced to {load.rate:g} requests/s in total "
+            "(constant throughput per user; slower responses lower the achieved rate)"
+        )
+    waits = (
+        f"wait {load.wait_min * 1000:g}-{load.wait_max * 1000:g} ms between requests"
+        if load.wait_max
+        else "no wait between requests"
+    )
+    return f"closed model: {load.shape} shape, up to {load.peak_users()} users, {waits}"

@@ -1,0 +1,108 @@
+"""A Locust worker of a distributed run (``dualsys worker``, or started by ``run --workers N``).
+
+The master sends the resolved scenario and the gateway URL in a ``dualsys_config`` message before
+it spawns users; the worker records every request it sends and forwards the records to the
+master in ``dualsys_records`` batches about once a second, and a ``final`` batch when the master
+stops the test, so every record reaches the master's run directory (on this machine or another).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any
+
+import gevent
+import locust  # noqa: F401  (patch the process first)
+import yaml
+from locust import User
+from locust.env import Environment
+
+from harness.load.records import ClientRecorder, response_fields
+from harness.load.users import DualSystemUser, UserConfig, load_locustfile
+from harness.scenario import HeaderMap, parse_scenario
+
+__all__ = ["run_worker"]
+
+log = logging.getLogger("dualsys.worker")
+
+
+def run_worker(master_host: str, master_port: int, locustfile: str | None = None) -> int:
+    """Connect to the master and work until it quits; returns the exit code."""
+    classes: list[type[User]] = load_locustfile(locustfile) if locustfile else [DualSystemUser]
+    env = Environment(user_classes=classes)
+    runner = env.create_worker_runner(master_host, master_port)
+    pending: list[dict[str, Any]] = []
+    recorder_box: list[ClientRecorder] = []
+
+    def sink(row: dict[str, Any]) -> None:
+        pending.append(row)
+
+    def configure(environment: Any, msg: Any, **_: Any) -> None:
+        scenario = parse_scenario(yaml.safe_load(msg.data["scenario"]), "<from master>")
+        environment.host = msg.data["host"]
+        for cls in environment.user_classes:
+            cls.host = msg.data["host"]
+        if not locustfile:
+            DualSystemUser.configure(UserConfig.from_scenario(scenario))
+        headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
+        recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink)]
+
+    def on_request(
+        name: str,
+        response_time: float,
+        response_length: int,
+        response: Any = None,
+        context: Any = None,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        if not recorder_box:
+            return
+        status, headers, text = response_fields(response)
+        recorder_box[0].on_request(
+            name=name,
+            response_time=response_time,
+            response_length=response_length,
+            status=status,
+            headers=headers,
+            text=text,
+            context=context,
+            exception=exception,
+            start_time=start_time if start_time is not None else time.time(),
+        )
+
+    def send(final: bool) -> None:
+        rows = pending[:]
+        del pending[: len(rows)]
+        runner.send_message("dualsys_records", {"rows": rows, "final": final})
+
+    def pump() -> None:
+        while True:
+            gevent.sleep(1.0)
+            if pending:
+                send(False)
+
+    runner.register_message("dualsys_config", configure)
+    env.events.request.add_listener(on_request)
+    env.events.test_stop.add_listener(lambda **_: send(True))
+    gevent.spawn(pump)
+    runner.greenlet.join()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.load.worker")
+    p.add_argument("--master-host", default="127.0.0.1")
+    p.add_argument("--master-port", type=int, default=5557)
+    p.add_argument("--locustfile")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    return run_worker(args.master_host, args.master_port, args.locustfile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
