@@ -77,7 +77,10 @@ def test_console_script_no_traceback(tmp_path: Path) -> None:
     bad.write_text("name: x\nduration: 10s\nload: {shape: wobble}\n")
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "validate", str(bad)],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert proc.returncode == 2
     assert "load.shape" in proc.stderr and "Traceback" not in proc.stderr

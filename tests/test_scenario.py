@@ -19,8 +19,16 @@ from harness.scenario import (
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90.0), ("2m", 120.0), ("500ms", 0.5), ("1h", 3600.0), (3, 3.0), ("1.5s", 1.5),
-     ("7", 7.0), (0, 0.0)],
+    [
+        ("90s", 90.0),
+        ("2m", 120.0),
+        ("500ms", 0.5),
+        ("1h", 3600.0),
+        (3, 3.0),
+        ("1.5s", 1.5),
+        ("7", 7.0),
+        (0, 0.0),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
@@ -69,30 +77,67 @@ def problems_of(tmp_path: Path, data: object) -> list[str]:
         ({"duration": "-5s"}, "duration", "expected a duration"),
         ({"duration": -5}, "duration", "duration of zero or more"),
         ({"duration": "soon"}, "duration", "expected a duration like '90s'"),
-        ({"stack": {"gateway": {"ai_share": "150%"}}}, "stack.gateway.ai_share",
-         "between 0% and 100%"),
-        ({"stack": {"gateway": {"pattern": "canary"}}}, "stack.gateway.pattern",
-         "'shadow', 'split', 'fallback' or 'feature'"),
-        ({"chaos": [{"at": "40s", "target": "ai", "action": "down"}]}, "chaos[0].at",
-         "before the end of the run"),
-        ({"chaos": [{"at": "20s", "for": "20s", "target": "ai", "action": "down"}]},
-         "chaos[0].for", "past the end of the run"),
-        ({"chaos": [{"at": "1s", "target": "gpu", "action": "down"}]}, "chaos[0].target",
-         "expected one of the proxies ['legacy', 'ai']"),
-        ({"chaos": [{"at": "1s", "target": "ai", "toxic": {"type": "latency",
-                                                           "attributes": {"delay": 5}}}]},
-         "chaos[0].toxic", "no attribute 'delay'"),
-        ({"chaos": [{"at": "1s", "target": "ai", "toxic": {"type": "explode"}}]},
-         "chaos[0].toxic.type", "'latency'"),
+        (
+            {"stack": {"gateway": {"ai_share": "150%"}}},
+            "stack.gateway.ai_share",
+            "between 0% and 100%",
+        ),
+        (
+            {"stack": {"gateway": {"pattern": "canary"}}},
+            "stack.gateway.pattern",
+            "'shadow', 'split', 'fallback' or 'feature'",
+        ),
+        (
+            {"chaos": [{"at": "40s", "target": "ai", "action": "down"}]},
+            "chaos[0].at",
+            "before the end of the run",
+        ),
+        (
+            {"chaos": [{"at": "20s", "for": "20s", "target": "ai", "action": "down"}]},
+            "chaos[0].for",
+            "past the end of the run",
+        ),
+        (
+            {"chaos": [{"at": "1s", "target": "gpu", "action": "down"}]},
+            "chaos[0].target",
+            "expected one of the proxies ['legacy', 'ai']",
+        ),
+        (
+            {
+                "chaos": [
+                    {
+                        "at": "1s",
+                        "target": "ai",
+                        "toxic": {"type": "latency", "attributes": {"delay": 5}},
+                    }
+                ]
+            },
+            "chaos[0].toxic",
+            "no attribute 'delay'",
+        ),
+        (
+            {"chaos": [{"at": "1s", "target": "ai", "toxic": {"type": "explode"}}]},
+            "chaos[0].toxic.type",
+            "'latency'",
+        ),
         ({"chaos": [{"at": "1s", "target": "ai"}]}, "chaos[0]", "needs a 'toxic' section"),
-        ({"faults": {"toxiproxy_url": "http://10.1.2.3:8474"}}, "faults.toxiproxy_url",
-         "not a loopback address"),
-        ({"stack": {"mode": "external", "external": {"gateway_url": "http://example.com"}}},
-         "stack.external.gateway_url", "not a loopback address"),
+        (
+            {"faults": {"toxiproxy_url": "http://10.1.2.3:8474"}},
+            "faults.toxiproxy_url",
+            "not a loopback address",
+        ),
+        (
+            {"stack": {"mode": "external", "external": {"gateway_url": "http://example.com"}}},
+            "stack.external.gateway_url",
+            "not a loopback address",
+        ),
         ({"load": {"shape": "steps"}}, "load", "needs a non-empty 'steps' list"),
         ({"load": {"shape": "rate"}}, "load", "needs 'rate'"),
-        ({"stack": {"ai": {"latency": {"p50": "200ms", "p99": "100ms"}}}},
-         "stack.ai.latency", "p99 must be at least p50"),
+        (
+            {"stack": {"ai": {"latency": {"p50": "200ms", "p99": "100ms"}}}},
+            "stack.ai.latency",
+            "p99 must be at least p50",
+        ),
         ({"version": 2}, "version", "1"),
     ],
 )
@@ -133,8 +178,11 @@ def test_scaling_moves_run_times_not_timeouts(tmp_path: Path) -> None:
         **BASE,
         "duration": "60s",
         "stack": {"gateway": {"fallback_timeout": "300ms"}},
-        "load": {"shape": "steps", "steps": [{"at": 0, "users": 1}, {"at": "30s", "users": 4}],
-                 "gateway_changes": [{"at": "45s", "set": {"ai_share": "5%"}}]},
+        "load": {
+            "shape": "steps",
+            "steps": [{"at": 0, "users": 1}, {"at": "30s", "users": 4}],
+            "gateway_changes": [{"at": "45s", "set": {"ai_share": "5%"}}],
+        },
         "chaos": [{"at": "20s", "for": "10s", "target": "ai", "action": "down"}],
     }
     s = load_scenario(write(tmp_path, data), duration_scale=0.1)
@@ -148,23 +196,46 @@ def test_scaling_moves_run_times_not_timeouts(tmp_path: Path) -> None:
 
 
 def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, {**BASE, "chaos": [
-        {"at": "1s", "for": "2s", "target": "ai", "toxic": {"type": "latency",
-                                                            "attributes": {"latency": 100}}}]}))
+    s = load_scenario(
+        write(
+            tmp_path,
+            {
+                **BASE,
+                "chaos": [
+                    {
+                        "at": "1s",
+                        "for": "2s",
+                        "target": "ai",
+                        "toxic": {"type": "latency", "attributes": {"latency": 100}},
+                    }
+                ],
+            },
+        )
+    )
     again = Scenario.model_validate(yaml.safe_load(s.to_yaml()))
     assert again == s
     assert again.chaos[0].toxic is not None
     assert again.chaos[0].toxic.api_body() == {
-        "name": "latency_downstream", "type": "latency", "stream": "downstream",
-        "toxicity": 1.0, "attributes": {"latency": 100, "jitter": 0},
+        "name": "latency_downstream",
+        "type": "latency",
+        "stream": "downstream",
+        "toxicity": 1.0,
+        "attributes": {"latency": 100, "jitter": 0},
     }
 
 
 @pytest.mark.parametrize(
     ("addr", "ok"),
-    [("127.0.0.1:80", True), ("http://localhost:8474", True), ("http://[::1]:80/x", True),
-     ("127.3.4.5", True), ("http://10.0.0.1", False), ("legacy:9001", False),
-     ("http://example.com", False), ("192.168.1.2:80", False)],
+    [
+        ("127.0.0.1:80", True),
+        ("http://localhost:8474", True),
+        ("http://[::1]:80/x", True),
+        ("127.3.4.5", True),
+        ("http://10.0.0.1", False),
+        ("legacy:9001", False),
+        ("http://example.com", False),
+        ("192.168.1.2:80", False),
+    ],
 )
 def test_loopback(addr: str, ok: bool) -> None:
     assert is_loopback(addr) is ok
