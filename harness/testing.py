@@ -679,24 +679,30 @@ def make_run(path: Path, spec: SyntheticRun) -> RunDir:
     with open(run.events, "w", encoding="utf-8") as fh:
         for e in _events(spec, scenario, n):
             fh.write(json.dumps(e) + "\n")
+    # the keys harness.load.runner writes
     meta: dict[str, Any] = {
         "harness_version": __version__,
         "records_version": RECORDS_VERSION,
-        "scenario": spec.name,
         "machine": {"host": "synthetic", "platform": "synthetic", "python": "3.11", "cpus": 1},
-        "started_at": spec.start_ts,
-        "ended_at": spec.start_ts + spec.duration,
         "status": spec.status,
-        "load_model": "closed" if spec.stages else "rate",
-        "achieved": {"requests": n, "rps": n / spec.duration if spec.duration else 0.0},
+        "started": spec.start_ts,
+        "ended": spec.start_ts + spec.duration,
+        "scenario": spec.name,
+        "load": {
+            "model": "closed" if spec.stages else "open (rate)",
+            "shape": scenario.load.shape,
+            "requested_users": scenario.load.peak_users(),
+            "requested_rps": scenario.load.rate,
+            "workers": 0,
+            "distributed": False,
+        },
+        "load_stats": {
+            "records": n,
+            "achieved_rps": n / spec.duration if spec.duration else 0.0,
+        },
         "synthetic": {"seed": spec.seed},
     }
     if spec.status == "harness_error":
-        meta["harness_error"] = {
-            "component": "gateway",
-            "message": spec.harness_error or "gateway exited",
-        }
-    if spec.status == "interrupted":
-        meta["reason"] = "interrupted by the user (Ctrl-C)"
+        meta["harness_error"] = spec.harness_error or "gateway: exited with code 1"
     run.meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return run
