@@ -1,0 +1,152 @@
+"""One user request through the gateway (:class:`Exchange`), the settings it was routed under
+(:class:`LiveSettings`), and the decision record it becomes (:meth:`Exchange.record`).
+
+The record's columns are :data:`harness.rundir.DECISION_FIELDS`, the run directory's contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.rundir import DECISION_FIELDS
+from harness.scenario import CostSpec, GatewaySettings, GatewaySpec
+from harness.stack.backend import Call
+
+__all__ = ["Exchange", "LiveSettings", "Prices", "price"]
+
+Prices = dict[str, CostSpec]
+"""Per-system price table (``legacy``/``ai``); when given, it prices calls from their tokens."""
+
+
+@dataclass
+class LiveSettings:
+    """The gateway settings that the admin API may change while a run goes."""
+
+    pattern: str
+    ai_share: float
+    shadow_sample: float
+    kill_switch: bool
+
+    @classmethod
+    def from_spec(cls, spec: GatewaySpec) -> LiveSettings:
+        return cls(spec.pattern, spec.ai_share, spec.shadow_sample, spec.kill_switch)
+
+    def apply(self, change: GatewaySettings) -> None:
+        """Set every field that ``change`` names (already validated)."""
+        if change.pattern is not None:
+            self.pattern = change.pattern
+        if change.ai_share is not None:
+            self.ai_share = change.ai_share
+        if change.shadow_sample is not None:
+            self.shadow_sample = change.shadow_sample
+        if change.kill_switch is not None:
+            self.kill_switch = change.kill_switch
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pattern": self.pattern,
+            "ai_share": self.ai_share,
+            "shadow_sample": self.shadow_sample,
+            "kill_switch": self.kill_switch,
+        }
+
+
+@dataclass(eq=False)
+class Exchange:
+    """A user request on its way through the gateway; patterns fill in what they decided.
+
+    Compared and hashed by identity (the gateway keeps the shadow calls in flight in a set)."""
+
+    request_id: str
+    ts: float
+    started: float
+    """``time.perf_counter()`` when the request arrived."""
+    body: bytes
+    path: str
+    user_id: str
+    input: str
+    label: str | None
+    fields: dict[str, Any]
+    pattern: str
+    kill_switch: bool
+    ai_share: float
+    route: str = ""
+    served: Call | None = None
+    """The call whose reply the user gets; None when nobody could answer."""
+    failed: Call | None = None
+    """When nobody answered: the call whose failure the user is told about."""
+    legacy: Call | None = None
+    ai: Call | None = None
+    fallback: bool = False
+    fallback_reason: str = ""
+    shadow: bool = False
+    """The AI runs (or ran, or was dropped) as a shadow, off the user's path."""
+    status: int = 0
+    latency_ms: float = 0.0
+    costs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def served_by(self) -> str:
+        return self.served.system if self.served is not None else ""
+
+    def agree(self) -> int | None:
+        """1/0 when both systems answered and were compared, else None."""
+        if self.legacy is None or self.ai is None:
+            return None
+        a, b = self.legacy.answer, self.ai.answer
+        if a is None or b is None:
+            return None
+        return int(a == b)
+
+    def correct(self, c: Call | None) -> int | None:
+        """1/0 when a label was sent and ``c`` answered, else None."""
+        if not self.label or c is None or c.answer is None:
+            return None
+        return int(c.answer == self.label)
+
+    def record(self) -> dict[str, Any]:
+        """The decision record: exactly the columns of ``DECISION_FIELDS``."""
+        legacy, ai = self.legacy, self.ai
+        row: dict[str, Any] = {
+            "ts": self.ts,
+            "request_id": self.request_id,
+            "user_id": self.user_id,
+            "pattern": self.pattern,
+            "route": self.route,
+            "served_by": self.served_by,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "fallback": int(self.fallback),
+            "fallback_reason": self.fallback_reason,
+            "legacy_outcome": legacy.outcome if legacy else "skipped",
+            "legacy_status": legacy.status if legacy else 0,
+            "legacy_latency_ms": legacy.latency_ms if legacy else None,
+            "ai_outcome": ai.outcome if ai else "skipped",
+            "ai_status": ai.status if ai else 0,
+            "ai_latency_ms": ai.latency_ms if ai else None,
+            "shadow": int(self.shadow),
+            "agree": self.agree() if self.shadow else None,
+            "legacy_correct": self.correct(legacy),
+            "ai_correct": self.correct(ai),
+            "legacy_cost": self.costs.get("legacy", 0.0),
+            "ai_cost": self.costs.get("ai", 0.0),
+            "ai_share": self.ai_share if self.pattern == "split" else None,
+            "kill_switch": int(self.kill_switch),
+        }
+        assert tuple(row) == DECISION_FIELDS
+        return row
+
+
+def price(c: Call, prices: Prices | None) -> float:
+    """What call ``c`` cost: from the price table and its tokens when given, else its own
+    ``cost`` field; a call that did not answer costs nothing."""
+    if c.data is None:
+        return 0.0
+    if prices is not None and c.system in prices:
+        spec = prices[c.system]
+        tokens = c.data.get("tokens")
+        n = tokens if isinstance(tokens, int | float) else 0
+        return spec.per_request + n / 1000.0 * spec.price_per_1k_tokens
+    cost = c.data.get("cost")
+    return float(cost) if isinstance(cost, int | float) else 0.0

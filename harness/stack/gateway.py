@@ -1,0 +1,428 @@
+"""The reference migration gateway: routes each request to legacy or the AI, records why.
+
+::
+
+    user ──POST /v1/answer──> Gateway ──kill switch on?──> legacy           (route kill_switch)
+                                 └──> pattern (shadow | split | fallback | feature)
+                                        └──> Router.call(system) ──> fault proxy ──> backend
+                              <── reply + X-Served-By, X-Fallback, X-Fallback-Reason, X-Route,
+                                  X-Request-Id          (502/503/504 JSON when nobody answered)
+                              ──> decision record (decisions.csv) + Prometheus metrics
+    shadow: after the reply is sent, the AI call waits in a bounded queue for a worker; when the
+            queue is full the comparison is dropped (ai_outcome "dropped") and counted.
+
+Other routes: ``GET /healthz``, ``GET /metrics``, ``GET /admin/settings``,
+``POST /admin/settings`` (a partial :class:`~harness.scenario.GatewaySettings`),
+``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST is a user request, forwarded to the
+same path on the backend.
+
+Run as a child process (the launcher does)::
+
+    python -m harness.stack.gateway --config '<GatewaySpec JSON>' --legacy-url URL --ai-url URL \\
+        --decisions PATH [--prices '{"legacy": CostSpec, "ai": CostSpec}'] [--seed N] \\
+        [--client stream|httpx] [--shadow-workers N] --host 127.0.0.1 --port 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from harness.rundir import DECISION_FIELDS, RecordWriter
+from harness.scenario import CostSpec, GatewaySettings, GatewaySpec, HeaderMap
+from harness.stack.asgi import (
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    read_body,
+    request_headers,
+    send_bytes,
+    send_json,
+)
+from harness.stack.backend import BackendClient, Call, call, make_client
+from harness.stack.breaker import STATE_VALUE, CircuitBreaker
+from harness.stack.exchange import Exchange, LiveSettings, Prices, price
+from harness.stack.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from harness.stack.patterns import PATTERNS
+from harness.stack.server import run_app
+
+__all__ = ["Gateway", "main"]
+
+_H = HeaderMap()
+_HEADER_NAMES = tuple(
+    n.encode() for n in (_H.served_by, _H.fallback, _H.fallback_reason, _H.route, _H.request_id)
+)
+
+#: How long a stopping gateway lets queued shadow calls finish before dropping them.
+SHADOW_DRAIN_SECONDS = 2.0
+
+
+class Gateway:
+    """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to."""
+
+    def __init__(
+        self,
+        spec: GatewaySpec,
+        legacy: BackendClient,
+        ai: BackendClient,
+        *,
+        decisions: Path | None = None,
+        prices: Prices | None = None,
+        seed: int = 0,
+        shadow_workers: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = spec
+        self.settings = LiveSettings.from_spec(spec)
+        self.breaker = CircuitBreaker(spec.circuit_breaker, clock)
+        self.metrics = GatewayMetrics()
+        self.prices = prices
+        self.shadow_dropped = 0
+        """Shadow calls dropped because the queue was full."""
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
+        """Called with every decision record as it is written (tests listen here)."""
+        self._clients = {"legacy": legacy, "ai": ai}
+        self._decisions = decisions
+        self._writer: RecordWriter | None = None
+        self._rng = random.Random(f"{seed}:gateway")
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(4).hex()
+        self._shadow_workers = shadow_workers
+        self._queue: asyncio.Queue[Exchange] | None = None
+        self._in_shadow: set[Exchange] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the decision records, start the shadow workers and the flush timer."""
+        if self._started:
+            return
+        self._started = True
+        if self._decisions is not None:
+            self._writer = RecordWriter(self._decisions, DECISION_FIELDS)
+        self._queue = asyncio.Queue(self.spec.shadow_queue)
+        self._tasks = [
+            asyncio.create_task(self._shadow_worker(), name=f"shadow-{i}")
+            for i in range(self._shadow_workers)
+        ]
+        self._tasks.append(asyncio.create_task(self._flush_timer(), name="flush"))
+
+    async def stop(self) -> None:
+        """Let queued shadow calls finish (briefly), record the rest as dropped, flush, close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._queue is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SHADOW_DRAIN_SECONDS):
+                    await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._queue is not None:
+            while not self._queue.empty():
+                self._drop(self._queue.get_nowait())
+        for ex in list(self._in_shadow):
+            self._drop(ex)
+        if self._writer is not None:
+            self._writer.close()
+        for client in self._clients.values():
+            await client.aclose()
+
+    async def _flush_timer(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self._writer is not None:
+                self._writer.flush()
+
+    # ------------------------------------------------------------------ Router (for patterns)
+
+    async def call(self, system: str, ex: Exchange, timeout: float, shadow: bool = False) -> Call:
+        """Call backend ``system`` with ``ex``'s request; prices and counts the call."""
+        headers = [("X-Request-Id", ex.request_id)]
+        c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+        cost = price(c, self.prices)
+        if cost:
+            ex.costs[system] = ex.costs.get(system, 0.0) + cost
+        self.metrics.backend(c, shadow, cost)
+        return c
+
+    def sample_shadow(self) -> bool:
+        share = self.settings.shadow_sample
+        return share >= 1.0 or (share > 0.0 and self._rng.random() < share)
+
+    # ------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send, self.start, self.stop)
+            return
+        if scope["type"] != "http":
+            return
+        if not self._started:  # served without lifespan (in-process tests)
+            await self.start()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path.startswith("/admin/"):
+            await self._admin(path, method, receive, send)
+        elif method == "POST" or method == "PUT":
+            await self._route(scope, path, receive, send)
+        elif path == "/healthz":
+            await send_json(send, 200, {"status": "ok", "pattern": self.settings.pattern})
+        elif path == "/metrics":
+            self._update_gauges()
+            await send_bytes(
+                send, 200, self.metrics.render(), content_type=CONTENT_TYPE_LATEST.encode()
+            )
+        else:
+            await send_json(
+                send, 404, {"error": "not_found", "detail": f"no route {method} {path}"}
+            )
+
+    async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        ts = time.time()
+        body = await read_body(receive)
+        rid = request_headers(scope).get(b"x-request-id", b"").decode("latin-1")
+        if not rid:
+            rid = f"{self._id_prefix}-{next(self._ids):x}"
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        s = self.settings
+        valid = isinstance(data, dict) and isinstance(data.get("input"), str)
+        fields: dict[str, Any] = data if isinstance(data, dict) else {}
+        user = fields.get("user_id")
+        label = fields.get("label")
+        ex = Exchange(
+            request_id=rid,
+            ts=ts,
+            started=started,
+            body=body,
+            path=path,
+            user_id="" if user is None else str(user),
+            input=fields.get("input", "") if valid else "",
+            label=label if isinstance(label, str) and label else None,
+            fields=fields,
+            pattern=s.pattern,
+            kill_switch=s.kill_switch,
+            ai_share=s.ai_share,
+        )
+        if not valid:
+            ex.route = "invalid"
+            reply = {
+                "error": "bad_request",
+                "detail": "expected a JSON object with a string 'input'",
+            }
+            await self._reply(ex, send, 400, _json(reply))
+            return
+        if ex.kill_switch:
+            ex.route = "kill_switch"
+            ex.legacy = await self.call("legacy", ex, self.spec.backend_timeout)
+            if ex.legacy.ok:
+                ex.served = ex.legacy
+            else:
+                ex.failed = ex.legacy
+        else:
+            await PATTERNS[ex.pattern].route(ex, self)
+        if ex.served is not None:
+            await self._reply(ex, send, ex.served.status, ex.served.body)
+        else:
+            status, reply = _failure(ex.failed)
+            await self._reply(ex, send, status, _json(reply))
+
+    async def _reply(self, ex: Exchange, send: Send, status: int, body: bytes) -> None:
+        ex.status = status
+        values = (
+            ex.served_by,
+            "1" if ex.fallback else "0",
+            ex.fallback_reason,
+            ex.route,
+            ex.request_id,
+        )
+        headers = [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
+        await send_bytes(send, status, body, headers)
+        ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
+        self.metrics.user(ex)
+        if ex.shadow:
+            self._submit_shadow(ex)
+        else:
+            self._record(ex)
+
+    # ------------------------------------------------------------------ shadow queue
+
+    def _submit_shadow(self, ex: Exchange) -> None:
+        assert self._queue is not None
+        if self._stopped:
+            self._drop(ex)
+            return
+        try:
+            self._queue.put_nowait(ex)
+        except asyncio.QueueFull:
+            self.shadow_dropped += 1
+            self.metrics.shadow_dropped.inc()
+            self._drop(ex)
+
+    def _drop(self, ex: Exchange) -> None:
+        self._in_shadow.discard(ex)
+        ex.ai = Call("ai", "dropped")
+        self._record(ex)
+
+    async def _shadow_worker(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            ex = await queue.get()
+            self._in_shadow.add(ex)
+            try:
+                ex.ai = await self.call("ai", ex, self.spec.backend_timeout, shadow=True)
+            except asyncio.CancelledError:
+                queue.task_done()
+                raise  # stop() records it as dropped
+            self._in_shadow.discard(ex)
+            self.metrics.compared(ex.agree())
+            self._record(ex)
+            queue.task_done()
+
+    # ------------------------------------------------------------------ records
+
+    def _record(self, ex: Exchange) -> None:
+        row = ex.record()
+        if self._writer is not None:
+            self._writer.write(row)
+        if self.on_record is not None:
+            self.on_record(row)
+
+    # ------------------------------------------------------------------ admin API
+
+    async def _admin(self, path: str, method: str, receive: Receive, send: Send) -> None:
+        if path == "/admin/settings" and method == "GET":
+            await send_json(send, 200, self.describe())
+            return
+        if path == "/admin/settings" and method == "POST":
+            try:
+                change = GatewaySettings.model_validate(_object(await read_body(receive)))
+            except (ValueError, ValidationError) as err:
+                await send_json(send, 400, {"error": "bad_settings", "detail": _why(err)})
+                return
+            self.settings.apply(change)
+            await send_json(send, 200, self.describe())
+            return
+        if path == "/admin/kill-switch" and method == "POST":
+            try:
+                on = _BOOL.validate_python(_object(await read_body(receive)).get("on"), strict=True)
+            except (ValueError, ValidationError):
+                await send_json(
+                    send,
+                    400,
+                    {"error": "bad_settings", "detail": 'expected {"on": true} or {"on": false}'},
+                )
+                return
+            self.settings.kill_switch = on
+            await send_json(send, 200, self.describe())
+            return
+        await send_json(send, 404, {"error": "not_found", "detail": f"no route {method} {path}"})
+
+    def describe(self) -> dict[str, Any]:
+        """The live settings, and the state of the breaker and the shadow queue."""
+        return {
+            **self.settings.as_dict(),
+            "circuit_breaker": self.breaker.state,
+            "shadow_queue": self._queue.qsize() if self._queue is not None else 0,
+            "shadow_dropped": self.shadow_dropped,
+        }
+
+    def _update_gauges(self) -> None:
+        m = self.metrics
+        m.breaker_state.set(STATE_VALUE[self.breaker.state])
+        m.shadow_queue.set(self._queue.qsize() if self._queue is not None else 0)
+        m.ai_share.set(self.settings.ai_share)
+        m.kill_switch.set(1 if self.settings.kill_switch else 0)
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    data = json.loads(body or b"{}")
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def _why(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in err.errors()
+        )
+    return str(err)
+
+
+def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body a user gets when nobody could answer (never a hang)."""
+    if c is None:  # a pattern that neither served nor failed: a bug, said plainly
+        return 502, {"error": "no_route", "detail": "no backend was called"}
+    if c.outcome == "timeout":
+        status, what = 504, "timeout"
+    elif c.status == 503:
+        status, what = 503, "overloaded"
+    elif c.outcome == "unreachable":
+        status, what = 502, "unreachable"
+    else:
+        status, what = 502, "error"
+    return status, {"error": f"{c.system}_{what}", "detail": c.detail, "system": c.system}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of the gateway child process."""
+    parser = argparse.ArgumentParser(prog="python -m harness.stack.gateway")
+    parser.add_argument("--config", default="{}", help="the GatewaySpec as JSON")
+    parser.add_argument("--legacy-url", required=True)
+    parser.add_argument("--ai-url", required=True)
+    parser.add_argument("--decisions", type=Path, help="decision records CSV (appended)")
+    parser.add_argument("--prices", help='JSON {"legacy": CostSpec, "ai": CostSpec}')
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--client", choices=("stream", "httpx"), default="stream")
+    parser.add_argument("--shadow-workers", type=int, default=32)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    spec = GatewaySpec.model_validate_json(args.config)
+    prices = TypeAdapter(dict[str, CostSpec]).validate_json(args.prices) if args.prices else None
+    app = Gateway(
+        spec,
+        make_client(args.client, args.legacy_url),
+        make_client(args.client, args.ai_url),
+        decisions=args.decisions,
+        prices=prices,
+        seed=args.seed,
+        shadow_workers=args.shadow_workers,
+    )
+    return run_app(app, args.host, args.port, system="gateway")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""The four routing patterns of the migration gateway, behind one interface.
+
+::
+
+    shadow    legacy answers; a sample of requests also goes to the AI after the user has
+              the answer (the gateway's shadow queue runs it); outputs compared
+    split     a stable hash of user_id below ai_share goes to the AI, the rest to legacy;
+              raising the share only moves users from legacy to the AI (sticky)
+    fallback  AI first within fallback_timeout; on error, timeout, no connection or an open
+              circuit breaker, legacy answers
+    feature   the first rule that matches the request's fields picks the system, else the
+              default route
+
+A pattern only decides and calls backends through its :class:`Router` (the gateway); the kill
+switch, the response, the records and the metrics are the gateway's business. New patterns
+register in :data:`PATTERNS`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from harness.scenario import FeatureRule, GatewaySpec
+from harness.stack.answers import unit_hash
+from harness.stack.backend import Call
+from harness.stack.breaker import CircuitBreaker
+from harness.stack.exchange import Exchange, LiveSettings
+
+__all__ = [
+    "PATTERNS",
+    "FallbackPattern",
+    "FeaturePattern",
+    "Router",
+    "RoutingPattern",
+    "ShadowPattern",
+    "SplitPattern",
+    "rule_matches",
+    "split_bucket",
+]
+
+
+class Router(Protocol):
+    """What a pattern may use of the gateway."""
+
+    spec: GatewaySpec
+    settings: LiveSettings
+    breaker: CircuitBreaker
+
+    async def call(self, system: str, ex: Exchange, timeout: float) -> Call:
+        """Call backend ``system`` with the request of ``ex``; never raises."""
+        ...
+
+    def sample_shadow(self) -> bool:
+        """Should this request also go to the AI as a shadow?"""
+        ...
+
+
+class RoutingPattern(Protocol):
+    """One routing pattern: decide who answers ``ex`` and call them."""
+
+    name: str
+
+    async def route(self, ex: Exchange, router: Router) -> None:
+        """Fill ``ex.route``, ``ex.served`` (or ``ex.failed``), the calls made and fallback."""
+        ...
+
+
+def _serve(ex: Exchange, c: Call) -> None:
+    if c.ok:
+        ex.served = c
+    else:
+        ex.failed = c
+
+
+class ShadowPattern:
+    """Legacy answers; the AI runs on a sample off the user's path (see the gateway's queue)."""
+
+    name = "shadow"
+
+    async def route(self, ex: Exchange, router: Router) -> None:
+        ex.route = "shadow"
+        ex.legacy = await router.call("legacy", ex, router.spec.backend_timeout)
+        _serve(ex, ex.legacy)
+        ex.shadow = router.sample_shadow()
+
+
+def split_bucket(user_id: str) -> float:
+    """The user's stable place in [0, 1): users below the AI share go to the AI."""
+    return unit_hash(user_id, "split")
+
+
+class SplitPattern:
+    """A stable share of users (by hash of user_id) goes to the AI; no fallback."""
+
+    name = "split"
+
+    async def route(self, ex: Exchange, router: Router) -> None:
+        ex.route = "split"
+        system = "ai" if split_bucket(ex.user_id) < router.settings.ai_share else "legacy"
+        c = await router.call(system, ex, router.spec.backend_timeout)
+        setattr(ex, system, c)
+        _serve(ex, c)
+
+
+class FallbackPattern:
+    """AI first within ``fallback_timeout``; legacy answers when the AI cannot."""
+
+    name = "fallback"
+
+    async def route(self, ex: Exchange, router: Router) -> None:
+        ex.route = "fallback"
+        breaker = router.breaker
+        if breaker.allow():
+            ex.ai = await router.call("ai", ex, router.spec.fallback_timeout)
+            breaker.record(ex.ai.ok)
+            if ex.ai.ok:
+                ex.served = ex.ai
+                return
+            ex.fallback_reason = ex.ai.outcome  # error | timeout | unreachable
+        else:
+            ex.fallback_reason = "circuit_open"
+        ex.fallback = True
+        ex.legacy = await router.call("legacy", ex, router.spec.backend_timeout)
+        _serve(ex, ex.legacy)
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+    "in": lambda field, value: field in value,
+    "contains": lambda field, value: value in field,
+}
+
+_MISSING = object()
+
+
+def _lookup(fields: dict[str, Any], path: str) -> Any:
+    value: Any = fields
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def rule_matches(rule: FeatureRule, fields: dict[str, Any]) -> bool:
+    """Does ``rule`` hold for the request ``fields`` (dotted paths reach nested objects)? A
+    missing field or values that cannot be compared never match."""
+    value = _lookup(fields, rule.field)
+    if value is _MISSING:
+        return False
+    try:
+        return bool(_OPS[rule.op](value, rule.value))
+    except TypeError:
+        return False
+
+
+class FeaturePattern:
+    """The first matching rule picks the system (route = the rule's name), else the default."""
+
+    name = "feature"
+
+    async def route(self, ex: Exchange, router: Router) -> None:
+        system: str = router.spec.default_route
+        ex.route = "default"
+        for rule in router.spec.rules:
+            if rule_matches(rule, ex.fields):
+                system, ex.route = rule.route, rule.name
+                break
+        c = await router.call(system, ex, router.spec.backend_timeout)
+        setattr(ex, system, c)
+        _serve(ex, c)
+
+
+#: Every pattern by the name a scenario and the admin API use.
+PATTERNS: dict[str, RoutingPattern] = {
+    p.name: p for p in (ShadowPattern(), SplitPattern(), FallbackPattern(), FeaturePattern())
+}

@@ -1,0 +1,225 @@
+"""The demo legacy and AI services: one JSON endpoint, honest capacity, deterministic answers.
+
+Both systems have the same contract::
+
+    POST /v1/answer  {"user_id": str, "input": str, "label": str?, ...}
+      200 {"answer": str, "system": "legacy"|"ai", "cost": float, "tokens": int,
+           "correct": bool?, "queue_ms": float, "service_ms": float}
+      500 {"error": "internal", ...}      a share ``error_rate`` of requests, after the service time
+      503 {"error": "overloaded", ...}    at once, when ``queue_limit`` requests already wait
+      400 {"error": "bad_request", ...}   no JSON object with a string ``input``
+    GET /healthz  {"status": "ok", "system": ...}
+    GET /stats    {"served", "errors", "rejected", "in_flight", "waiting", "capacity"}
+
+A request waits for one of ``capacity`` slots, then holds it for a service time drawn from a
+log-normal fitted to the configured p50 and p99 (a seeded RNG): up to ``capacity / service time``
+requests per second latency stays flat, past it requests queue and latency climbs (the knee a
+legacy failover capacity test must find). Answers come from :mod:`harness.stack.answers`.
+
+Run as a child process (the launcher does)::
+
+    python -m harness.stack.services --role legacy|ai --config '<ServiceSpec JSON>' \\
+        --host 127.0.0.1 --port 0 --seed N [--legacy-accuracy 0.9]
+
+It prints ``DUALSYS_READY {"url": ..., "system": ...}`` once listening; SIGTERM stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from harness.scenario import ServiceSpec
+from harness.stack.answers import ai_answer, ai_tokens, legacy_answer
+from harness.stack.asgi import Receive, Scope, Send, lifespan, read_body, send_json
+from harness.stack.server import run_app
+
+__all__ = ["DemoService", "LatencyModel", "main"]
+
+Role = Literal["legacy", "ai"]
+
+_Z99 = 2.3263478740408408  # the standard normal's 99th percentile
+
+
+class LatencyModel:
+    """Service times from a log-normal whose median is ``p50`` and 99th percentile ``p99``."""
+
+    def __init__(self, p50: float, p99: float, rng: random.Random) -> None:
+        self.p50 = p50
+        self.p99 = p99
+        self._rng = rng
+        self._mu = math.log(p50) if p50 > 0 else 0.0
+        self._sigma = math.log(p99 / p50) / _Z99 if p50 > 0 and p99 > p50 else 0.0
+
+    def sample(self) -> float:
+        """One service time in seconds."""
+        if self.p50 <= 0:
+            return 0.0
+        if self._sigma == 0.0:
+            return self.p50
+        return self._rng.lognormvariate(self._mu, self._sigma)
+
+
+class DemoService:
+    """The ASGI app of one demo backend (``role`` legacy or ai) configured by ``spec``."""
+
+    def __init__(
+        self, role: Role, spec: ServiceSpec, *, seed: int = 0, legacy_accuracy: float = 0.9
+    ) -> None:
+        self.role = role
+        self.spec = spec
+        self.legacy_accuracy = legacy_accuracy
+        self._rng = random.Random(f"{seed}:{role}")
+        self.latency = LatencyModel(spec.latency.p50, spec.latency.p99, self._rng)
+        self._slots: asyncio.Semaphore | None = None
+        self.waiting = 0
+        self.in_flight = 0
+        self.served = 0
+        self.errors = 0
+        self.rejected = 0
+
+    # ----------------------------------------------------------------------------------------
+
+    def answer(self, input: str) -> str:
+        """This system's answer to ``input`` (deterministic)."""
+        if self.role == "legacy":
+            return legacy_answer(input, self.spec.accuracy)
+        return ai_answer(input, self.spec.agreement, self.spec.accuracy, self.legacy_accuracy)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start, and the queue right now."""
+        return {
+            "system": self.role,
+            "served": self.served,
+            "errors": self.errors,
+            "rejected": self.rejected,
+            "in_flight": self.in_flight,
+            "waiting": self.waiting,
+            "capacity": self.spec.capacity,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send, self._startup, self._shutdown)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/v1/answer" and method == "POST":
+            await self._answer(receive, send)
+        elif path == "/healthz":
+            await send_json(send, 200, {"status": "ok", "system": self.role})
+        elif path == "/stats":
+            await send_json(send, 200, self.stats())
+        else:
+            await send_json(send, 404, {"error": "not_found", "detail": f"no route {path}"})
+
+    async def _startup(self) -> None:
+        self._slots = asyncio.Semaphore(self.spec.capacity)
+
+    async def _shutdown(self) -> None:
+        return None
+
+    async def _answer(self, receive: Receive, send: Send) -> None:
+        arrived = time.perf_counter()
+        try:
+            body = json.loads(await read_body(receive))
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("input"), str):
+            await send_json(
+                send,
+                400,
+                {
+                    "error": "bad_request",
+                    "detail": "expected a JSON object with a string 'input'",
+                    "system": self.role,
+                },
+            )
+            return
+        if self._slots is None:  # served without lifespan (tests with a bare transport)
+            self._slots = asyncio.Semaphore(self.spec.capacity)
+        slots = self._slots
+        if slots.locked() and self.waiting >= self.spec.queue_limit:
+            self.rejected += 1
+            await send_json(
+                send,
+                503,
+                {
+                    "error": "overloaded",
+                    "detail": f"{self.waiting} requests wait for {self.spec.capacity} slots",
+                    "system": self.role,
+                },
+            )
+            return
+        self.waiting += 1
+        try:
+            await slots.acquire()
+        finally:
+            self.waiting -= 1
+        started = time.perf_counter()
+        self.in_flight += 1
+        try:
+            service = self.latency.sample()
+            if service > 0:
+                await asyncio.sleep(service)
+        finally:
+            self.in_flight -= 1
+            slots.release()
+        if self.spec.error_rate > 0 and self._rng.random() < self.spec.error_rate:
+            self.errors += 1
+            await send_json(
+                send,
+                500,
+                {"error": "internal", "detail": "injected error (error_rate)", "system": self.role},
+            )
+            return
+        self.served += 1
+        text: str = body["input"]
+        cost_spec = self.spec.cost
+        tokens = (
+            ai_tokens(text, cost_spec.tokens_per_request) if cost_spec.tokens_per_request else 0
+        )
+        answer = self.answer(text)
+        out: dict[str, Any] = {
+            "answer": answer,
+            "system": self.role,
+            "cost": cost_spec.per_request + tokens / 1000.0 * cost_spec.price_per_1k_tokens,
+            "tokens": tokens,
+            "queue_ms": round((started - arrived) * 1000.0, 3),
+            "service_ms": round((time.perf_counter() - started) * 1000.0, 3),
+        }
+        label = body.get("label")
+        if isinstance(label, str) and label:
+            out["correct"] = answer == label
+        await send_json(send, 200, out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of a demo service child process."""
+    parser = argparse.ArgumentParser(prog="python -m harness.stack.services")
+    parser.add_argument("--role", choices=("legacy", "ai"), required=True)
+    parser.add_argument("--config", default="{}", help="the ServiceSpec as JSON")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--legacy-accuracy",
+        type=float,
+        default=0.9,
+        help="legacy's accuracy (the AI needs it to agree on the configured share)",
+    )
+    args = parser.parse_args(argv)
+    spec = ServiceSpec.model_validate_json(args.config)
+    app = DemoService(args.role, spec, seed=args.seed, legacy_accuracy=args.legacy_accuracy)
+    return run_app(app, args.host, args.port, system=args.role)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
