@@ -1,0 +1,132 @@
+"""How figures read in a report: one place for units, rounding and "n/a".
+
+Every formatter takes anything (a float, an int, None, NaN, a numpy scalar, a stray string) and
+returns text; a value that is missing or not a finite number reads ``n/a``. Reports never crash on
+a metric the grading did not produce.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "NA",
+    "as_float",
+    "dig",
+    "fmt_count",
+    "fmt_money",
+    "fmt_ms",
+    "fmt_num",
+    "fmt_offset",
+    "fmt_pct",
+    "fmt_share",
+    "fmt_unit",
+    "op_symbol",
+]
+
+NA = "n/a"
+
+_OPS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">", "==": "=", "!=": "≠"}
+
+
+def as_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None (None, NaN, inf, text, bools are not figures)."""
+    if value is None or isinstance(value, bool | str | bytes):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def dig(data: Any, *path: str, default: Any = None) -> Any:
+    """``data[path[0]][path[1]]...``, or ``default`` when any step is missing or not a mapping."""
+    for key in path:
+        if not isinstance(data, Mapping) or key not in data:
+            return default
+        data = data[key]
+    return default if data is None else data
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A plain number with ``digits`` significant digits and thousands separators."""
+    v = as_float(value)
+    if v is None:
+        return NA
+    if v == 0:
+        return "0"
+    if abs(v) >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(v))))
+    return f"{v:,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{v:,.0f}"
+
+
+def fmt_count(value: Any) -> str:
+    """A whole count: ``12,345``."""
+    v = as_float(value)
+    return NA if v is None else f"{round(v):,}"
+
+
+def fmt_ms(value: Any) -> str:
+    """A latency in milliseconds: ``0.8 ms``, ``42 ms``, ``1,250 ms``."""
+    v = as_float(value)
+    if v is None:
+        return NA
+    return f"{v:.1f} ms" if abs(v) < 10 else f"{v:,.0f} ms"
+
+
+def fmt_share(value: Any, digits: int = 2) -> str:
+    """A fraction (0..1) as a percentage: ``0.0123`` -> ``1.23%``."""
+    v = as_float(value)
+    return NA if v is None else _percent(v * 100, digits)
+
+
+def fmt_pct(value: Any, digits: int = 2) -> str:
+    """A value already in percent: ``1.234`` -> ``1.23%``."""
+    v = as_float(value)
+    return NA if v is None else _percent(v, digits)
+
+
+def _percent(p: float, digits: int) -> str:
+    if p in (0.0, 100.0):
+        return f"{p:.0f}%"
+    return f"{p:.{digits}f}%"
+
+
+def fmt_money(value: Any) -> str:
+    """An amount of money: ``$1,234.50``; small amounts (per request) keep their digits."""
+    v = as_float(value)
+    if v is None:
+        return NA
+    if v != 0 and abs(v) < 0.01:
+        return f"${v:.6f}".rstrip("0")
+    return f"${v:,.2f}"
+
+
+def fmt_offset(value: Any) -> str:
+    """A time in the run, in seconds from its start: ``+12.5 s``."""
+    v = as_float(value)
+    return NA if v is None else f"+{v:.1f} s" if v >= 0 else f"{v:.1f} s"
+
+
+def fmt_unit(value: Any, unit: str) -> str:
+    """A check's value or threshold in its own unit (``%`` values are already in percent)."""
+    if unit == "ms":
+        return fmt_ms(value)
+    if unit == "%":
+        return fmt_pct(value)
+    if unit == "$":
+        return fmt_money(value)
+    if unit in ("s",):
+        v = as_float(value)
+        return NA if v is None else f"{fmt_num(v)} s"
+    text = fmt_num(value, 4)
+    return text if text == NA or not unit else f"{text} {unit}"
+
+
+def op_symbol(op: str) -> str:
+    """``<=`` as ``≤`` and friends (unknown operators as given)."""
+    return _OPS.get(op.strip(), op)

@@ -1,0 +1,260 @@
+"""Hand-built graded runs for renderer tests (the renderer is under test, not the grading).
+
+:func:`graded_run` builds a :class:`GradedRun` like the grading would: checks of every kind and
+status, a readiness checklist, per-system metrics and a windows frame drawn from a formula,
+so tests know every figure a report must show.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from harness.grading.model import CheckResult, GradedRun, ReadinessItem
+from harness.verdict import Verdict
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+def checks(evil: str = "") -> list[CheckResult]:
+    """Two SLAs (one failed), three alerts (one fired, one skipped), two triggers (none fired)."""
+    return [
+        CheckResult(
+            id="sla.user.p95",
+            kind="sla",
+            severity="sla",
+            name="User p95 within 1 s",
+            system="user",
+            status="pass",
+            value=412.5,
+            threshold=1000.0,
+            op="<=",
+            unit="ms",
+            evidence="p95 412 ms over 3,000 requests",
+            ci_low=398.0,
+            ci_high=431.0,
+        ),
+        CheckResult(
+            id="sla.user.availability",
+            kind="sla",
+            severity="sla",
+            name="User availability at least 99.9%",
+            system="user",
+            status="fail",
+            value=97.25,
+            threshold=99.9,
+            op=">=",
+            unit="%",
+            evidence=f"83 of 3,000 requests failed; most common error: HTTP 502 {evil}".strip(),
+            first_seen=21.0,
+            cleared=29.0,
+        ),
+        CheckResult(
+            id="alert.critical.ai_error_rate",
+            kind="alert",
+            severity="critical",
+            name="AI error rate above 5%",
+            system="ai",
+            status="fail",
+            value=14.2,
+            threshold=5.0,
+            op=">",
+            unit="%",
+            window="5s rolling",
+            evidence="AI error rate 100% during fault #1 (AI outage)",
+            first_seen=20.0,
+            cleared=28.5,
+        ),
+        CheckResult(
+            id="alert.critical.agreement",
+            kind="alert",
+            severity="critical",
+            name="Agreement below 80%",
+            system="comparison",
+            status="pass",
+            value=91.8,
+            threshold=80.0,
+            op="<",
+            unit="%",
+            evidence="2,410 compared requests",
+            ci_low=90.7,
+            ci_high=92.8,
+        ),
+        CheckResult(
+            id="alert.warning.split_drift",
+            kind="alert",
+            severity="warning",
+            name="Split drift above 5 points",
+            system="split",
+            status="skipped",
+            evidence="not a split run",
+        ),
+        CheckResult(
+            id="trigger.immediate.ai_error_rate",
+            kind="trigger",
+            severity="immediate",
+            name="AI error rate above 25%",
+            system="ai",
+            status="pass",
+            value=14.2,
+            threshold=25.0,
+            op=">",
+            unit="%",
+            evidence="14.2% over the run",
+        ),
+        CheckResult(
+            id="trigger.planned.cost",
+            kind="trigger",
+            severity="planned",
+            name="Cost over budget by 50%",
+            system="cost",
+            status="pass",
+            value=18000.0,
+            threshold=37500.0,
+            op=">",
+            unit="$",
+            evidence="projected $18,000 a month",
+        ),
+    ]
+
+
+def readiness() -> list[ReadinessItem]:
+    return [
+        ReadinessItem(
+            "AI system maturity",
+            "AI error rate ≤ legacy error rate",
+            True,
+            False,
+            "AI 14.2% vs legacy 0.1%",
+        ),
+        ReadinessItem("AI system maturity", "AI latency meets SLA", True, True, "p95 180 ms"),
+        ReadinessItem("Business validation", "Stakeholder buy-in to retire legacy", False),
+        ReadinessItem(
+            "Operational readiness",
+            "Rollback procedure is documented and tested",
+            True,
+            True,
+            "kill switch recovered in 1.2 s",
+        ),
+    ]
+
+
+def metrics() -> dict[str, Any]:
+    return {
+        "systems": {
+            "user": {
+                "requests": 3000,
+                "availability": 0.9725,
+                "error_rate": 0.0275,
+                "p50_ms": 22.0,
+                "p95_ms": 412.5,
+                "p99_ms": 880.0,
+            },
+            "legacy": {
+                "requests": 1100,
+                "availability": 0.999,
+                "error_rate": 0.001,
+                "p50_ms": 16.0,
+                "p95_ms": 41.0,
+                "p99_ms": 60.0,
+                "cost_per_request": 0.0004,
+            },
+            "ai": {
+                "requests": 2900,
+                "availability": 0.858,
+                "error_rate": 0.142,
+                "p50_ms": 61.0,
+                "p95_ms": 180.0,
+                "p99_ms": 300.0,
+                "cost_per_request": 0.0016,
+            },
+        },
+        "comparison": {"agreement_rate": 0.918, "compared": 2410},
+        "fallback": {"rate": 0.31},
+        "cost": {"projected_monthly_total": 18000.0, "budget_per_month": 25000.0},
+        "odd": {"nan_value": math.nan, "inf_value": math.inf, "nested": {"list": [1, 2]}},
+    }
+
+
+def windows(duration: float = 60.0, step: float = 5.0) -> Any:
+    import pandas as pd
+
+    rows = []
+    t = 0.0
+    while t < duration:
+        fault = 20.0 <= t < 28.0
+        slow = 40.0 <= t < 50.0
+        for system, base in (("user", 20.0), ("legacy", 15.0), ("ai", 60.0)):
+            p50 = base * (3 if slow and system != "legacy" else 1)
+            rows.append(
+                {
+                    "window_start": t,
+                    "system": system,
+                    "requests": 250,
+                    "rps": 50.0,
+                    "error_rate": 1.0 if fault and system == "ai" else 0.002,
+                    "p50_ms": p50,
+                    "p95_ms": p50 * 2.5,
+                    "p99_ms": p50 * 4,
+                    "fallback_rate": (1.0 if fault else 0.02) if system == "user" else None,
+                    "ai_share": (0.0 if fault else 0.97) if system == "user" else None,
+                    "agreement": 0.92 if not fault and system == "user" else None,
+                }
+            )
+        t += step
+    return pd.DataFrame(rows)
+
+
+def graded_run(
+    verdict: Verdict = Verdict.FAIL,
+    *,
+    status: str = "complete",
+    evil: str = "",
+    with_windows: bool = True,
+    **changes: Any,
+) -> GradedRun:
+    """A graded fallback run of 60 s with every section filled in."""
+    run = GradedRun(
+        verdict=verdict,
+        scenario={
+            "name": "fallback_ai_outage",
+            "description": "AI goes down for 8 s",
+            "duration": 60.0,
+            "seed": 7,
+            "stack": {
+                "mode": "embedded",
+                "gateway": {"pattern": "fallback", "fallback_timeout": 0.3},
+            },
+            "load": {"shape": "constant", "users": 20, "workers": 0},
+            "grading": {
+                "window": 5.0,
+                "slas": {"user": {"p95_max": 1.0}},
+                "alerts": {"agreement_min": 0.8, "error_rate_max": 0.05},
+            },
+        },
+        meta={
+            "harness_version": "0.1.0",
+            "status": status,
+            "started": 1_764_158_400.0,
+            "machine": {"host": "ci", "cpus": 2},
+            "load": {"model": "closed", "requested_users": 20},
+            "load_stats": {"records": 3000, "achieved_rps": 50.0},
+        },
+        status=status,
+        reasons=["User availability at least 99.9%: 97.25%"],
+        checks=checks(evil),
+        readiness=readiness(),
+        metrics=metrics(),
+        windows=windows() if with_windows else None,
+    )
+    return replace(run, **changes)
+
+
+def render(run: Any, graded: GradedRun, key: str) -> str:
+    """One output's text (without writing the others: the HTML's charts take a while)."""
+    from harness.report.outputs import OUTPUTS
+    from harness.report.view import build_view
+
+    output = next(o for o in OUTPUTS if o.key == key)
+    return output.render(build_view(run, graded))

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from harness.rundir import RunDir
+from harness.verdict import Verdict
+from tests.report.factories import SCRIPT, graded_run, render
+
+
+class _Tags(HTMLParser):
+    """Every start tag and attribute of a page, to check what it would load or run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+def test_the_page_opens_with_the_verdict_and_shows_the_figures(fallback_run: RunDir) -> None:
+    html = render(fallback_run, graded_run(Verdict.FAIL), "html")
+    banner = html.index('class="banner v-fail"')
+    assert html.index(">FAIL<") > banner
+    assert banner < html.index('id="charts"') < html.index('id="checks"')
+    assert html.index('id="checks"') < html.index('id="readiness"') < html.index('id="cost"')
+    assert html.index('id="cost"') < html.index('id="metadata"')
+    for figure in ("412 ms", "97.25%", "14.20%", "880 ms", "$18,000.00", "91.80%", "3,000"):
+        assert figure in html, figure
+    assert "User availability at least 99.9%" in html
+    assert "≥ 99.90%" in html  # the threshold of the failed SLA
+    assert "398 ms to 431 ms" in html  # a confidence interval
+    assert "from +21.0 s to +29.0 s" in html
+    assert "Stakeholder buy-in to retire legacy" in html and "(sign-off)" in html
+    assert "AI outage" in html and "AI latency spike" in html  # fault timeline
+    assert "2025-11-26 12:00:00 UTC" in html  # meta.json's started, as a date
+
+
+def test_every_chart_is_inline_svg_and_the_page_needs_nothing_else(
+    fallback_run: RunDir,
+) -> None:
+    html = render(fallback_run, graded_run(), "html")
+    assert html.count("<svg") == 4
+    for key in ("latency", "throughput", "errors", "agreement"):
+        assert f'id="chart-{key}"' in html
+    tags = _tags(html)
+    names = {t for t, _ in tags}
+    assert "script" not in names and "link" not in names and "iframe" not in names
+    for _, attrs in tags:
+        for attr in ("src", "href"):
+            value = attrs.get(attr) or ""
+            assert not value or value.startswith(("#", "data:")), (attr, value)
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "SVG ids collide between charts"
+
+
+def test_fault_windows_are_shaded_on_every_time_chart(fallback_run: RunDir) -> None:
+    html = render(fallback_run, graded_run(), "html")
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+        # matplotlib writes an axvspan as a filled path in the fault colour
+        assert "#d62728" in svg
+
+
+def test_text_from_the_systems_is_escaped(fallback_run: RunDir) -> None:
+    graded = graded_run(evil=SCRIPT, reasons=[f"gateway said {SCRIPT}"])
+    html = render(fallback_run, graded, "html")
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_missing_metrics_and_windows_read_na_instead_of_crashing(fallback_run: RunDir) -> None:
+    graded = graded_run(Verdict.PASS, metrics={}, windows=None, readiness=[], checks=[], reasons=[])
+    html = render(fallback_run, graded, "html")
+    assert ">PASS<" in html
+    assert html.count("n/a") >= 10
+    assert "<svg" not in html
+    assert "no windowed data" in html
+
+
+def test_windows_without_some_columns_lose_only_those_charts(fallback_run: RunDir) -> None:
+    graded = graded_run()
+    assert graded.windows is not None
+    graded.windows = graded.windows.drop(columns=["agreement", "p50_ms", "p95_ms", "p99_ms"])
+    html = render(fallback_run, graded, "html")
+    assert html.count("<svg") == 2
+    assert "no latency percentiles" in html and "no agreement was measured" in html
+
+
+def test_an_interrupted_run_says_so(fallback_run: RunDir) -> None:
+    html = render(fallback_run, graded_run(Verdict.PASS, status="interrupted"), "html")
+    assert "interrupted before its planned end" in html
+    assert "exit code <b>3</b>" in html  # a partial run never passes the gate
+
+
+def test_a_harness_error_run_shows_error_not_a_judgement(fallback_run: RunDir) -> None:
+    graded = graded_run(
+        Verdict.ERROR,
+        status="harness_error",
+        metrics={},
+        windows=None,
+        checks=[],
+        readiness=[],
+        reasons=["gateway: exited with code 1"],
+    )
+    html = render(fallback_run, graded, "html")
+    assert 'class="banner v-error"' in html
+    assert "says nothing about the systems" in html
+    assert "gateway: exited with code 1" in html
+    assert "exit code <b>3</b>" in html
