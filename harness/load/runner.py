@@ -201,6 +201,8 @@ class RunSession:
                 "admin_url": info.admin_url,
                 "toxiproxy_url": info.toxiproxy_url,
                 "proxies": info.proxies,
+                "services": info.services,
+                "pids": info.pids,
             }
         )
         if info.admin_url:
@@ -264,6 +266,7 @@ class RunSession:
                     wait_ready=False,
                 )
             )
+        self.run.write_meta(worker_pids=[w.pid for w in self.workers])
         deadline = time.monotonic() + 60
         while master.worker_count < expected:
             for w in self.workers:

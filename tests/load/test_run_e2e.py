@@ -1,0 +1,251 @@
+"""End to end: ``dualsys run`` on the embedded stack, in a subprocess (Locust patches its
+process with gevent, so it never runs inside pytest). Short real runs: seconds, not minutes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.rundir import RunDir
+from tests.conftest import REPO, port_listening, wait_until
+
+pytestmark = pytest.mark.slow
+
+FAST_STACK: dict[str, Any] = {
+    "gateway": {"pattern": "fallback", "fallback_timeout": "250ms"},
+    "legacy": {"latency": {"p50": "5ms", "p99": "20ms"}},
+    "ai": {"latency": {"p50": "10ms", "p99": "40ms"}, "error_rate": 0},
+}
+
+
+def scenario_file(tmp_path: Path, **overrides: Any) -> Path:
+    data: dict[str, Any] = {
+        "name": "e2e",
+        "description": "end-to-end test",
+        "duration": "6s",
+        "stack": FAST_STACK,
+        "load": {"users": 4, "wait_min": "20ms", "wait_max": "40ms"},
+        "chaos": [{"at": "2s", "for": "2s", "target": "ai", "action": "down"}],
+        "grading": {"window": "1s", "min_samples": 5},
+    }
+    data.update(overrides)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def start(tmp_path: Path, scenario: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "runs"),
+            *extra,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def the_run(tmp_path: Path) -> RunDir:
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return RunDir(runs[0])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still "exists"; read its state
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def assert_nothing_left(run: RunDir) -> None:
+    meta = run.read_meta()
+    pids = list(meta.get("stack", {}).get("pids", {}).values()) + meta.get("worker_pids", [])
+    assert pids, meta
+    for pid in pids:
+        assert not pid_alive(pid), f"child {pid} outlived the run"
+    addrs = list(meta["stack"]["proxies"].values())
+    addrs += [
+        meta["stack"]["gateway_url"].split("//")[1],
+        meta["stack"]["toxiproxy_url"].split("//")[1],
+    ]
+    for addr in addrs:
+        host, port = addr.rsplit(":", 1)
+        assert not port_listening(int(port), host), f"{addr} still listening"
+
+
+def test_run_records_match_locust_and_chaos_timeline(tmp_path: Path) -> None:
+    code, out, err = finish(start(tmp_path, scenario_file(tmp_path), "--quiet"))
+    run = the_run(tmp_path)
+    assert code in (0, 1), err
+    assert "verdict:" in out and "report:" in out
+    meta = run.read_meta()
+    assert meta["status"] == "complete"
+    req = run.read_requests()
+    stats = meta["load_stats"]
+    assert len(req) == stats["records"] == stats["locust_requests"] > 50
+    # every request reached the gateway and has its decision record
+    dec = run.read_decisions()
+    assert set(req["request_id"]) <= set(dec["request_id"])
+    # the AI outage was applied at ~2s and removed at ~4s (wall clock, recorded)
+    events = run.read_events()
+    start_ts = next(e["ts"] for e in events if e["kind"] == "run_start")
+    applied = [e for e in events if e["kind"] == "chaos_applied"]
+    removed = [e for e in events if e["kind"] == "chaos_removed"]
+    assert len(applied) == 1 and len(removed) == 1
+    t0 = req["ts"].min()
+    assert applied[0]["ts"] - t0 == pytest.approx(2.0, abs=0.7)
+    assert removed[0]["ts"] - applied[0]["ts"] == pytest.approx(2.0, abs=0.5)
+    assert applied[0]["ts"] > start_ts
+    # during the outage users were answered by legacy after a fallback, with no errors
+    during = req[(req["ts"] > applied[0]["ts"] + 0.3) & (req["ts"] < removed[0]["ts"] - 0.3)]
+    assert len(during) > 10
+    assert (during["served_by"] == "legacy").all() and (during["fallback"] == 1).all()
+    assert during["ok"].all()
+    before = req[req["ts"] < applied[0]["ts"] - 0.3]
+    assert (before["served_by"] == "ai").mean() > 0.9
+    assert (run.path / "report.html").is_file() and run.summary.is_file()
+    assert_nothing_left(run)
+
+
+def test_two_workers_distributed(tmp_path: Path) -> None:
+    sc = scenario_file(tmp_path, chaos=[])
+    code, out, err = finish(start(tmp_path, sc, "--quiet", "--workers", "2"))
+    run = the_run(tmp_path)
+    assert code in (0, 1), err
+    meta = run.read_meta()
+    req = run.read_requests()
+    stats = meta["load_stats"]
+    assert stats["workers_reported"] == 2
+    assert len(req) == stats["records"] == stats["locust_requests"] > 50
+    assert req["worker"].nunique() == 2
+    assert len(meta["worker_pids"]) == 2
+    assert_nothing_left(run)
+
+
+def test_interrupt_stops_everything_and_still_reports(tmp_path: Path) -> None:
+    sc = scenario_file(
+        tmp_path,
+        duration="60s",
+        chaos=[
+            {
+                "at": "500ms",
+                "target": "ai",
+                "toxic": {"type": "latency", "attributes": {"latency": 50}},
+            }
+        ],
+    )
+    proc = start(tmp_path, sc, "--quiet")
+    try:
+        runs = tmp_path / "runs"
+        wait_until(lambda: runs.is_dir() and any(runs.iterdir()), 30, what="run dir")
+        run = RunDir(next(runs.iterdir()))
+        wait_until(
+            lambda: any(e["kind"] == "chaos_applied" for e in run.read_events()),
+            30,
+            what="the fault applied",
+        )
+        wait_until(
+            lambda: run.requests.is_file() and run.requests.stat().st_size > 2000,
+            30,
+            what="records flowing",
+        )
+        proc.send_signal(signal.SIGINT)
+        code, _out, err = finish(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 3, err
+    assert "interrupted" in err
+    meta = run.read_meta()
+    assert meta["status"] == "interrupted"
+    events = run.read_events()
+    removed = [e for e in events if e["kind"] == "chaos_removed"]
+    assert removed and removed[0]["reason"] == "interrupted"
+    assert events[-1]["kind"] == "run_stop"
+    assert len(run.read_requests()) > 10
+    summary = json.loads(run.summary.read_text())
+    assert summary["status"] == "interrupted"
+    assert (run.path / "report.html").is_file()
+    assert_nothing_left(run)
+
+
+def test_crashed_component_is_a_harness_error(tmp_path: Path) -> None:
+    sc = scenario_file(tmp_path, duration="60s", chaos=[])
+    proc = start(tmp_path, sc, "--quiet")
+    try:
+        runs = tmp_path / "runs"
+        wait_until(lambda: runs.is_dir() and any(runs.iterdir()), 30, what="run dir")
+        run = RunDir(next(runs.iterdir()))
+        pids = wait_until(
+            lambda: run.read_meta().get("stack", {}).get("pids"), 30, what="stack pids"
+        )
+        wait_until(
+            lambda: run.requests.is_file() and run.requests.stat().st_size > 2000,
+            30,
+            what="records flowing",
+        )
+        ai_pid = next(pid for name, pid in pids.items() if "ai" in name and "gateway" not in name)
+        os.kill(ai_pid, signal.SIGKILL)
+        code, _out, err = finish(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 3, err
+    assert "harness error" in err
+    meta = run.read_meta()
+    assert meta["status"] == "harness_error"
+    summary = json.loads(run.summary.read_text())
+    assert summary["verdict"] == "ERROR"
+    assert_nothing_left(run)
+
+
+def test_user_locustfile_is_recorded(tmp_path: Path) -> None:
+    locustfile = tmp_path / "mylocust.py"
+    locustfile.write_text(
+        "from locust import HttpUser, constant, task\n\n"
+        "class Shopper(HttpUser):\n"
+        "    wait_time = constant(0.02)\n\n"
+        "    @task\n"
+        "    def ask(self):\n"
+        "        self.client.post('/v1/answer', json={'user_id': 'u1', 'input': 'q1'},\n"
+        "                         name='my-ask')\n"
+    )
+    sc = scenario_file(
+        tmp_path, chaos=[], duration="4s", load={"users": 2, "locustfile": str(locustfile)}
+    )
+    code, _out, err = finish(start(tmp_path, sc, "--quiet"))
+    run = the_run(tmp_path)
+    assert code in (0, 1), err
+    req = run.read_requests()
+    assert len(req) == run.read_meta()["load_stats"]["locust_requests"] > 20
+    assert set(req["endpoint"]) == {"my-ask"}
+    assert set(req["served_by"]) == {"ai"} and req["request_id"].str.len().min() > 0
