@@ -138,7 +138,7 @@ def test_run_records_match_locust_and_chaos_timeline(tmp_path: Path) -> None:
 
 def test_two_workers_distributed(tmp_path: Path) -> None:
     sc = scenario_file(tmp_path, chaos=[])
-    code, out, err = finish(start(tmp_path, sc, "--quiet", "--workers", "2"))
+    code, _out, err = finish(start(tmp_path, sc, "--quiet", "--workers", "2"))
     run = the_run(tmp_path)
     assert code in (0, 1), err
     meta = run.read_meta()
