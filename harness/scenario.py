@@ -565,7 +565,8 @@ class CapacitySpec(_Model):
 class GradingSpec(_Model):
     """How a run is graded. Every threshold has the article's default and may be overridden."""
 
-    window: Duration = 5.0
+    window: Offset = 5.0
+    """Analysis window; an Offset, so it shrinks with a scaled run (analysis keeps 1 s at least)."""
     min_samples: PositiveInt = 30
     """Below this many requests a rate check reports 'insufficient data' instead of flapping."""
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
