@@ -140,37 +140,63 @@ def readiness() -> list[ReadinessItem]:
     ]
 
 
-def metrics() -> dict[str, Any]:
+def system(
+    requests: int, errors: int, p50: float, p95: float, p99: float, ci: float = 0.04, **more: Any
+) -> dict[str, Any]:
+    """One population's figures as the analysis writes them (``ci``: relative half-width)."""
+    return {
+        "requests": requests,
+        "errors": errors,
+        "error_rate": errors / requests if requests else None,
+        "availability": 1 - errors / requests if requests else None,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p95_ci_ms": [p95 * (1 - ci), p95 * (1 + ci)],
+        "p99_ms": p99,
+        "latency_samples": requests,
+        **more,
+    }
+
+
+def metrics(
+    *,
+    user_p95: float = 412.5,
+    ai_errors: int = 412,
+    agreed: int = 2212,
+    compared: int = 2410,
+    n: int = 3000,
+    ci: float = 0.04,
+) -> dict[str, Any]:
+    """Figures of a fallback run with an AI outage (3,000 user requests)."""
     return {
         "systems": {
-            "user": {
-                "requests": 3000,
-                "availability": 0.9725,
-                "error_rate": 0.0275,
-                "p50_ms": 22.0,
-                "p95_ms": 412.5,
-                "p99_ms": 880.0,
-            },
-            "legacy": {
-                "requests": 1100,
-                "availability": 0.999,
-                "error_rate": 0.001,
-                "p50_ms": 16.0,
-                "p95_ms": 41.0,
-                "p99_ms": 60.0,
-                "cost_per_request": 0.0004,
-            },
-            "ai": {
-                "requests": 2900,
-                "availability": 0.858,
-                "error_rate": 0.142,
-                "p50_ms": 61.0,
-                "p95_ms": 180.0,
-                "p99_ms": 300.0,
-                "cost_per_request": 0.0016,
-            },
+            "user": system(n, 83 * n // 3000, 22.0, user_p95, 880.0, ci, share=1.0),
+            "legacy": system(
+                1100 * n // 3000,
+                n // 3000,
+                16.0,
+                41.0,
+                60.0,
+                ci,
+                share=0.33,
+                cost_per_request=0.0004,
+            ),
+            "ai": system(
+                2900 * n // 3000,
+                ai_errors * n // 3000,
+                61.0,
+                180.0,
+                300.0,
+                ci,
+                share=0.67,
+                cost_per_request=0.0016,
+            ),
         },
-        "comparison": {"agreement_rate": 0.918, "compared": 2410},
+        "comparison": {
+            "agreement_rate": agreed / compared if compared else None,
+            "agreed": agreed * n // 3000,
+            "compared": compared * n // 3000,
+        },
         "fallback": {"rate": 0.31},
         "cost": {"projected_monthly_total": 18000.0, "budget_per_month": 25000.0},
         "odd": {"nan_value": math.nan, "inf_value": math.inf, "nested": {"list": [1, 2]}},
