@@ -9,17 +9,20 @@ where the app flushes its records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import threading
+import time
 from typing import Any
 
 import uvicorn
 
-from harness.process import announce_ready
+from harness.process import Child, announce_ready
 from harness.stack.asgi import ASGIApp
 
-__all__ = ["bind", "run_app"]
+__all__ = ["bind", "release", "run_app"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -76,3 +79,19 @@ def run_app(app: ASGIApp, host: str, port: int, **announce: Any) -> int:
         return asyncio.run(main())
     finally:
         sock.close()
+
+
+def release(child: Child) -> None:
+    """Stop ``child`` and close its stdout pipe once its reader thread has seen the end."""
+    child.stop()
+    pipe = child.proc.stdout
+    if pipe is None or pipe.closed:
+        return
+    reader = f"{child.name}-stdout"
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline and any(
+        t.name == reader and t.is_alive() for t in threading.enumerate()
+    ):
+        time.sleep(0.01)
+    with contextlib.suppress(OSError):
+        pipe.close()
