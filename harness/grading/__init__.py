@@ -1,1 +1,43 @@
-"""Grading: SLAs, alerts, rollback triggers, the readiness checklist and the verdict."""
+"""Grading: SLAs, alerts, rollback triggers, the readiness checklist and the verdict.
+
+::
+
+    RunDir ──> analysis (harness.analysis: metrics, windows, rolling conditions)
+           ──> checks: sla.*  alert.critical.* alert.warning.* alert.info.*
+                       trigger.immediate.* trigger.planned.*       (CheckResult each)
+           ──> readiness checklist (ReadinessItem each)
+           ──> verdict + reasons                                   ──> GradedRun
+
+:func:`grade_run` is the one entry point; it writes nothing (the report step writes
+``summary.json``). ``GradedRun.metrics`` is documented key by key in :mod:`harness.analysis`.
+:func:`evaluate_immediate` is the live check the run orchestrator calls during a run.
+
+Check ids: ``sla.{user,legacy,ai}.{availability,error_rate,p50,p95,p99}``,
+``sla.capacity.failover``, ``alert.critical.{availability,error_rate}.{legacy,ai}``,
+``alert.critical.agreement``, ``alert.warning.split_drift``,
+``alert.warning.latency_degradation.{user,legacy,ai}``, ``alert.warning.cost_over_budget``,
+``alert.info.disagreement_patterns``, ``alert.info.milestone``,
+``trigger.immediate.{ai_error_rate,ai_availability,data_loss}``,
+``trigger.planned.{metric_degradation,cost_over_budget}``. Rates in checks are in percent
+(``unit="%"``), latencies in ms; in ``metrics`` rates are fractions.
+"""
+
+from harness.grading.grade import decide, grade_analysis, grade_run
+from harness.grading.live import evaluate_immediate
+from harness.grading.model import (
+    SUMMARY_SCHEMA_VERSION,
+    CheckResult,
+    GradedRun,
+    ReadinessItem,
+)
+
+__all__ = [
+    "SUMMARY_SCHEMA_VERSION",
+    "CheckResult",
+    "GradedRun",
+    "ReadinessItem",
+    "decide",
+    "evaluate_immediate",
+    "grade_analysis",
+    "grade_run",
+]

@@ -62,6 +62,10 @@ class CheckResult:
     ci_high: float | None = None
     first_seen: float | None = None  # offset (s) from run start when the condition first held
     cleared: float | None = None  # offset (s) when it stopped holding
+    samples: int | None = None  # calls/requests behind ``value`` (the n of its interval)
+    #: the point estimate is past the threshold but the interval is not wholly past it: recorded
+    #: (status "pass", a line in GradedRun.reasons), never a failure, so small samples don't flap
+    borderline: bool = False
 
     @property
     def failed(self) -> bool:

@@ -1,0 +1,110 @@
+"""Comparison of the two systems: agreement, quality, latency and cost deltas, a rank test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.data import Population, RunData
+from harness.analysis.stats import (
+    quantile_delta_ci,
+    quantiles,
+    rank_test,
+    rate_delta_ci,
+    wilson,
+)
+from harness.analysis.systems import QS, _num
+
+__all__ = ["compare"]
+
+
+def _labelled(data: RunData, column: str) -> tuple[int, int]:
+    """(correct, judged) of a 0/1/blank column."""
+    if not data.has_decisions:
+        return 0, 0
+    x = data.decisions[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    judged = ~np.isnan(x)
+    return int((x[judged] == 1).sum()), int(judged.sum())
+
+
+def _quality(data: RunData, confidence: float) -> dict[str, Any] | None:
+    lk, ln = _labelled(data, "legacy_correct")
+    ak, an = _labelled(data, "ai_correct")
+    if not data.has_decisions and data.has_requests:
+        # client records only: the correctness of whoever answered, split by served_by
+        req = data.requests
+        c = req["correct"].to_numpy(dtype=np.float64, na_value=np.nan)
+        for name in ("legacy", "ai"):
+            m = (req["served_by"] == name).to_numpy(dtype=bool, na_value=False) & ~np.isnan(c)
+            k, n = int((c[m] == 1).sum()), int(m.sum())
+            if name == "legacy":
+                lk, ln = k, n
+            else:
+                ak, an = k, n
+    if ln == 0 and an == 0:
+        return None
+    d, lo, hi = rate_delta_ci(ak, an, lk, ln, confidence)
+    l_ci = wilson(lk, ln, confidence)
+    a_ci = wilson(ak, an, confidence)
+    return {
+        "legacy_labelled": ln,
+        "ai_labelled": an,
+        "legacy_accuracy": _num(lk / ln) if ln else None,
+        "legacy_accuracy_ci": [_num(l_ci[0]), _num(l_ci[1])],
+        "ai_accuracy": _num(ak / an) if an else None,
+        "ai_accuracy_ci": [_num(a_ci[0]), _num(a_ci[1])],
+        "delta": _num(d),
+        "delta_ci": [_num(lo), _num(hi)],
+        "relative_delta": _num(d / (lk / ln)) if ln and lk else None,
+    }
+
+
+def compare(data: RunData, pops: dict[str, Population], confidence: float) -> dict[str, Any]:
+    """Agreement (Wilson), quality delta (Newcombe), percentile deltas (order-statistic
+    intervals), a Mann-Whitney rank test of the latency distributions, and cost delta.
+
+    Deltas are AI minus legacy (the article's convention)."""
+    out: dict[str, Any] = {}
+    if data.has_decisions:
+        agree = data.decisions["agree"].to_numpy(dtype=np.float64, na_value=np.nan)
+        judged = ~np.isnan(agree)
+        n, k = int(judged.sum()), int((agree[judged] == 1).sum())
+    else:
+        n = k = 0
+    lo, hi = wilson(k, n, confidence)
+    out["compared"] = n
+    out["agreed"] = k
+    out["agreement_rate"] = _num(k / n) if n else None
+    out["agreement_ci"] = [_num(lo), _num(hi)]
+    out["quality"] = _quality(data, confidence)
+    out["quality_delta"] = out["quality"]["delta"] if out["quality"] else None
+
+    legacy, ai = pops["legacy"], pops["ai"]
+    ql = quantiles(legacy.latency, QS, confidence)
+    qa = quantiles(ai.latency, QS, confidence)
+    deltas: dict[str, Any] = {}
+    for q, name in zip(QS, ("p50", "p95", "p99"), strict=True):
+        d, dlo, dhi = quantile_delta_ci(qa[q], ql[q], confidence)
+        deltas[name] = {"value": _num(d), "ci": [_num(dlo), _num(dhi)]}
+    out["latency_delta_ms"] = deltas
+    rt = rank_test(ai.latency, legacy.latency)
+    out["rank_test"] = (
+        None
+        if rt is None
+        else {
+            "test": "mann-whitney-u",
+            "statistic": _num(rt.statistic),
+            "p_value": _num(rt.p_value),
+            "prob_ai_slower": _num(rt.prob_a_greater),
+            "n_ai": rt.n_a,
+            "n_legacy": rt.n_b,
+            "subsampled": rt.subsampled,
+            "significant": bool(rt.p_value < 1 - confidence),
+        }
+    )
+    lc = float(np.nanmean(legacy.cost)) if legacy.n else float("nan")
+    ac = float(np.nanmean(ai.cost)) if ai.n else float("nan")
+    out["cost_delta_per_request"] = _num(ac - lc)
+    out["cost_ratio"] = _num(ac / lc) if lc > 0 else None
+    return out

@@ -1,0 +1,93 @@
+"""Cost: per request, projected per month at the scenario's traffic, premium over the legacy
+baseline, against the budget.
+
+The article's budget table is the model: legacy "must stay fully operational", so during the
+migration its cost is a fixed baseline (``grading.cost.legacy_baseline_per_month``, else legacy's
+cost per request times the monthly traffic, as if legacy served it all) and the AI's cost is on
+top, in proportion to the traffic it sees (shadow calls included)::
+
+    month cost = legacy baseline + AI cost per user request x monthly requests
+    "Month 1: 100% legacy + 1% AI = 101% of baseline"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.data import Population, RunData, unit_cost
+from harness.analysis.systems import _num
+
+__all__ = ["AI_SHARES", "SECONDS_PER_MONTH", "cost_figures"]
+
+SECONDS_PER_MONTH = 30 * 86_400
+#: AI shares of the "cost by rollout step" table (the article's migration months).
+AI_SHARES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
+
+
+def cost_figures(data: RunData, pops: dict[str, Population], rps: float) -> dict[str, Any]:
+    """The cost block of the metrics (see :mod:`harness.analysis`)."""
+    spec = data.scenario.grading.cost
+    user, legacy, ai = pops["user"], pops["legacy"], pops["ai"]
+    n = user.n
+    legacy_spend = float(np.nansum(legacy.cost))
+    ai_spend = float(np.nansum(ai.cost))
+    legacy_unit = (
+        float(np.nanmean(legacy.cost)) if legacy.n else unit_cost(data.scenario.stack.legacy.cost)
+    )
+    ai_unit = float(np.nanmean(ai.cost)) if ai.n else unit_cost(data.scenario.stack.ai.cost)
+    monthly_requests = (
+        float(spec.monthly_requests)
+        if spec.monthly_requests is not None
+        else rps * SECONDS_PER_MONTH
+    )
+    baseline = (
+        spec.legacy_baseline_per_month
+        if spec.legacy_baseline_per_month is not None
+        else legacy_unit * monthly_requests
+    )
+    ai_per_user_request = ai_spend / n if n else 0.0
+    ai_monthly = ai_per_user_request * monthly_requests
+    projected = baseline + ai_monthly
+    budget = spec.budget_per_month
+    out: dict[str, Any] = {
+        "run_total": _num(legacy_spend + ai_spend),
+        "legacy_run_total": _num(legacy_spend),
+        "ai_run_total": _num(ai_spend),
+        "per_request": {
+            "user": _num((legacy_spend + ai_spend) / n) if n else None,
+            "legacy": _num(legacy_unit),
+            "ai": _num(ai_unit),
+        },
+        "monthly_requests": _num(monthly_requests),
+        "monthly_requests_from": "scenario"
+        if spec.monthly_requests is not None
+        else "achieved rps",
+        "legacy_baseline_monthly": _num(baseline),
+        "legacy_baseline_from": (
+            "scenario" if spec.legacy_baseline_per_month is not None else "legacy cost per request"
+        ),
+        "ai_monthly": _num(ai_monthly),
+        "projected_monthly_total": _num(projected),
+        "pay_per_use_monthly": _num((legacy_spend + ai_spend) / n * monthly_requests)
+        if n
+        else None,
+        "premium_monthly": _num(projected - baseline),
+        "premium_pct": _num(projected / baseline - 1) if baseline else None,
+        "budget_monthly": _num(budget) if budget is not None else None,
+        "budget_used": _num(projected / budget) if budget else None,
+        "over_budget_pct": _num(projected / budget - 1) if budget else None,
+        "by_ai_share": [
+            {
+                "ai_share": s,
+                "monthly": _num(baseline + s * ai_unit * monthly_requests),
+                "of_baseline": _num((baseline + s * ai_unit * monthly_requests) / baseline)
+                if baseline
+                else None,
+            }
+            for s in AI_SHARES
+        ],
+        "retired_legacy_monthly": _num(ai_unit * monthly_requests),
+    }
+    return out

@@ -1,0 +1,188 @@
+"""What the gateway did with the traffic: fallback (rate, reasons, rescues, the latency users
+paid) and split (observed AI share against configured, drift test, stickiness per user)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.analysis.data import NOT_CALLED, BoolArray, Population, RunData, is_in
+from harness.analysis.stats import binomial_p_value, quantiles, wilson, z_value
+from harness.analysis.systems import QS, _num, phase_bounds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["fallback_figures", "split_figures"]
+
+
+def _users(data: RunData) -> pd.DataFrame:
+    return data.requests if data.has_requests else data.decisions
+
+
+def _killed(data: RunData, df: pd.DataFrame) -> BoolArray:
+    """Rows routed by the kill switch (not by the pattern)."""
+    out = is_in(df["route"], ("kill_switch",)) | is_in(df["fallback_reason"], ("kill_switch",))
+    if "kill_switch" in df:
+        out |= df["kill_switch"].to_numpy() == 1
+    return out
+
+
+def fallback_figures(
+    data: RunData, pops: dict[str, Population], confidence: float
+) -> dict[str, Any]:
+    """Fallback rate and reasons, requests rescued by legacy, user errors during each fault, and
+    the latency users paid when the gateway fell back against the configured timeout."""
+    df = _users(data)
+    user = pops["user"]
+    n = len(df)
+    fb = df["fallback"].to_numpy() == 1 if n else np.zeros(0, bool)
+    k = int(fb.sum())
+    lo, hi = wilson(k, n, confidence)
+    reasons = df["fallback_reason"][fb].value_counts() if k else None
+    rescued = int((fb & user.ok).sum())
+    timeout_ms = data.scenario.stack.gateway.fallback_timeout * 1000.0
+    legacy_p99 = quantiles(pops["legacy"].latency, (0.99,), confidence)[0.99].value
+    q_fb = quantiles(user.latency[fb], QS, confidence)
+    q_rest = quantiles(user.latency[~fb], (0.5,), confidence)
+    bound = timeout_ms + legacy_p99 if math.isfinite(legacy_p99) else math.nan
+    over = int((user.latency[fb] > bound).sum()) if math.isfinite(bound) else 0
+    per_fault = []
+    for f, bounds in zip(data.faults, phase_bounds(data.faults, data.duration), strict=True):
+        a, b = bounds["during"]
+        m = (user.t >= a) & (user.t < b)
+        nu, fbm = int(m.sum()), fb & m
+        errors = int((m & ~user.ok).sum())
+        qd = quantiles(user.latency[fbm], (0.95,), confidence)[0.95]
+        per_fault.append(
+            {
+                "fault": f.index,
+                "label": f.label,
+                "user_requests": nu,
+                "user_errors": errors,
+                "user_error_rate": _num(errors / nu) if nu else None,
+                "fallbacks": int(fbm.sum()),
+                "rescued": int((fbm & user.ok).sum()),
+                "fallback_p95_ms": _num(qd.value),
+            }
+        )
+    return {
+        "pattern": data.scenario.stack.gateway.pattern,
+        "requests": k,
+        "rate": _num(k / n) if n else None,
+        "rate_ci": [_num(lo), _num(hi)],
+        "reasons": {str(r): int(c) for r, c in reasons.items() if c > 0}
+        if reasons is not None
+        else {},
+        "rescued": rescued,
+        "rescued_rate": _num(rescued / k) if k else None,
+        "user_errors_after_fallback": k - rescued,
+        "timeout_ms": _num(timeout_ms),
+        "latency_ms": {
+            "p50": _num(q_fb[0.5].value),
+            "p95": _num(q_fb[0.95].value),
+            "p99": _num(q_fb[0.99].value),
+            "max": _num(float(np.nanmax(user.latency[fb]))) if k else None,
+        },
+        "added_latency_p50_ms": _num(q_fb[0.5].value - q_rest[0.5].value),
+        "bound_ms": _num(bound),
+        "over_bound": over,
+        "within_bound": (q_fb[0.95].value <= bound) if k and math.isfinite(bound) else None,
+        "per_fault": per_fault,
+    }
+
+
+def _configured_share(data: RunData, df: pd.DataFrame, keep: BoolArray) -> tuple[Any, bool]:
+    """Per-row configured AI share (from decision records) or the scenario's, and whether it
+    came from the records."""
+    g = data.scenario.stack.gateway
+    if data.has_decisions and df is data.decisions:
+        s = df["ai_share"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+        if len(s) and not np.isnan(s).all():
+            return np.where(np.isnan(s), g.ai_share, s), True
+    return np.full(int(keep.sum()), g.ai_share), False
+
+
+def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
+    """Observed AI share against configured (drift, binomial test) and stickiness per user.
+
+    A request counts as sent to the AI when the AI answered it or the gateway fell back from
+    the AI; kill-switch rows are left out (they are the rollback, not the split)."""
+    g = data.scenario.stack.gateway
+    # decision records know the configured share of each request; prefer them
+    df = data.decisions if data.has_decisions else _users(data)
+    out: dict[str, Any] = {"pattern": g.pattern, "applies": g.pattern == "split"}
+    if not len(df):
+        return {**out, "n": 0, "observed_share": None, "configured_share": g.ai_share}
+    killed = _killed(data, df)
+    keep = ~killed
+    if df is data.decisions:  # the AI was called on the user's path
+        on_path = df["shadow"].to_numpy() != 1
+        to_ai = (~is_in(df["ai_outcome"], NOT_CALLED) & on_path)[keep]
+    else:
+        to_ai = (is_in(df["served_by"], ("ai",)) | (df["fallback"].to_numpy() == 1))[keep]
+    n, k = int(keep.sum()), int(to_ai.sum())
+    conf, from_records = _configured_share(data, df, keep)
+    expected = float(conf.mean()) if n else g.ai_share
+    lo, hi = wilson(k, n, confidence)
+    if n and np.ptp(conf) < 1e-12:
+        p_value = binomial_p_value(k, n, expected)
+    elif n:  # the share changed during the run: a normal approximation over per-row shares
+        from scipy.stats import norm
+
+        var = float((conf * (1 - conf)).sum())
+        z = (k - float(conf.sum())) / math.sqrt(var) if var > 0 else math.inf
+        p_value = float(2 * norm.sf(abs(z)))
+    else:
+        p_value = math.nan
+    out.update(
+        {
+            "n": n,
+            "ai_requests": k,
+            "kill_switch_requests": int(killed.sum()),
+            "configured_share": _num(expected),
+            "configured_from": "records" if from_records else "scenario",
+            "observed_share": _num(k / n) if n else None,
+            "observed_ci": [_num(lo), _num(hi)],
+            "drift": _num(k / n - expected) if n else None,
+            "p_value": _num(p_value),
+            "significant": bool(p_value < 1 - confidence) if math.isfinite(p_value) else False,
+            "z": _num(z_value(confidence)),
+        }
+    )
+    out.update(_stickiness(df, keep, to_ai, conf))
+    if g.pattern == "shadow" and data.has_decisions:
+        shadow = data.decisions["shadow"].to_numpy() == 1
+        out["shadow_sample_configured"] = _num(g.shadow_sample)
+        out["shadow_sample_observed"] = _num(float(shadow.mean()))
+        dropped = is_in(data.decisions["ai_outcome"], ("dropped",))
+        out["shadow_dropped"] = int(dropped.sum())
+    return out
+
+
+def _stickiness(df: pd.DataFrame, keep: BoolArray, to_ai: BoolArray, conf: Any) -> dict[str, Any]:
+    """Users whose requests (at one configured share) all went to the same system."""
+    import pandas as pd
+
+    uid = df["user_id"][keep]
+    codes, uniques = pd.factorize(uid, use_na_sentinel=True)
+    has = codes >= 0
+    if not has.any():
+        return {"users": 0, "users_compared": 0, "sticky_users": 0, "stickiness": None}
+    _, level = np.unique(np.round(conf, 6), return_inverse=True)
+    key = codes[has].astype(np.int64) * (int(level.max()) + 1) + level[has]
+    key_codes, _ = pd.factorize(key)
+    total = np.bincount(key_codes)
+    ai = np.bincount(key_codes, weights=to_ai[has])
+    multi = total >= 2
+    sticky = multi & ((ai == 0) | (ai == total))
+    compared = int(multi.sum())
+    return {
+        "users": len(uniques),
+        "users_compared": compared,
+        "sticky_users": int(sticky.sum()),
+        "switched_users": compared - int(sticky.sum()),
+        "stickiness": _num(sticky.sum() / compared) if compared else None,
+    }

@@ -1,0 +1,378 @@
+"""The article's alerts, each with its default threshold (``grading.alerts``) and evidence.
+
+- critical: either system's availability < 99% or error rate > 5% (rolling windows outside
+  faults injected on that system), agreement < 80% (whole run)
+- warning: split drift (observed AI share vs configured: past ``split_drift_max`` *and*
+  significant), latency degradation (p95 during/after a fault vs before it, or the run's second
+  half vs its first when no fault was injected), cost over budget
+- info: new disagreement patterns (a window whose agreement is firmly 10 points under the
+  run's), migration milestones (the AI share reached 1/5/10/25/50/75/100%)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.analyse import Analysis
+from harness.analysis.stats import quantiles, wilson
+from harness.analysis.systems import phase_bounds
+from harness.grading.checks import Judge, fmt_pct
+from harness.grading.model import CheckResult
+from harness.grading.rolling import rolling_check
+
+__all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks"]
+
+#: An info alert fires when a window's agreement is firmly this far under the run's.
+DISAGREEMENT_DROP = 0.10
+MILESTONES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
+_TITLES = {"user": "Users", "legacy": "Legacy", "ai": "AI"}
+
+
+def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
+    """Critical, warning and info alerts."""
+    alerts = a.data.scenario.grading.alerts
+    conds = {c.id: c for c in a.conditions}
+    out: list[CheckResult] = []
+    for system in ("legacy", "ai"):
+        title = _TITLES[system]
+        out.append(
+            rolling_check(
+                a,
+                conds[f"alert.critical.availability.{system}"],
+                "alert",
+                "critical",
+                f"{title} availability under {fmt_pct(alerts.availability_min)}",
+                judge,
+            )
+        )
+        out.append(
+            rolling_check(
+                a,
+                conds[f"alert.critical.error_rate.{system}"],
+                "alert",
+                "critical",
+                f"{title} error rate over {fmt_pct(alerts.error_rate_max)}",
+                judge,
+            )
+        )
+    out.append(_agreement(a, judge))
+    out.append(_split_drift(a, judge))
+    out.extend(_latency_degradation(a, judge))
+    out.append(_cost_over_budget(a, judge))
+    out.append(_disagreement_patterns(a, judge))
+    out.append(_milestone(a, judge))
+    return out
+
+
+def _agreement(a: Analysis, judge: Judge) -> CheckResult:
+    cmp = a.metrics["comparison"]
+    amin = a.data.scenario.grading.alerts.agreement_min
+    name = f"Agreement rate under {fmt_pct(amin)}"
+    if not cmp["compared"] and a.data.scenario.stack.gateway.pattern != "shadow":
+        return judge.skip(
+            "alert.critical.agreement",
+            "alert",
+            "critical",
+            name,
+            "comparison",
+            "not applicable: no request was answered by both systems "
+            f"(pattern {a.data.scenario.stack.gateway.pattern})",
+            threshold=amin * 100,
+            op=">=",
+            unit="%",
+            samples=0,
+        )
+    return judge.rate(
+        "alert.critical.agreement",
+        "alert",
+        "critical",
+        name,
+        "comparison",
+        int(cmp["agreed"]),
+        int(cmp["compared"]),
+        amin,
+        ">=",
+        what="agreement rate",
+    )
+
+
+def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
+    sp = a.metrics["split"]
+    dmax = a.data.scenario.grading.alerts.split_drift_max
+    name = f"AI share drifts more than {dmax * 100:g} points from configured"
+    cid = "alert.warning.split_drift"
+    if not sp.get("applies"):
+        return judge.skip(
+            cid,
+            "alert",
+            "warning",
+            name,
+            "split",
+            f"not applicable: pattern {sp['pattern']} has no configured split",
+            threshold=dmax * 100,
+            op="<=",
+            unit="points",
+        )
+    n = int(sp["n"])
+    if (why := judge.too_few(n)) is not None:
+        return judge.skip(
+            cid,
+            "alert",
+            "warning",
+            name,
+            "split",
+            why,
+            threshold=dmax * 100,
+            op="<=",
+            unit="points",
+            samples=n,
+        )
+    conf, obs = float(sp["configured_share"]), float(sp["observed_share"])
+    lo, hi = sp["observed_ci"]
+    drift = obs - conf
+    d_lo, d_hi = lo - conf, hi - conf
+    firm = (d_lo > dmax) or (d_hi < -dmax)
+    past = abs(drift) > dmax
+    ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
+    evidence = (
+        f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}); drift {drift * 100:+.1f} points, binomial test "
+        f"p={sp['p_value']:.2g}; against at most {dmax * 100:g} points"
+    )
+    if past and not firm:
+        evidence += "; past the limit, but the interval is not wholly past it: borderline"
+    if sp.get("switched_users"):
+        evidence += f"; {sp['switched_users']} user(s) switched systems (stickiness broken)"
+    return CheckResult(
+        id=cid,
+        kind="alert",
+        severity="warning",
+        name=name,
+        system="split",
+        status="fail" if firm and sp["significant"] else "pass",
+        value=abs(drift) * 100,
+        threshold=dmax * 100,
+        op="<=",
+        unit="points",
+        window="run",
+        evidence=evidence,
+        ci_low=ab_lo * 100,
+        ci_high=ab_hi * 100,
+        samples=n,
+        borderline=past and not firm,
+    )
+
+
+def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
+    """(label, mask of the phase, mask of the baseline) pairs to compare for ``system``."""
+    pop = a.pops[system]
+    t = pop.t
+    pairs = []
+    faults = a.data.faults
+    if not faults:
+        half = a.data.duration / 2
+        return [("second half vs first half", t >= half, t < half)]
+    for f, b in zip(faults, phase_bounds(faults, a.data.duration), strict=True):
+        base = (t >= b["before"][0]) & (t < b["before"][1])
+        if f.target != system:  # the targeted system is expected to degrade during its fault
+            pairs.append((f"during {f.label}", (t >= b["during"][0]) & (t < b["during"][1]), base))
+        pairs.append((f"after {f.label}", (t >= b["after"][0]) & (t < b["after"][1]), base))
+    return pairs
+
+
+def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
+    g = a.data.scenario.grading
+    rmax = g.alerts.latency_degradation_max
+    out = []
+    for system in ("user", "legacy", "ai"):
+        pop = a.pops[system]
+        cid = f"alert.warning.latency_degradation.{system}"
+        name = f"{_TITLES[system]} p95 rises more than {rmax:.0%}"
+        best: tuple[float, str, Any, Any, int] | None = None
+        firm_any = False
+        for label, m, base in _degradations(a, system):
+            x, y = pop.latency[m], pop.latency[base]
+            nx, ny = int((~np.isnan(x)).sum()), int((~np.isnan(y)).sum())
+            if min(nx, ny) < judge.min_samples:
+                continue
+            qx = quantiles(x, (0.95,), g.confidence)[0.95]
+            qy = quantiles(y, (0.95,), g.confidence)[0.95]
+            if not qy.value > 0:
+                continue
+            rise = qx.value / qy.value - 1
+            firm = qx.low > qy.high * (1 + rmax)
+            firm_any |= firm
+            if best is None or rise > best[0]:
+                best = (rise, label, qx, qy, min(nx, ny))
+        if best is None:
+            out.append(
+                judge.skip(
+                    cid,
+                    "alert",
+                    "warning",
+                    name,
+                    system,
+                    "insufficient data (no phase pair had min_samples "
+                    f"latencies on both sides, min_samples {judge.min_samples})",
+                    threshold=rmax * 100,
+                    op="<=",
+                    unit="%",
+                )
+            )
+            continue
+        rise, label, qx, qy, n = best
+        lo = qx.low / qy.high - 1
+        hi = qx.high / qy.low - 1 if qy.low > 0 else math.inf
+        evidence = (
+            f"largest p95 rise {label}: {qy.value:.0f} ms -> {qx.value:.0f} ms "
+            f"({rise:+.0%}; conservative range {lo:+.0%} to {hi:+.0%})"
+        )
+        borderline = rise > rmax and not firm_any
+        if borderline:
+            evidence += "; past the limit, but not firmly: borderline"
+        out.append(
+            CheckResult(
+                id=cid,
+                kind="alert",
+                severity="warning",
+                name=name,
+                system=system,
+                status="fail" if firm_any else "pass",
+                value=rise * 100,
+                threshold=rmax * 100,
+                op="<=",
+                unit="%",
+                window=label,
+                evidence=evidence,
+                ci_low=lo * 100,
+                ci_high=hi * 100 if math.isfinite(hi) else None,
+                samples=n,
+                borderline=borderline,
+            )
+        )
+    return out
+
+
+def _cost_over_budget(a: Analysis, judge: Judge) -> CheckResult:
+    cost = a.metrics["cost"]
+    budget = cost.get("budget_monthly")
+    name = "Projected monthly cost over budget"
+    if budget is None:
+        return judge.skip(
+            "alert.warning.cost_over_budget",
+            "alert",
+            "warning",
+            name,
+            "cost",
+            "not configured: grading.cost.budget_per_month is not set",
+            unit="$",
+        )
+    projected = float(cost["projected_monthly_total"] or 0)
+    return CheckResult(
+        id="alert.warning.cost_over_budget",
+        kind="alert",
+        severity="warning",
+        name=name,
+        system="cost",
+        status="fail" if projected > budget else "pass",
+        value=projected,
+        threshold=float(budget),
+        op="<=",
+        unit="$",
+        window="projected month",
+        evidence=(
+            f"projected ${projected:,.2f}/month (legacy baseline "
+            f"${cost['legacy_baseline_monthly'] or 0:,.2f} + AI ${cost['ai_monthly'] or 0:,.2f}"
+            f" at {cost['monthly_requests'] or 0:,.0f} requests/month) against a budget of "
+            f"${budget:,.2f}"
+        ),
+    )
+
+
+def _disagreement_patterns(a: Analysis, judge: Judge) -> CheckResult:
+    cid, name = "alert.info.disagreement_patterns", "New disagreement patterns"
+    cmp = a.metrics["comparison"]
+    if not cmp["compared"] or not a.data.has_decisions:
+        return judge.skip(cid, "alert", "info", name, "comparison", "no comparisons in this run")
+    dec = a.data.decisions
+    agree = dec["agree"].to_numpy(dtype=np.float64, na_value=np.nan)
+    m = ~np.isnan(agree)
+    t = dec["ts"].to_numpy(dtype=np.float64)[m] - a.data.t0
+    w = a.data.scenario.grading.window
+    idx = np.floor(np.clip(t, 0, None) / w).astype(np.int64)
+    n = np.bincount(idx)
+    k = np.bincount(idx, weights=agree[m])
+    _lo, hi = wilson(k, n, a.data.scenario.grading.confidence)
+    overall = float(cmp["agreement_rate"])
+    enough = n >= judge.min_samples
+    low = enough & (np.nan_to_num(hi, nan=1.0) < overall - DISAGREEMENT_DROP)
+    if not low.any():
+        return CheckResult(
+            id=cid,
+            kind="alert",
+            severity="info",
+            name=name,
+            system="comparison",
+            status="pass",
+            window=f"{w:g}s windows",
+            evidence=f"no window's agreement was firmly {DISAGREEMENT_DROP:.0%} "
+            f"under the run's {fmt_pct(overall)}",
+            samples=int(n.sum()),
+        )
+    first = int(np.flatnonzero(low)[0])
+    return CheckResult(
+        id=cid,
+        kind="alert",
+        severity="info",
+        name=name,
+        system="comparison",
+        status="fail",
+        value=float(k[first] / n[first] * 100),
+        threshold=(overall - DISAGREEMENT_DROP) * 100,
+        op=">=",
+        unit="%",
+        window=f"{w:g}s windows",
+        first_seen=first * w,
+        evidence=f"{int(low.sum())} window(s) agreed firmly less than the run's "
+        f"{fmt_pct(overall)}, first at {first * w:g}s: look for a new kind of input",
+        samples=int(n[first]),
+    )
+
+
+def _milestone(a: Analysis, judge: Judge) -> CheckResult:
+    cid, name = "alert.info.milestone", "Migration milestone reached"
+    share = a.metrics["per_system"]["ai"].get("share")
+    if share is None:
+        return judge.skip(cid, "alert", "info", name, "split", "no user requests")
+    reached = [m for m in MILESTONES if share >= m - 1e-9]
+    changes = [e for e in a.data.events if e.get("kind") == "gateway_set"]
+    extra = f"; {len(changes)} gateway change(s) during the run" if changes else ""
+    if not reached:
+        return CheckResult(
+            id=cid,
+            kind="alert",
+            severity="info",
+            name=name,
+            system="split",
+            status="pass",
+            value=share * 100,
+            unit="%",
+            evidence=f"AI served {fmt_pct(share)} of users' requests{extra}",
+        )
+    top = reached[-1]
+    return CheckResult(
+        id=cid,
+        kind="alert",
+        severity="info",
+        name=name,
+        system="split",
+        status="fail",
+        value=share * 100,
+        threshold=top * 100,
+        op=">=",
+        unit="%",
+        evidence=f"AI served {fmt_pct(share)} of users' requests: the {top:.0%} milestone{extra}",
+    )

@@ -1,0 +1,179 @@
+"""From a run directory to a :class:`GradedRun`: analyse, check, decide the verdict.
+
+=================================================================  ==========
+what happened                                                      verdict
+=================================================================  ==========
+meta.json says harness_error, or no record at all                  ERROR
+an immediate rollback trigger failed                               ROLLBACK
+an SLA broke or a critical alert fired                             FAIL
+a warning alert or a planned trigger fired; fewer user requests     WARN
+than min_samples; an interrupted run (a partial run never PASSes)
+otherwise                                                          PASS
+=================================================================  ==========
+
+Info alerts, skipped checks and borderline results never change the verdict; they are listed
+in ``reasons`` after what decided it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.analysis.analyse import Analysis, analyse
+from harness.analysis.data import RunData, load_run
+from harness.grading.alerts import alert_checks
+from harness.grading.checks import INSUFFICIENT, Judge
+from harness.grading.model import CheckResult, GradedRun
+from harness.grading.readiness import readiness
+from harness.grading.slas import rescue_note, sla_checks
+from harness.grading.triggers import trigger_checks
+from harness.rundir import RunDir
+from harness.verdict import Verdict, worst
+
+__all__ = ["decide", "grade_analysis", "grade_run"]
+
+
+def _harness_error(meta: dict[str, Any]) -> str:
+    err = meta.get("harness_error")
+    if isinstance(err, dict):
+        return ": ".join(str(err[k]) for k in ("component", "message") if err.get(k))
+    return str(err) if err else "the harness reported an error (no message)"
+
+
+def decide(checks: list[CheckResult]) -> tuple[Verdict, list[str]]:
+    """The verdict from the checks alone, and a reason per check that decided it."""
+    verdict = Verdict.PASS
+    reasons: list[str] = []
+    for c in checks:
+        if c.status != "fail":
+            continue
+        if c.kind == "trigger" and c.severity == "immediate":
+            v = Verdict.ROLLBACK
+        elif c.kind == "sla" or (c.kind == "alert" and c.severity == "critical"):
+            v = Verdict.FAIL
+        elif c.severity in ("warning", "planned"):
+            v = Verdict.WARN
+        else:
+            continue
+        verdict = worst(verdict, v)
+        reasons.append(f"{v.value}: {c.name} [{c.id}]: {c.evidence}")
+    order = {Verdict.ROLLBACK.value: 0, Verdict.FAIL.value: 1, Verdict.WARN.value: 2}
+    reasons.sort(key=lambda r: order.get(r.split(":", 1)[0], 3))
+    return verdict, reasons
+
+
+def grade_analysis(a: Analysis) -> GradedRun:
+    """Grade an analysed run (see the module docstring for the verdict rules)."""
+    data = a.data
+    g = data.scenario.grading
+    judge = Judge(g.min_samples, g.confidence)
+    checks = sla_checks(a, judge) + alert_checks(a, judge) + trigger_checks(a, judge)
+    verdict, reasons = decide(checks)
+    notes: list[str] = []
+    if any(c.id.startswith("sla.ai") and c.status == "fail" for c in checks):
+        note = rescue_note(a)
+        if note:
+            notes.append(note)
+    if a.pops["user"].n < g.min_samples:
+        verdict = worst(verdict, Verdict.WARN)
+        notes.insert(
+            0,
+            f"WARN: only {a.pops['user'].n} user requests (min_samples "
+            f"{g.min_samples}): too few to grade; most checks were skipped",
+        )
+    if data.status == "interrupted":
+        verdict = worst(verdict, Verdict.WARN)
+        why = data.meta.get("reason") or data.meta.get("stop_reason") or "stopped before its end"
+        notes.insert(
+            0,
+            f"WARN: the run was interrupted ({why}) after {data.duration:.1f}s of "
+            f"{data.scenario.duration:g}s planned: graded on what it has",
+        )
+    for c in checks:
+        if c.borderline:
+            notes.append(f"borderline (not failing): {c.name} [{c.id}]: {c.evidence}")
+    skipped = [
+        c.id for c in checks if c.status == "skipped" and c.evidence.startswith(INSUFFICIENT)
+    ]
+    if skipped:
+        notes.append(f"skipped for insufficient data (n < {g.min_samples}): {', '.join(skipped)}")
+    return GradedRun(
+        verdict=verdict,
+        scenario=data.scenario_doc,
+        meta=data.meta,
+        status=data.status,
+        reasons=reasons + notes,
+        checks=checks,
+        readiness=readiness(a, checks),
+        metrics=a.metrics,
+        windows=a.windows,
+    )
+
+
+def _error_run(
+    data: RunData | None, doc: dict[str, Any], meta: dict[str, Any], status: str, reason: str
+) -> GradedRun:
+    graded: GradedRun | None = None
+    if data is not None and (data.has_requests or data.has_decisions):
+        try:  # partial figures still help to see what went wrong
+            graded = grade_analysis(analyse(data))
+        except Exception:  # the verdict is ERROR either way
+            graded = None
+    if graded is None:
+        return GradedRun(
+            verdict=Verdict.ERROR,
+            scenario=doc,
+            meta=meta,
+            status=status,
+            reasons=[f"ERROR: {reason}"],
+        )
+    graded.verdict = Verdict.ERROR
+    graded.status = status
+    graded.reasons = [f"ERROR: {reason}", "the figures below are partial and judge nothing"]
+    return graded
+
+
+def grade_run(run: RunDir) -> GradedRun:
+    """Read a run directory, analyse it and grade it. Writes nothing.
+
+    Raises :class:`~harness.errors.ScenarioError` when ``scenario.yaml`` is missing or invalid.
+    A run the harness could not carry out (``meta.json`` status ``harness_error``, unreadable
+    or absent records) gets the verdict ERROR, with partial metrics when there are any."""
+    import yaml
+
+    from harness.scenario import parse_scenario
+
+    try:
+        data = load_run(run)
+    except (OSError, ValueError) as err:  # unreadable records (ArrowInvalid is a ValueError)
+        doc = yaml.safe_load(run.scenario.read_text(encoding="utf-8"))
+        parse_scenario(doc, str(run.scenario))  # a bad scenario stays a ScenarioError
+        try:
+            meta = run.read_meta()
+        except ValueError:
+            meta = {}
+        return _error_run(
+            None,
+            doc,
+            meta,
+            str(meta.get("status") or "complete"),
+            f"could not read the run's records: {err}",
+        )
+    if data.status == "harness_error":
+        return _error_run(
+            data,
+            data.scenario_doc,
+            data.meta,
+            data.status,
+            f"the harness could not run the test: {_harness_error(data.meta)}",
+        )
+    if not data.has_requests and not data.has_decisions:
+        return _error_run(
+            data,
+            data.scenario_doc,
+            data.meta,
+            data.status,
+            "the run has no request or decision records: the load never reached "
+            "the gateway, so there is nothing to judge",
+        )
+    return grade_analysis(analyse(data))

@@ -1,0 +1,136 @@
+"""Alerts and triggers judged on rolling windows, as a monitor would, outside injected faults.
+
+A condition caused by a fault the scenario injected on the same system (from the fault's start
+to two grading windows after its end) is what the run set out to provoke: it is reported as a
+detection (``metrics["detection"]``), not as a failure of the system.
+
+Outside those zones a check fails when either
+
+- the calls outside the zones, taken together, have a Wilson interval wholly past the limit
+  (the run-level rate, at ``grading.confidence``), or
+- one rolling window has an interval wholly past the limit at a Bonferroni-corrected
+  confidence (``1 - (1 - confidence) / m``, m = the run's count of disjoint windows), so that
+  looking at many windows does not make a healthy system fail by chance.
+
+It is *borderline* (recorded, not failing) when the run-level point estimate is past the limit,
+or a window is past it at the plain confidence only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.analysis.analyse import Analysis
+from harness.analysis.detection import Condition, fault_zones
+from harness.analysis.stats import wilson
+from harness.grading.checks import Judge, fmt_pct
+from harness.grading.model import CheckKind, CheckResult, Severity
+
+__all__ = ["outside_faults", "rolling_check"]
+
+
+def outside_faults(a: Analysis, system: str) -> tuple[list[tuple[float, float]], np.ndarray]:  # type: ignore[type-arg]
+    """Fault zones of ``system`` and the bins (of ``a.bins``) wholly outside them."""
+    g = a.data.scenario.grading
+    zones = fault_zones(a.data, system, 2 * g.window) if system != "user" else []
+    ends = a.bins.ends
+    free = np.ones(a.bins.n_bins, dtype=bool)
+    for lo, hi in zones:
+        free &= ~((ends > lo) & (ends - a.bins.step < hi))
+    return zones, free
+
+
+def rolling_check(
+    a: Analysis, cond: Condition, kind: CheckKind, severity: Severity, name: str, judge_: Judge
+) -> CheckResult:
+    """Judge ``cond`` over the run and on every rolling window, outside faults injected on its
+    system (see the module docstring)."""
+    g = a.data.scenario.grading
+    st = a.states[cond.id]
+    bins = a.bins
+    zones, free = outside_faults(a, cond.system)
+    allowed = ~bins.mask(zones) if zones else np.ones(bins.n_bins, dtype=bool)
+    outside = " (outside injected faults)" if zones else ""
+    op = ">=" if cond.invert else "<="
+    lim = 1 - cond.limit if cond.invert else cond.limit
+
+    # the run, outside the zones, as one sample
+    n, k = int(cond.n[free].sum()), int(cond.bad[free].sum())
+    run = judge_.rate(
+        cond.id,
+        kind,
+        severity,
+        name,
+        cond.system,
+        n - k if cond.invert else k,
+        n,
+        lim,
+        op,
+        window="run" + outside,
+        what=f"{cond.name} over the run",
+    )
+    if zones:
+        run.evidence += f"; {len(zones)} fault(s) injected on {cond.system} left to detection"
+
+    enough = allowed & (st.n >= judge_.min_samples)
+    if not enough.any():
+        return run
+    m = max(1, math.ceil(a.data.duration / bins.window))
+    strict = 1 - (1 - g.confidence) / m
+    lo_s, _ = wilson(st.k, st.n, strict)
+    firm = enough & (np.nan_to_num(np.asarray(lo_s), nan=0.0) > cond.limit)
+    loose = enough & st.firm  # past the limit at the plain confidence
+    pick = firm if firm.any() else enough
+    idx = np.flatnonzero(pick)
+    i = int(idx[np.argmax(np.nan_to_num(st.low[idx], nan=-1.0))])
+
+    def shown(x: float) -> float:
+        return (1 - x if cond.invert else x) * 100
+
+    rate = float(st.rate[i])
+    ci_lo, ci_hi = sorted((shown(float(st.low[i])), shown(float(st.high[i]))))
+    t_end = float(bins.ends[i])
+    window_text = (
+        f"worst {bins.window:g}s window ({max(0.0, t_end - bins.window):g}-{t_end:g}s): "
+        f"{fmt_pct(shown(rate) / 100)} of {int(st.n[i])} calls ({g.confidence:.0%} CI "
+        f"{fmt_pct(ci_lo / 100)}-{fmt_pct(ci_hi / 100)})"
+    )
+    if firm.any():
+        f = int(np.flatnonzero(firm)[0])
+        after = np.flatnonzero(~st.holds[f:])
+        cleared = float(bins.ends[f + after[0]]) if len(after) else None
+        return CheckResult(
+            id=cond.id,
+            kind=kind,
+            severity=severity,
+            name=name,
+            system=cond.system,
+            status="fail",
+            value=shown(rate),
+            threshold=lim * 100,
+            op=op,
+            unit="%",
+            window=f"{bins.window:g}s rolling{outside}",
+            ci_low=ci_lo,
+            ci_high=ci_hi,
+            first_seen=float(bins.ends[f]),
+            cleared=cleared,
+            samples=int(st.n[i]),
+            evidence=f"{window_text} against {op} {fmt_pct(lim)}; {int(firm.sum())} window(s) "
+            f"wholly past the limit at {strict:.2%} confidence (corrected for {m} windows), "
+            f"first at {bins.ends[f]:g}s; {run.evidence}",
+        )
+    if run.status == "skipped":
+        run.evidence += f"; {window_text}"
+        return run
+    run.evidence += f"; {window_text}"
+    if loose.any() and not run.borderline:
+        run.borderline = True
+        run.evidence += (
+            f"; {int(loose.sum())} window(s) past the limit at "
+            f"{g.confidence:.0%} but not after correcting for {m} windows: "
+            "borderline"
+        )
+    return run

@@ -1,0 +1,214 @@
+"""The article's rollback triggers (``grading.triggers``).
+
+- immediate: AI error rate > 10%, AI availability < 95% (rolling windows outside faults
+  injected on the AI), data loss (answered requests without a decision record)
+- planned: a key metric degrades > 10% (AI against legacy: accuracy where labelled, success
+  rate outside injected faults), cost over budget by > 50%
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.analysis.analyse import Analysis
+from harness.analysis.data import BoolArray, Population
+from harness.analysis.detection import fault_zones
+from harness.analysis.stats import rate_delta_ci
+from harness.grading.checks import Judge, fmt_pct
+from harness.grading.model import CheckResult
+from harness.grading.rolling import rolling_check
+
+__all__ = ["trigger_checks"]
+
+
+def trigger_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
+    """Immediate and planned rollback triggers."""
+    t = a.data.scenario.grading.triggers
+    conds = {c.id: c for c in a.conditions}
+    out = [
+        rolling_check(
+            a,
+            conds["trigger.immediate.ai_error_rate"],
+            "trigger",
+            "immediate",
+            f"AI error rate above {fmt_pct(t.ai_error_rate_max)}",
+            judge,
+        ),
+        rolling_check(
+            a,
+            conds["trigger.immediate.ai_availability"],
+            "trigger",
+            "immediate",
+            f"AI availability below {fmt_pct(t.ai_availability_min)}",
+            judge,
+        ),
+        _data_loss(a, judge),
+        _metric_degradation(a, judge),
+        _cost_over_budget(a, judge),
+    ]
+    fired = [e for e in a.data.events if e.get("kind") == "trigger_fired"]
+    if fired:
+        names = ", ".join(sorted({str(e.get("trigger")) for e in fired}))
+        for c in out[:2]:
+            c.evidence += f"; the live check fired during the run ({names})"
+    return out
+
+
+def _data_loss(a: Analysis, judge: Judge) -> CheckResult:
+    cid, name = "trigger.immediate.data_loss", "Data loss (requests without a decision record)"
+    dl = a.metrics["data_loss"]
+    if not a.data.scenario.grading.triggers.data_loss:
+        return judge.skip(
+            cid,
+            "trigger",
+            "immediate",
+            name,
+            "run",
+            "not configured: grading.triggers.data_loss is false",
+        )
+    if not dl.get("checked"):
+        return judge.skip(
+            cid,
+            "trigger",
+            "immediate",
+            name,
+            "run",
+            f"not applicable: {dl.get('reason', 'no records to join')}",
+        )
+    n, missing = int(dl["expected"]), int(dl["missing"])
+    return CheckResult(
+        id=cid,
+        kind="trigger",
+        severity="immediate",
+        name=name,
+        system="run",
+        status="fail" if dl["lost"] else "pass",
+        value=(missing / n) * 100 if n else 0.0,
+        threshold=dl["tolerance"] * 100,
+        op="<=",
+        unit="%",
+        window="run",
+        evidence=f"{missing} of {n} answered requests have no decision record (joined on "
+        f"request_id; tolerance {dl['tolerance']:.1%}, at least 2 records)",
+        samples=n,
+    )
+
+
+def _metric_degradation(a: Analysis, judge: Judge) -> CheckResult:
+    """Key metrics of the AI against legacy's: the worst relative drop, judged on the
+    Newcombe interval of the difference (fails when even its low end is past the limit)."""
+    cid = "trigger.planned.metric_degradation"
+    dmax = a.data.scenario.grading.triggers.metric_degradation_max
+    name = f"Key metric degrades more than {dmax:.0%} (AI against legacy)"
+    pl, pa = a.pops["legacy"], a.pops["ai"]
+    candidates: list[tuple[str, int, int, int, int]] = []
+    q = a.metrics["comparison"]["quality"]
+    if q and q["legacy_labelled"] and q["ai_labelled"]:
+        lk = round((q["legacy_accuracy"] or 0) * q["legacy_labelled"])
+        ak = round((q["ai_accuracy"] or 0) * q["ai_labelled"])
+        candidates.append(("accuracy", lk, q["legacy_labelled"], ak, q["ai_labelled"]))
+    # success outside the faults the run injected (those are its purpose, not a regression)
+    ok_l, ok_a = pl.ok[_outside(a, pl)], pa.ok[_outside(a, pa)]
+    candidates.append(("success rate", int(ok_l.sum()), len(ok_l), int(ok_a.sum()), len(ok_a)))
+    judged = [c for c in candidates if min(c[2], c[4]) >= judge.min_samples]
+    if not judged:
+        n = min(min(c[2], c[4]) for c in candidates)
+        return judge.skip(
+            cid,
+            "trigger",
+            "planned",
+            name,
+            "comparison",
+            f"insufficient data (n={n} < min_samples {judge.min_samples} on a side)",
+            threshold=dmax * 100,
+            op="<=",
+            unit="%",
+            samples=n,
+        )
+    rows = []
+    for metric, lk, ln, ak, an in judged:
+        base = lk / ln
+        d, lo, hi = rate_delta_ci(lk, ln, ak, an, a.data.scenario.grading.confidence)
+        drop = d / base if base > 0 else 0.0  # legacy minus AI, relative to legacy
+        firm = base > 0 and lo / base > dmax
+        rows.append(
+            (
+                drop,
+                metric,
+                base,
+                ak / an,
+                lo / base if base else 0.0,
+                hi / base if base else 0.0,
+                firm,
+                min(ln, an),
+            )
+        )
+    worst = max(rows, key=lambda r: r[0])
+    firm_any = any(r[6] for r in rows)
+    drop, metric, _base, _ai, lo, hi, _, n = worst
+    parts = "; ".join(
+        f"{r[1]}: legacy {fmt_pct(r[2])}, AI {fmt_pct(r[3])} ({-r[0]:+.1%})" for r in rows
+    )
+    borderline = drop > dmax and not firm_any
+    evidence = f"worst: {metric} drops {drop:.1%} relative to legacy; {parts}"
+    if borderline:
+        evidence += "; past the limit, but not firmly: borderline"
+    return CheckResult(
+        id=cid,
+        kind="trigger",
+        severity="planned",
+        name=name,
+        system="comparison",
+        status="fail" if firm_any else "pass",
+        value=drop * 100,
+        threshold=dmax * 100,
+        op="<=",
+        unit="%",
+        window="run",
+        evidence=evidence,
+        ci_low=lo * 100,
+        ci_high=hi * 100,
+        samples=n,
+        borderline=borderline,
+    )
+
+
+def _outside(a: Analysis, pop: Population) -> BoolArray:
+    """Calls of ``pop`` outside the faults injected on its system (plus two windows)."""
+    keep = np.ones(pop.n, dtype=bool)
+    for lo, hi in fault_zones(a.data, pop.name, 2 * a.data.scenario.grading.window):
+        keep &= ~((pop.t >= lo) & (pop.t < hi))
+    return keep
+
+
+def _cost_over_budget(a: Analysis, judge: Judge) -> CheckResult:
+    cid = "trigger.planned.cost_over_budget"
+    over_max = a.data.scenario.grading.triggers.cost_over_budget_max
+    name = f"Cost exceeds budget by more than {over_max:.0%}"
+    cost = a.metrics["cost"]
+    if cost.get("budget_monthly") is None:
+        return judge.skip(
+            cid,
+            "trigger",
+            "planned",
+            name,
+            "cost",
+            "not configured: grading.cost.budget_per_month is not set",
+            unit="%",
+        )
+    over = float(cost["over_budget_pct"] or 0.0)
+    return CheckResult(
+        id=cid,
+        kind="trigger",
+        severity="planned",
+        name=name,
+        system="cost",
+        status="fail" if over > over_max else "pass",
+        value=over * 100,
+        threshold=over_max * 100,
+        op="<=",
+        unit="%",
+        window="projected month",
+        evidence=f"projected ${cost['projected_monthly_total'] or 0:,.2f}/month is "
+        f"{over:+.0%} against the budget of ${cost['budget_monthly']:,.2f}",
+    )
