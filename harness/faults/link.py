@@ -207,8 +207,9 @@ class Link:
         if stage not in self.stages:
             return  # the link ended meanwhile
         if not stage.stub.closed:
-            stage.toxic.cleanup(stage.stub)
-        self._unlink(stage)
+            stage.toxic.cleanup(stage.stub)  # may end the connection (timeout's does)
+        if stage in self.stages:
+            self._unlink(stage)
 
     async def update(
         self, key: object, toxic: Toxic, active: bool, order: Sequence[object]
