@@ -129,13 +129,19 @@ class Exchange:
             "agree": self.agree() if self.shadow else None,
             "legacy_correct": self.correct(legacy),
             "ai_correct": self.correct(ai),
-            "legacy_cost": self.costs.get("legacy", 0.0),
-            "ai_cost": self.costs.get("ai", 0.0),
+            "legacy_cost": _cost(self.costs.get("legacy", 0.0)),
+            "ai_cost": _cost(self.costs.get("ai", 0.0)),
             "ai_share": self.ai_share if self.pattern == "split" else None,
             "kill_switch": int(self.kill_switch),
         }
         assert tuple(row) == DECISION_FIELDS
         return row
+
+
+def _cost(value: float) -> str:
+    # As text: RecordWriter rounds floats to 3 decimals, which would turn a legacy request's
+    # $0.0004 into 0. Six significant digits keep every price table exact enough.
+    return f"{value:.6g}"
 
 
 def price(c: Call, prices: Prices | None) -> float:

@@ -14,15 +14,15 @@ import os
 import signal
 import socket
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from harness.process import Child, announce_ready
+from harness.process import Child, announce_ready, spawn
 from harness.stack.asgi import ASGIApp
 
-__all__ = ["bind", "release", "run_app"]
+__all__ = ["bind", "release", "run_app", "start_child"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -81,17 +81,31 @@ def run_app(app: ASGIApp, host: str, port: int, **announce: Any) -> int:
         sock.close()
 
 
+_READERS: dict[int, threading.Thread] = {}
+
+
+def start_child(name: str, args: list[str], log_path: Path) -> Child:
+    """:func:`harness.process.spawn`, remembering the thread that reads the child's stdout so
+    that :func:`release` can close the pipe once that thread is done."""
+    before = set(threading.enumerate())
+    child = spawn(name, args, log_path)
+    for thread in threading.enumerate():
+        if thread.name == f"{name}-stdout" and thread not in before:
+            _READERS[child.pid] = thread
+    return child
+
+
 def release(child: Child) -> None:
-    """Stop ``child`` and close its stdout pipe once its reader thread has seen the end."""
+    """Stop ``child`` (SIGTERM, then SIGKILL) and close its stdout pipe.
+
+    ``Child.stop`` leaves the pipe open (a ResourceWarning later); closing it while the reader
+    thread still reads would break that thread, so this waits for it first."""
     child.stop()
+    reader = _READERS.pop(child.pid, None)
     pipe = child.proc.stdout
-    if pipe is None or pipe.closed:
+    if reader is None or pipe is None or pipe.closed:
         return
-    reader = f"{child.name}-stdout"
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline and any(
-        t.name == reader and t.is_alive() for t in threading.enumerate()
-    ):
-        time.sleep(0.01)
-    with contextlib.suppress(OSError):
-        pipe.close()
+    reader.join(2.0)
+    if not reader.is_alive():
+        with contextlib.suppress(OSError):
+            pipe.close()

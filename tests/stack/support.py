@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import uvicorn
 
-from harness.process import Child, spawn
+from harness.process import Child
 from harness.scenario import CostSpec, LatencySpec, ServiceSpec
 from harness.stack.asgi import ASGIApp, Receive, Scope, Send, read_body, send_json
 from harness.stack.backend import BackendError, BackendTimeout, BackendUnreachable, Reply
-from harness.stack.server import bind, release
+from harness.stack.server import bind, release, start_child
 from harness.stack.services import DemoService
 
 INSTANT = ServiceSpec(latency=LatencySpec(p50=0, p99=0))
@@ -91,7 +91,7 @@ class ThreadServer:
 
 def spawn_service(role: str, spec: ServiceSpec, logs: Path, seed: int = 0) -> Child:
     """A demo service child process."""
-    return spawn(
+    return start_child(
         role,
         [
             "-m",
@@ -118,7 +118,7 @@ def spawn_gateway(
     name: str = "gateway",
 ) -> Child:
     """A gateway child process."""
-    return spawn(
+    return start_child(
         name,
         [
             "-m",

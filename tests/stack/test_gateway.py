@@ -189,7 +189,9 @@ def test_shadow_answers_from_legacy_and_compares_off_the_path(tmp_path: Path) ->
     assert len(r.records) == 20
     for rec in r.records:
         assert rec["shadow"] == 1 and rec["ai_outcome"] == "ok"
-        assert rec["agree"] in (0, 1) and rec["ai_cost"] > 0 and rec["legacy_cost"] > 0
+        assert (
+            rec["agree"] in (0, 1) and float(rec["ai_cost"]) > 0 and float(rec["legacy_cost"]) > 0
+        )
         assert rec["legacy_correct"] in (0, 1) and rec["ai_correct"] in (0, 1)
 
 
@@ -296,7 +298,7 @@ def test_prices_table_prices_calls_from_tokens(tmp_path: Path) -> None:
         await r.ask()
 
     r = run(_with(spec(pattern="fallback"), tmp_path, body, prices))
-    assert r.records[0]["ai_cost"] == pytest.approx(0.01 + 100 / 1000 * 1.0)
+    assert float(r.records[0]["ai_cost"]) == pytest.approx(0.01 + 100 / 1000 * 1.0)
 
 
 def test_decision_records_file_has_the_contract_columns(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def test_shadow_never_changes_the_answer_or_the_latency(rig: Rig) -> None:
     rig.ai.mode = "error"
     with_failing_ai = rig.timed(40)
     # generous: the medians must not move by anything like the AI's 2 s
-    limit = statistics.median(baseline) * 3 + 0.01
+    limit = statistics.median(baseline) * 3 + 0.05
     assert statistics.median(with_slow_ai) < limit
     assert statistics.median(with_failing_ai) < limit
     assert max(with_slow_ai) < 1.0
