@@ -43,7 +43,7 @@ def render_reports(run: RunDir) -> tuple[GradedRun, dict[str, Path]]:
     say why (the traceback goes to ``logs/report.log``). Returns the graded run and the paths
     written, by output key (``html``, ``markdown``, ``json``, ``junit``).
     """
-    from harness.grading import grade_run  # type: ignore[attr-defined,unused-ignore]
+    from harness.grading import grade_run
 
     try:
         graded = grade_run(run)

@@ -187,7 +187,12 @@ def _series(ctx: _Context, system: str, column: str, scale: float = 1.0) -> tupl
     x = rows["window_start"][keep].to_numpy(dtype=float)
     y = values[keep].to_numpy(dtype=float)
     if len(x):
-        x = np.append(x, min(x[-1] + ctx.step, max(ctx.run_end, x[-1])))
+        last_end = None
+        if "window_end" in rows.columns:
+            last_end = as_float(pd.to_numeric(rows["window_end"][keep], errors="coerce").iloc[-1])
+        if last_end is None:
+            last_end = min(x[-1] + ctx.step, max(ctx.run_end, x[-1]))
+        x = np.append(x, last_end)
         y = np.append(y, y[-1])
     return x, y
 
@@ -343,9 +348,17 @@ def _throughput(ctx: _Context) -> Figure | str:
     ax_iter = iter(axes)
     if systems:
         ax = next(ax_iter)
-        for system in systems:
+        # users last and thinner: in fallback the AI sees every request and would hide them
+        for system in sorted(systems, key=lambda s: s == "user"):
             x, y = _series(ctx, system, "rps")
-            _plot(ax, x, y, color=SYSTEM_COLORS[system], lw=1.6, label=SYSTEM_LABELS[system])
+            _plot(
+                ax,
+                x,
+                y,
+                color=SYSTEM_COLORS[system],
+                lw=1.1 if system == "user" else 1.8,
+                label=SYSTEM_LABELS[system],
+            )
         ax.set_title("Throughput")
         ax.set_ylabel("requests / s")
     if share:

@@ -135,7 +135,7 @@ def _signed(value: float, unit: str) -> str:
 def compare_runs(baseline: Path, new: Path, opts: CompareOptions) -> int:
     """Grade ``new`` against ``baseline``, write ``compare.md`` and ``compare-junit.xml``
     (into ``opts.out`` or ``new``), print a short verdict table, return the exit code."""
-    from harness.grading import grade_run  # type: ignore[attr-defined,unused-ignore]
+    from harness.grading import grade_run
     from harness.rundir import RunDir
 
     graded_base = grade_run(RunDir(baseline))
@@ -181,7 +181,7 @@ def compare_graded(
 
 
 def _system(metrics: Mapping[str, Any], system: str) -> Mapping[str, Any]:
-    from harness.report.view import system_metrics
+    from harness.report.figures import system_metrics
 
     return system_metrics(metrics, system)
 

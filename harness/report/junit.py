@@ -68,6 +68,10 @@ def case_from_check(check: CheckResult) -> JUnitCase:
         lines.append(f"first seen: {fmt_offset(check.first_seen)}")
     if check.cleared is not None:
         lines.append(f"cleared: {fmt_offset(check.cleared)}")
+    if getattr(check, "samples", None) is not None:
+        lines.append(f"samples: {check.samples}")  # type: ignore[attr-defined,unused-ignore]
+    if getattr(check, "borderline", False):
+        lines.append("borderline: the value is past the threshold but its interval is not")
     lines.append(f"evidence: {check.evidence}")
     outcome = {"fail": "fail", "skipped": "skipped"}.get(check.status, "pass")
     message = check.evidence or f"{check.name}: {value} ({op_symbol(check.op)} {threshold})"

@@ -169,7 +169,8 @@ def metrics(
 ) -> dict[str, Any]:
     """Figures of a fallback run with an AI outage (3,000 user requests)."""
     return {
-        "systems": {
+        "run": {"t0": 1_764_158_400.0, "duration_s": 60.0, "status": "complete"},
+        "per_system": {
             "user": system(n, 83 * n // 3000, 22.0, user_p95, 880.0, ci, share=1.0),
             "legacy": system(
                 1100 * n // 3000,
@@ -197,8 +198,71 @@ def metrics(
             "agreed": agreed * n // 3000,
             "compared": compared * n // 3000,
         },
-        "fallback": {"rate": 0.31},
-        "cost": {"projected_monthly_total": 18000.0, "budget_per_month": 25000.0},
+        "fallback": {
+            "rate": 0.31,
+            "rate_ci": [0.29, 0.33],
+            "reasons": {"unreachable": 320},
+            "timeout_ms": 300.0,
+            "bound_ms": 363.0,
+            "within_bound": True,
+        },
+        "split": {"applies": False},
+        "cost": {
+            "projected_monthly_total": 18000.0,
+            "budget_monthly": 25000.0,
+            "legacy_baseline_monthly": 4000.0,
+            "premium_monthly": 14000.0,
+            "premium_pct": 3.5,
+            "budget_used": 0.72,
+            "by_ai_share": [
+                {"ai_share": s, "monthly": 4000 + s * 16000, "of_baseline": 1 + s * 4}
+                for s in (0.01, 0.1, 0.5, 1.0)
+            ],
+        },
+        "faults": [
+            {
+                "index": 0,
+                "label": "AI outage",
+                "phases": {
+                    "before": {
+                        "start": 0.0,
+                        "end": 20.0,
+                        "user": {
+                            "requests": 1000,
+                            "error_rate": 0.0,
+                            "p95_ms": 250.0,
+                            "fallback_rate": 0.02,
+                        },
+                        "ai": {"error_rate": 0.005, "p95_ms": 240.0},
+                        "legacy": {"p95_ms": 40.0},
+                    },
+                    "during": {
+                        "start": 20.0,
+                        "end": 28.0,
+                        "user": {
+                            "requests": 400,
+                            "error_rate": 0.0,
+                            "p95_ms": 55.5,
+                            "fallback_rate": 1.0,
+                        },
+                        "ai": {"error_rate": 1.0, "p95_ms": 1.0},
+                        "legacy": {"p95_ms": 49.0},
+                    },
+                },
+            }
+        ],
+        "detection": [
+            {
+                "label": "AI outage",
+                "detected": True,
+                "time_to_detect_s": 1.0,
+                "expected_within_s": 6.0,
+                "time_to_recover_s": 10.0,
+                "trigger_fired_s": None,
+                "kill_switch_s": None,
+            }
+        ],
+        "load": {"requests": n, "rps": n / 60, "peak_rps_1s": 52, "duration_s": 60.0},
         "odd": {"nan_value": math.nan, "inf_value": math.inf, "nested": {"list": [1, 2]}},
     }
 

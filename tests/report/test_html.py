@@ -38,9 +38,49 @@ def test_the_page_opens_with_the_verdict_and_shows_the_figures(fallback_run: Run
     assert "≥ 99.90%" in html  # the threshold of the failed SLA
     assert "398 ms to 431 ms" in html  # a confidence interval
     assert "from +21.0 s to +29.0 s" in html
-    assert "Stakeholder buy-in to retire legacy" in html and "(sign-off)" in html
+    assert "Stakeholder buy-in to retire legacy" in html and "sign-off)" in html
     assert "AI outage" in html and "AI latency spike" in html  # fault timeline
     assert "2025-11-26 12:00:00 UTC" in html  # meta.json's started, as a date
+
+
+def test_routing_cost_and_fault_sections_show_the_analysis_figures(fallback_run: RunDir) -> None:
+    html = render(fallback_run, graded_run(), "html")
+    routing = html[html.index('id="routing"') : html.index('id="readiness"')]
+    assert "31.00% (CI 29.00% to 33.00%)" in routing  # fallback rate with its interval
+    assert "unreachable 320" in routing and "300 ms" in routing
+    cost = html[html.index('id="cost"') : html.index('id="timeline"')]
+    assert "$18,000.00" in cost and "$25,000.00" in cost and "72.0%" in cost
+    assert "$5,600.00" in cost and "140%" in cost  # the by-AI-share table at 10%
+    timeline = html[html.index('id="timeline"') : html.index('id="metadata"')]
+    assert "What each fault did" in timeline and "56 ms" in timeline
+    assert "Detection and recovery" in timeline and "1 s" in timeline
+    assert "chaos[0]" in timeline
+
+
+def test_info_alerts_and_borderline_checks_are_notes_not_failures(fallback_run: RunDir) -> None:
+    from dataclasses import replace
+
+    from harness.grading.model import CheckResult
+
+    info = CheckResult(
+        id="alert.info.milestone",
+        kind="alert",
+        severity="info",
+        name="Migration milestone reached",
+        system="split",
+        status="fail",
+        value=66.6,
+        threshold=50.0,
+        op=">=",
+        unit="%",
+        evidence="50% milestone",
+    )
+    graded = graded_run(Verdict.PASS)
+    checks = [c for c in graded.checks if c.status != "fail"]
+    checks[0] = replace(checks[0], borderline=True)
+    html = render(fallback_run, replace(graded, checks=[*checks, info]), "html")
+    assert "What failed" not in html
+    assert "2 notes" in html and ">BORDERLINE<" in html and 'class="row-info"' in html
 
 
 def test_every_chart_is_inline_svg_and_the_page_needs_nothing_else(
