@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["CompareOptions", "compare_runs"]
 
 SYSTEMS = ("user", "legacy", "ai")
-SYSTEM_NAMES = {"user": "users (gateway)", "legacy": "legacy", "ai": "AI"}
+SYSTEM_NAMES = {"user": "Users (gateway)", "legacy": "Legacy", "ai": "AI"}
 DEFAULT_MIN_SAMPLES = 30
 DEFAULT_CONFIDENCE = 0.95
 
@@ -319,7 +319,7 @@ def _agreement(
     cb, cn = dig(b, "comparison", default={}), dig(n, "comparison", default={})
     fig = _Figure(
         "compare.comparison.agreement",
-        "agreement",
+        "Agreement",
         "comparison",
         fmt_share(dig(cb, "agreement_rate")),
         fmt_share(dig(cn, "agreement_rate")),
@@ -330,6 +330,8 @@ def _agreement(
     if base is None or new is None:
         return fig.skipped("agreement was not measured in one of the runs")
     (kb, nb), (kn, nn) = base, new
+    if min(nb, nn) == 0:
+        return fig.skipped("agreement was not measured in one of the runs (nothing compared)")
     if min(nb, nn) < min_samples:
         return fig.skipped(_too_few(nb, nn, min_samples))
     # judged as a drop (baseline minus new, positive = worse), shown as a change (negative)
