@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from harness.grading.model import GradedRun
     from harness.rundir import RunDir
 
-__all__ = ["ReportError", "render_reports", "write_reports"]
+__all__ = ["ReportError", "gate_exit_code", "render_reports", "write_reports"]
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -51,6 +51,14 @@ def render_reports(run: RunDir) -> tuple[GradedRun, dict[str, Path]]:
         _log(run, "grading failed", err)
         graded = _ungradable(run, err)
     return graded, write_reports(run, graded)
+
+
+def gate_exit_code(graded: GradedRun, *, strict: bool = False) -> int:
+    """The CI gate's exit code for a graded run: its verdict's (``strict``: WARN fails), except
+    that a run that did not complete never passes (3), as ``dualsys run`` exits."""
+    from harness.report.view import gate_exit_code as _gate
+
+    return _gate(graded, strict=strict)
 
 
 def write_reports(run: RunDir, graded: GradedRun) -> dict[str, Path]:

@@ -382,11 +382,15 @@ def _throughput(ctx: _Context) -> Figure | str:
 
 def _errors(ctx: _Context) -> Figure | str:
     systems = [s for s in _systems_present(ctx) if _has(ctx, "error_rate", [s])]
-    fallback = _has(ctx, "fallback_rate")
+    # a panel of zeros says nothing: the fallback rate shows for the fallback pattern, or when
+    # something fell back (the kill switch, a user's own gateway)
+    pattern = dig(ctx.scenario, "stack", "gateway", "pattern")
+    fallback = _has(ctx, "fallback_rate") and (pattern == "fallback" or _any(ctx, "fallback_rate"))
     if not systems and not fallback:
         return "n/a: no error or fallback rates in the windows"
     fig, axes = _figure(2 if systems and fallback else 1, 2.0)
     ax_iter = iter(axes)
+    tops: list[float] = []
     if systems:
         ax = next(ax_iter)
         top = 0.0
@@ -400,16 +404,19 @@ def _errors(ctx: _Context) -> Figure | str:
         )
         ax.set_title("Error rate" + (f"   ({note})" if note else ""))
         ax.set_ylabel("errors (%)")
+        tops.append(top)
     if fallback:
         ax = next(ax_iter)
         system = _first_with(ctx, "fallback_rate", ("user", "ai", "legacy"))
         x, y = _series(ctx, system, "fallback_rate", 100.0)
         _plot(ax, x, y, color=SYSTEM_COLORS["legacy"], lw=1.6, label="fallback to legacy")
+        tops.append(float(y.max()) if len(y) else 0.0)
         ax.set_title("Fallback rate (requests legacy answered after the AI failed)")
         ax.set_ylabel("fallback (%)")
     _shade_faults(axes, ctx)
-    for ax in axes:
-        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1.0))
+    for ax, top in zip(axes, tops, strict=True):
+        # headroom above the highest step, so a rate of 100% does not hide in the frame
+        ax.set_ylim(0, min(max(top * 1.12, 1.0), 105.0) if top <= 100 else top * 1.05)
         _legend(ax)
     return fig
 
@@ -430,6 +437,14 @@ def _agreement(ctx: _Context) -> Figure | str:
     ax.set_ylim(0, 105)
     _legend(ax)
     return fig
+
+
+def _any(ctx: _Context, column: str) -> bool:
+    """True when ``column`` has a non-zero value somewhere."""
+    import pandas as pd
+
+    values = pd.to_numeric(ctx.windows[column], errors="coerce").fillna(0)
+    return bool((values != 0).any())
 
 
 def _first_with(ctx: _Context, column: str, systems: Sequence[str]) -> str:

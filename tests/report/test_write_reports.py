@@ -3,15 +3,21 @@ from __future__ import annotations
 import pytest
 
 import harness.report
-from harness.report import ReportError, write_reports
+from harness.report import ReportError, gate_exit_code, write_reports
 from harness.report.outputs import OUTPUTS
 from harness.report.view import ReportView
 from harness.rundir import RunDir
+from harness.verdict import Verdict
 from tests.report.factories import graded_run
 
 
 def test_the_public_api_is_what_all_names() -> None:
-    assert harness.report.__all__ == ["ReportError", "render_reports", "write_reports"]
+    assert harness.report.__all__ == [
+        "ReportError",
+        "gate_exit_code",
+        "render_reports",
+        "write_reports",
+    ]
     from harness.report import compare
 
     assert compare.__all__ == ["CompareOptions", "compare_runs"]
@@ -62,3 +68,22 @@ def test_importing_the_package_stays_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "status", "strict", "code"),
+    [
+        (Verdict.PASS, "complete", False, 0),
+        (Verdict.WARN, "complete", False, 0),
+        (Verdict.WARN, "complete", True, 1),
+        (Verdict.FAIL, "complete", False, 1),
+        (Verdict.ROLLBACK, "complete", False, 1),
+        (Verdict.ERROR, "harness_error", False, 3),
+        (Verdict.PASS, "interrupted", False, 3),
+        (Verdict.FAIL, "interrupted", False, 3),
+    ],
+)
+def test_the_gate_exits_as_the_design_says(
+    verdict: Verdict, status: str, strict: bool, code: int
+) -> None:
+    assert gate_exit_code(graded_run(verdict, status=status), strict=strict) == code
