@@ -29,6 +29,7 @@ __all__ = [
     "SYSTEMS",
     "Fact",
     "Table",
+    "capacity_facts",
     "cost_by_share",
     "cost_facts",
     "detection_table",
@@ -186,6 +187,36 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             )
         )
     return out
+
+
+def capacity_facts(metrics: Mapping[str, Any]) -> list[Fact]:
+    """Legacy failover capacity (pitfall 1 of the article): can legacy carry the peak alone?"""
+    cap = _map(metrics.get("capacity"))
+    stages = cap.get("stages")
+    if not isinstance(stages, list) or not stages:
+        return []
+    knee, broken = _map(cap.get("knee")), _map(cap.get("first_broken"))
+    return [
+        Fact("load stages measured", fmt_count(len(stages))),
+        Fact(
+            "highest load that held the user SLA",
+            f"{_rps(knee.get('rps'))} ({fmt_count(knee.get('users'))} users)" if knee else "none",
+        ),
+        Fact(
+            "first load that broke it",
+            f"{_rps(broken.get('rps'))} ({fmt_count(broken.get('users'))} users)"
+            if broken
+            else "none",
+        ),
+        Fact(
+            "required: peak x (1 + headroom)",
+            f"{_rps(cap.get('required_rps'))} ({_rps(cap.get('peak_rps'))} + "
+            f"{fmt_share(cap.get('headroom'), 0)})"
+            if cap.get("required_rps")
+            else NA,
+        ),
+        Fact("legacy covers it", _yes_no(cap.get("covers"))),
+    ]
 
 
 def _quality_delta(cmp_: Mapping[str, Any]) -> Any:

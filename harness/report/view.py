@@ -97,6 +97,7 @@ class ReportView:
     system_table: list[dict[str, str]]
     headline: list[Fact]
     routing: list[Fact]
+    capacity: list[Fact]
     readiness: dict[str, list[ReadinessItem]]
     cost: list[Fact]
     cost_by_share: Table
@@ -181,6 +182,7 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         system_table=figures.system_table(metrics),
         headline=figures.headline(metrics),
         routing=figures.routing_facts(metrics, pattern),
+        capacity=figures.capacity_facts(metrics),
         readiness=readiness,
         cost=figures.cost_facts(metrics),
         cost_by_share=figures.cost_by_share(metrics),

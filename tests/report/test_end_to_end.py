@@ -183,3 +183,30 @@ def test_compare_subcommand_exit_codes(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["compare", str(base.path), str(broken.path)]) == 3
     assert main(["compare", str(base.path), str(tmp_path / "nowhere")]) == 2
     capsys.readouterr()
+
+
+def test_a_capacity_run_shows_whether_legacy_covers_the_peak(tmp_path: Path) -> None:
+    from harness.testing import SyntheticStage
+
+    run = make_run(
+        tmp_path / "capacity",
+        SyntheticRun(
+            name="capacity",
+            pattern="split",
+            ai_share=0.0,
+            duration=30,
+            seed=2,
+            stages=[
+                SyntheticStage(0, 10, 20),
+                SyntheticStage(10, 40, 60),
+                SyntheticStage(20, 80, 90, latency_scale=40, error_rate=0.2),
+            ],
+            scenario_overrides={"grading": {"capacity": {"peak_rps": 70}}},
+        ),
+    )
+    _, paths = render_reports(run)
+    html = paths["html"].read_text(encoding="utf-8")
+    section = html[html.index("Legacy failover capacity") : html.index('id="readiness"')]
+    assert "highest load that held the user SLA" in section and "(40 users)" in section
+    assert "first load that broke it" in section and "(80 users)" in section
+    assert 'legacy covers it</div><div class="card-value">no' in section

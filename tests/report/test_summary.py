@@ -86,3 +86,21 @@ def test_the_schema_document_matches_the_version_and_the_keys(fallback_run: RunD
         assert key in documented, f"summary.json key {key!r} is not in docs/summary-schema.md"
     for key in doc["report"]:
         assert f"report.{key}" in documented, f"report.{key} is not documented"
+
+
+def test_the_schema_example_is_valid_json_with_the_top_level_keys() -> None:
+    text = SCHEMA_DOC.read_text(encoding="utf-8")
+    example = _strict(text.split("```json", 1)[1].split("```", 1)[0])
+    assert example["schema_version"] == SUMMARY_SCHEMA_VERSION
+    assert set(example) == {
+        "schema_version",
+        "verdict",
+        "status",
+        "reasons",
+        "scenario",
+        "meta",
+        "checks",
+        "readiness",
+        "metrics",
+        "report",
+    }
