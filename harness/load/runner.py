@@ -229,7 +229,8 @@ class RunSession:
         else:
             DualSystemUser.configure(UserConfig.from_scenario(sc))
             user_classes = [DualSystemUser]
-        shape = make_shape(sc.load, sc.duration, self._on_stage)
+        # The loop below stops the load at the end; the shape's own stop is a safety net only.
+        shape = make_shape(sc.load, sc.duration, self._on_stage, stop_after=sc.duration + 15)
         env = Environment(
             user_classes=user_classes,
             shape_class=shape,
@@ -372,33 +373,32 @@ class RunSession:
                 self.stop_reason = "completed"
 
     def _check_triggers(self) -> None:
-        """Immediate rollback triggers on the last grading window of client records."""
+        """Immediate rollback triggers on the last grading window of client records.
+
+        Like a monitor, it acts on the point estimate once the window holds ``min_samples`` AI
+        calls (what users' requests showed of the AI: served by it, or fallen back from it)."""
         g = self.scenario.grading
+        t = g.triggers
         w = self.live.stats(g.window)
-        limit = min(g.triggers.ai_error_rate_max, 1 - g.triggers.ai_availability_min)
-        holds = (
-            w.ai_attempts >= g.min_samples
-            and w.ai_error_rate is not None
-            and w.ai_error_rate > limit
-        )
-        if holds and not self.trigger_holding:
-            assert w.ai_error_rate is not None
-            name = (
-                "ai_error_rate"
-                if w.ai_error_rate > g.triggers.ai_error_rate_max
-                else "ai_availability"
-            )
+        err = w.ai_error_rate
+        fired: tuple[str, float, float] | None = None
+        if w.ai_attempts >= g.min_samples and err is not None:
+            if err > t.ai_error_rate_max:
+                fired = ("ai_error_rate", err, t.ai_error_rate_max)
+            elif 1 - err < t.ai_availability_min:
+                fired = ("ai_availability", 1 - err, t.ai_availability_min)
+        holds = fired is not None
+        if fired is not None and not self.trigger_holding:
+            name, value, threshold = fired
             self.events.log(
                 "trigger_fired",
                 trigger=name,
-                value=w.ai_error_rate,
-                threshold=limit,
+                value=value,
+                threshold=threshold,
                 window=g.window,
                 samples=w.ai_attempts,
             )
-            self.notes.append(
-                f"rollback trigger {name} fired (AI error rate {w.ai_error_rate:.0%})"
-            )
+            self.notes.append(f"rollback trigger {name} fired ({value:.0%} vs {threshold:.0%})")
             if g.rollback.auto_kill_switch and not self.kill_switch_on and self.admin:
                 self.admin.kill_switch(True)
                 self.kill_switch_on = True

@@ -8,7 +8,9 @@ One class per shape, all built from ``scenario.load`` by :func:`make_shape`::
     spike     users, then spike_users from spike_at for spike_for
     rate      users paced to ``rate`` requests/s in total (closed model, constant throughput)
 
-Every shape returns ``None`` at the end of the run, which stops Locust by itself. A shape calls
+Every shape returns ``None`` a little after the end of the run (``stop_after``), which stops Locust
+by itself should the runner not have stopped it at the end: the runner stops the load at the end
+itself, and one stopper at a time keeps Locust's user shutdown clean. A shape calls
 ``on_stage(users, rate)`` whenever its user count changes, so the run's timeline records stages
 (analysis grades capacity per stage).
 """
@@ -32,10 +34,17 @@ class ScenarioShape(LoadTestShape):
     abstract = True
     use_common_options = False
 
-    def __init__(self, load: LoadSpec, duration: float, on_stage: StageHook | None = None) -> None:
+    def __init__(
+        self,
+        load: LoadSpec,
+        duration: float,
+        on_stage: StageHook | None = None,
+        stop_after: float | None = None,
+    ) -> None:
         super().__init__()
         self.load = load
         self.duration = duration
+        self.stop_after = duration if stop_after is None else stop_after
         self.on_stage = on_stage
         self._last_users: int | None = None
 
@@ -45,7 +54,7 @@ class ScenarioShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         t = self.get_run_time()
-        if t >= self.duration:
+        if t >= self.stop_after:
             return None
         users = self.users_at(t)
         if users != self._last_users:
@@ -99,9 +108,15 @@ _SHAPES: dict[str, type[ScenarioShape]] = {
 }
 
 
-def make_shape(load: LoadSpec, duration: float, on_stage: StageHook | None = None) -> ScenarioShape:
-    """The shape for ``load.shape``, ending at ``duration`` seconds."""
-    return _SHAPES[load.shape](load, duration, on_stage)
+def make_shape(
+    load: LoadSpec,
+    duration: float,
+    on_stage: StageHook | None = None,
+    stop_after: float | None = None,
+) -> ScenarioShape:
+    """The shape for ``load.shape`` over ``duration`` seconds; it stops Locust itself at
+    ``stop_after`` (default: ``duration``)."""
+    return _SHAPES[load.shape](load, duration, on_stage, stop_after)
 
 
 def load_model(load: LoadSpec) -> str:
