@@ -1,1 +1,21 @@
-"""(filled in by its issue)"""
+"""The embedded system under test: demo legacy and AI services and the migration gateway.
+
+::
+
+    answers.py    deterministic answers (truth, legacy, AI): pure, cheap, importable anywhere
+    services.py   the demo legacy and AI services (capacity, latency model, error rate)
+    gateway.py    the migration gateway: routing, kill switch, admin API, records, /metrics
+    patterns.py   shadow, split, fallback, feature behind one RoutingPattern protocol
+    breaker.py    the fallback pattern's circuit breaker
+    exchange.py   one request through the gateway, and the decision record it becomes
+    backend.py    the gateway's backend clients and the outcome of a call
+    metrics.py    the gateway's Prometheus metrics
+    asgi.py       the ASGI pieces the servers share; server.py runs one as a child process
+    launcher.py   Stack: start, check and stop the whole stack; ``dualsys serve``
+
+This package imports nothing heavy itself: the load users import :mod:`harness.stack.answers`
+(for :func:`~harness.stack.answers.truth`) in a gevent-patched process. Import the parts from
+their modules.
+"""
+
+__all__: list[str] = []
