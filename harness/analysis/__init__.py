@@ -57,8 +57,8 @@ seconds from the start of the load, money in the scenario's currency; ``None`` =
 columns :data:`~harness.analysis.windows.WINDOW_COLUMNS`.
 """
 
-from harness.analysis.analyse import Analysis, analyse, analyse_run
 from harness.analysis.data import Fault, Population, RunData, load_run, populations
+from harness.analysis.pipeline import Analysis, analyse, analyse_run
 from harness.analysis.windows import WINDOW_COLUMNS, window_frame
 
 __all__ = [

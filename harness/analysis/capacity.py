@@ -129,15 +129,27 @@ def data_loss(data: RunData) -> dict[str, Any]:
     record files exist. Requests of the last second are left out (flush lag)."""
     if not (data.has_requests and data.has_decisions):
         return {"checked": False, "reason": "needs both requests.csv and decisions.csv"}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     req = data.requests
-    ids = req["request_id"]
+    ids = data.request_ids
     t = req["ts"].to_numpy(dtype=np.float64) - data.t0
     last = float(t.max()) if len(t) else 0.0
-    has_id = ids.notna().to_numpy() & (ids.fillna("") != "").to_numpy()
+    pool = pa.system_memory_pool()  # returns the hash set's memory to the OS afterwards
+    has_id = pc.not_equal(pc.coalesce(ids, "", memory_pool=pool), "", memory_pool=pool)
+    has_id = np.asarray(has_id.to_numpy(zero_copy_only=False), dtype=bool)
     expected = has_id & (req["status"].to_numpy() > 0) & (t < last - _FLUSH_TAIL_S)
     if not expected.any():
         return {"checked": False, "reason": "no request carries a request id"}
-    found = ids[expected].isin(data.decisions["request_id"].dropna()).to_numpy(dtype=bool)
+    left = pc.filter(ids, pa.array(expected), memory_pool=pool)
+    found = np.asarray(
+        pc.is_in(left, value_set=data.decision_ids, memory_pool=pool).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    del left
     n, missing = int(expected.sum()), int((~found).sum())
     return {
         "checked": True,

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from harness.analysis.records import DECISION_COLUMNS, REQUEST_COLUMNS, read_columns
 from harness.errors import ScenarioError
 from harness.scenario import CostSpec, Scenario, parse_scenario
 
@@ -86,6 +87,8 @@ class RunData:
     events: list[dict[str, Any]]
     requests: pd.DataFrame
     decisions: pd.DataFrame
+    request_ids: Any  # pyarrow string Array of requests.csv's request_id
+    decision_ids: Any  # ... of decisions.csv's request_id
     t0: float
     duration: float
     status: str
@@ -196,8 +199,8 @@ def load_run(run: RunDir) -> RunData:
     except ValueError:
         meta = {"status": "harness_error", "harness_error": "meta.json is not valid JSON"}
     events = run.read_events()
-    requests = run.read_requests()
-    decisions = run.read_decisions()
+    requests, request_ids = read_columns(run.requests, REQUEST_COLUMNS)
+    decisions, decision_ids = read_columns(run.decisions, DECISION_COLUMNS)
     firsts = [float(df["ts"].min()) for df in (requests, decisions) if len(df)]
     t0 = _origin(meta, events, firsts)
     lasts = [float(df["ts"].max()) - t0 for df in (requests, decisions) if len(df)]
@@ -214,6 +217,8 @@ def load_run(run: RunDir) -> RunData:
         events=events,
         requests=requests,
         decisions=decisions,
+        request_ids=request_ids,
+        decision_ids=decision_ids,
         t0=t0,
         duration=duration,
         status=status,
@@ -266,7 +271,7 @@ def user_population(data: RunData) -> Population:
         # what users' requests cost is what the gateway spent on them, shadow calls included
         total = float(np.nansum(_floats(data.decisions["legacy_cost"])))
         total += float(np.nansum(_floats(data.decisions["ai_cost"])))
-        cost = np.full(len(df), total / max(len(df), 1))
+        cost = np.broadcast_to(total / max(len(df), 1), (len(df),))  # one value, no memory
     else:
         sc = data.scenario.stack
         served = df["served_by"]

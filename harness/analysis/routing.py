@@ -166,21 +166,30 @@ def _stickiness(df: pd.DataFrame, keep: BoolArray, to_ai: BoolArray, conf: Any) 
     """Users whose requests (at one configured share) all went to the same system."""
     import pandas as pd
 
-    uid = df["user_id"][keep]
-    codes, uniques = pd.factorize(uid, use_na_sentinel=True)
-    has = codes >= 0
+    uid = df["user_id"]
+    if isinstance(uid.dtype, pd.CategoricalDtype):
+        codes = uid.cat.codes.to_numpy()[keep]
+        blank = uid.cat.categories.get_loc("") if "" in uid.cat.categories else -1
+        users = int(np.unique(codes[codes != blank]).size) if len(codes) else 0
+        has = (codes >= 0) & (codes != blank)
+    else:
+        codes, uniques = pd.factorize(uid[keep], use_na_sentinel=True)
+        users = len(uniques)
+        has = codes >= 0
     if not has.any():
         return {"users": 0, "users_compared": 0, "sticky_users": 0, "stickiness": None}
-    _, level = np.unique(np.round(conf, 6), return_inverse=True)
-    key = codes[has].astype(np.int64) * (int(level.max()) + 1) + level[has]
-    key_codes, _ = pd.factorize(key)
-    total = np.bincount(key_codes)
-    ai = np.bincount(key_codes, weights=to_ai[has])
+    if np.ptp(conf) < 1e-12 if len(conf) else True:  # one configured share: no sort needed
+        key = codes[has].astype(np.int64)
+    else:
+        levels, level = np.unique(np.round(conf, 6), return_inverse=True)
+        key = codes[has].astype(np.int64) * len(levels) + level[has]
+    total = np.bincount(key)
+    ai = np.bincount(key, weights=to_ai[has])
     multi = total >= 2
     sticky = multi & ((ai == 0) | (ai == total))
     compared = int(multi.sum())
     return {
-        "users": len(uniques),
+        "users": users,
         "users_compared": compared,
         "sticky_users": int(sticky.sum()),
         "switched_users": compared - int(sticky.sum()),

@@ -49,16 +49,21 @@ _HIST_CELLS_MAX = 8_000_000  # windows x bins; past it, coarser bins
 
 
 def _hist_quantiles(
-    w: IntArray, latency: FloatArray, n_windows: int, qs: tuple[float, ...]
+    w: Any, latency: FloatArray, n_windows: int, qs: tuple[float, ...]
 ) -> dict[float, FloatArray]:
-    keep = ~np.isnan(latency)
-    w, lat = w[keep], latency[keep]
     coarsen = max(1, math.ceil(n_windows * _HIST_BINS / _HIST_CELLS_MAX))
     growth = _HIST_GROWTH**coarsen
     nb = math.ceil(_HIST_BINS / coarsen)
-    b = np.log(np.maximum(lat, _HIST_MIN_MS) / _HIST_MIN_MS) / math.log(growth)
-    b = np.clip(b.astype(np.int64), 0, nb - 1)
-    hist = np.bincount(w * nb + b, minlength=n_windows * nb).reshape(n_windows, nb)
+    flat = np.zeros(n_windows * nb, dtype=np.int64)
+    for lo in range(0, len(latency), _CHUNK):
+        lat = latency[lo : lo + _CHUNK]
+        keep = ~np.isnan(lat)
+        lat = lat[keep]
+        b = np.log(np.maximum(lat, _HIST_MIN_MS) / _HIST_MIN_MS) / math.log(growth)
+        cell = w[lo : lo + _CHUNK][keep].astype(np.int64) * nb
+        cell += np.clip(b.astype(np.int64), 0, nb - 1)
+        flat += np.bincount(cell, minlength=n_windows * nb)
+    hist = flat.reshape(n_windows, nb)
     cum = np.cumsum(hist, axis=1)
     total = cum[:, -1]
     centres = _HIST_MIN_MS * growth ** (np.arange(nb) + 0.5)
@@ -76,13 +81,24 @@ def _share(num: FloatArray, den: FloatArray) -> FloatArray:
     return out
 
 
-def _bincount(idx: IntArray, n: int, weights: Any = None) -> FloatArray:
-    out: FloatArray = np.bincount(idx, weights=weights, minlength=n)[:n].astype(np.float64)
+_CHUNK = 1 << 20  # rows per pass: bounds the temporaries of ten million records
+
+
+def _bincount(idx: Any, n: int, weights: Any = None) -> FloatArray:
+    """``np.bincount`` in chunks (it copies its input to int64 and its weights to float)."""
+    out: FloatArray = np.zeros(n, dtype=np.float64)
+    for lo in range(0, len(idx), _CHUNK):
+        w = None if weights is None else weights[lo : lo + _CHUNK]
+        out += np.bincount(idx[lo : lo + _CHUNK], weights=w, minlength=n)[:n]
     return out
 
 
-def _index(t: FloatArray, width: float, n: int) -> IntArray:
-    out: IntArray = np.clip(np.floor(t / width), 0, n - 1).astype(np.int64)
+def _index(t: FloatArray, width: float, n: int) -> Any:
+    """Window (or bin) of every time, as int32."""
+    out = np.empty(len(t), dtype=np.int32)
+    for lo in range(0, len(t), _CHUNK):
+        x = np.floor(t[lo : lo + _CHUNK] / width)
+        out[lo : lo + _CHUNK] = np.clip(x, 0, n - 1)
     return out
 
 
@@ -154,7 +170,7 @@ class Bins:
     step: float
     k: int
     n_bins: int
-    _index: dict[str, IntArray] = field(default_factory=dict)
+    _index: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_run(cls, duration: float, window: float, step: float = 1.0) -> Bins:
@@ -173,7 +189,7 @@ class Bins:
     def window(self) -> float:
         return self.k * self.step
 
-    def index(self, pop: Population) -> IntArray:
+    def index(self, pop: Population) -> Any:
         """Bin of every call of ``pop`` (cached per population)."""
         if pop.name not in self._index:
             self._index[pop.name] = _index(pop.t, self.step, self.n_bins)

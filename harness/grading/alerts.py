@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.analysis.analyse import Analysis
+from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles, wilson
 from harness.analysis.systems import phase_bounds
 from harness.grading.checks import Judge, fmt_pct

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.analysis.analyse import Analysis, analyse
 from harness.analysis.data import RunData, load_run
+from harness.analysis.pipeline import Analysis, analyse
 from harness.grading.alerts import alert_checks
 from harness.grading.checks import INSUFFICIENT, Judge
 from harness.grading.model import CheckResult, GradedRun

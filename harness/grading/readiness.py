@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.analysis.analyse import Analysis
+from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
 from harness.grading.checks import fmt_pct
 from harness.grading.model import CheckResult, ReadinessItem

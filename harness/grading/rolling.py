@@ -22,8 +22,8 @@ import math
 
 import numpy as np
 
-from harness.analysis.analyse import Analysis
 from harness.analysis.detection import Condition, fault_zones
+from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import wilson
 from harness.grading.checks import Judge, fmt_pct
 from harness.grading.model import CheckKind, CheckResult, Severity

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.analysis.analyse import Analysis
+from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles
 from harness.grading.checks import Judge, fmt_pct
 from harness.grading.model import CheckResult

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.analysis.analyse import Analysis
 from harness.analysis.data import BoolArray, Population
 from harness.analysis.detection import fault_zones
+from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
 from harness.grading.checks import Judge, fmt_pct
 from harness.grading.model import CheckResult
