@@ -108,6 +108,16 @@ class ReportView:
     all_metrics: list[Fact]
 
     @property
+    def main_reasons(self) -> list[str]:
+        """The grading's reasons but the borderline notes (those are listed with the checks)."""
+        return [r for r in self.graded.reasons if not r.lower().startswith("borderline")]
+
+    @property
+    def has_figures(self) -> bool:
+        """False when grading produced no analysis at all (a run that never got going)."""
+        return bool(self.graded.metrics) or self.graded.windows is not None
+
+    @property
     def verdict(self) -> Verdict:
         return self.graded.verdict
 

@@ -115,13 +115,32 @@ def test_text_from_the_systems_is_escaped(fallback_run: RunDir) -> None:
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
-def test_missing_metrics_and_windows_read_na_instead_of_crashing(fallback_run: RunDir) -> None:
-    graded = graded_run(Verdict.PASS, metrics={}, windows=None, readiness=[], checks=[], reasons=[])
+def test_missing_figures_read_na_instead_of_crashing(fallback_run: RunDir) -> None:
+    partial = {"per_system": {"user": {"requests": 10, "p95_ms": None}}, "cost": {}}
+    graded = graded_run(
+        Verdict.PASS, metrics=partial, windows=None, readiness=[], checks=[], reasons=[]
+    )
     html = render(fallback_run, graded, "html")
-    assert ">PASS<" in html
-    assert html.count("n/a") >= 10
-    assert "<svg" not in html
-    assert "no windowed data" in html
+    assert ">PASS<" in html and ">10<" in html
+    assert html.count("n/a") >= 20
+    assert "<svg" not in html and "no windowed data" in html
+
+
+def test_a_run_without_any_analysis_leaves_the_figure_sections_out(fallback_run: RunDir) -> None:
+    graded = graded_run(
+        Verdict.ERROR,
+        status="harness_error",
+        metrics={},
+        windows=None,
+        readiness=[],
+        checks=[],
+        reasons=["gateway: exited"],
+    )
+    html = render(fallback_run, graded, "html")
+    assert "No figures: grading produced no analysis" in html
+    for section in ('id="charts"', 'id="routing"', 'id="cost"', 'href="#charts"'):
+        assert section not in html
+    assert 'id="checks"' in html and 'id="timeline"' in html and 'id="metadata"' in html
 
 
 def test_windows_without_some_columns_lose_only_those_charts(fallback_run: RunDir) -> None:
