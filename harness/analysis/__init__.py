@@ -29,7 +29,7 @@ seconds from the start of the load, money in the scenario's currency; ``None`` =
   significant} | None, cost_delta_per_request, cost_ratio
 - ``fallback``: pattern, requests, rate, rate_ci, reasons {reason: n}, rescued, rescued_rate,
   user_errors_after_fallback, timeout_ms, latency_ms {p50, p95, p99, max} (what users paid when
-  the gateway fell back), added_latency_p50_ms, bound_ms (timeout + legacy p99), over_bound,
+  the gateway fell back), added_latency_p50_ms, bound_ms (timeout x 1.1 + legacy p99), over_bound,
   within_bound, per_fault [{fault, label, user_requests, user_errors, user_error_rate,
   fallbacks, rescued, fallback_p95_ms}]
 - ``split``: pattern, applies (pattern is split), n, ai_requests, kill_switch_requests,

@@ -4,7 +4,8 @@
   faults injected on that system), agreement < 80% (whole run)
 - warning: split drift (observed AI share vs configured: past ``split_drift_max`` *and*
   significant), latency degradation (p95 during/after a fault vs before it, or the run's second
-  half vs its first when no fault was injected), cost over budget
+  half vs its first when no fault was injected), fallback latency (what users who fell back
+  waited, p95, against the fallback timeout + legacy p99), cost over budget
 - info: new disagreement patterns (a window whose agreement is firmly 10 points under the
   run's), migration milestones (the AI share reached 1/5/10/25/50/75/100%)
 """
@@ -61,6 +62,7 @@ def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
     out.append(_agreement(a, judge))
     out.append(_split_drift(a, judge))
     out.extend(_latency_degradation(a, judge))
+    out.append(_fallback_bound(a, judge))
     out.append(_cost_over_budget(a, judge))
     out.append(_disagreement_patterns(a, judge))
     out.append(_milestone(a, judge))
@@ -254,6 +256,38 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
             )
         )
     return out
+
+
+def _fallback_bound(a: Analysis, judge: Judge) -> CheckResult:
+    """Users who fell back should wait at most the timeout plus legacy's p99."""
+    cid = "alert.warning.fallback_latency"
+    fb = a.metrics["fallback"]
+    name = "Fallback latency beyond timeout + legacy p99"
+    bound = fb.get("bound_ms")
+    if not fb["requests"] or bound is None:
+        return judge.skip(
+            cid, "alert", "warning", name, "user", "not applicable: no request fell back", unit="ms"
+        )
+    user = a.pops["user"]
+    users = a.data.requests if a.data.has_requests else a.data.decisions
+    mask = users["fallback"].to_numpy() == 1
+    lat = user.latency[mask]
+    n = int((~np.isnan(lat)).sum())
+    q = quantiles(lat, (0.95,), a.data.scenario.grading.confidence)[0.95]
+    check = judge.quantile(
+        cid,
+        "alert",
+        "warning",
+        name,
+        "user",
+        q,
+        n,
+        float(bound),
+        note=f"timeout {fb['timeout_ms']:g} ms; {fb['over_bound']} "
+        "fallback request(s) over the bound",
+    )
+    check.evidence = "fallback requests' " + check.evidence
+    return check
 
 
 def _cost_over_budget(a: Analysis, judge: Judge) -> CheckResult:
