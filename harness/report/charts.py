@@ -341,7 +341,9 @@ def _latency(ctx: _Context) -> Figure | str:
 
 def _throughput(ctx: _Context) -> Figure | str:
     systems = [s for s in _systems_present(ctx) if _has(ctx, "rps", [s])]
-    share = _has(ctx, "ai_share")
+    # in shadow mode the AI never answers users: a panel of zeros would only distract
+    pattern = dig(ctx.scenario, "stack", "gateway", "pattern")
+    share = _has(ctx, "ai_share") and (pattern != "shadow" or _any(ctx, "ai_share"))
     if not systems and not share:
         return "n/a: no throughput or AI share in the windows"
     fig, axes = _figure(2 if systems and share else 1, 2.0)
