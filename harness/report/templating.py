@@ -8,7 +8,7 @@ Two environments, one per markup:
   the renderer built itself). An error message reading ``<script>`` or ``| **x** |`` shows as
   that text in a pull-request comment, not as HTML, a table cell break or bold type.
 
-Templates live in ``reports/templates/`` at the repository root (``DUALSYS_TEMPLATES`` overrides).
+Templates live in ``reports/templates/`` at the repository root (:func:`template_dir`).
 Jinja2 is imported inside the functions, so importing this module is cheap.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +48,15 @@ class Md(str):
 
 
 def template_dir() -> Path:
-    """Where the report templates are (``DUALSYS_TEMPLATES`` overrides the shipped folder)."""
+    """Where the report templates are: ``DUALSYS_TEMPLATES``, else the repository's
+    ``reports/templates`` (a source checkout or an editable install), else the copy a wheel
+    installs as data files under ``<prefix>/share/dualsys/templates``."""
     override = os.environ.get("DUALSYS_TEMPLATES")
-    return Path(override) if override else TEMPLATE_DIR
+    if override:
+        return Path(override)
+    if TEMPLATE_DIR.is_dir():
+        return TEMPLATE_DIR
+    return Path(sys.prefix) / "share" / "dualsys" / "templates"
 
 
 def clean_text(value: Any, limit: int | None = None) -> str:
