@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from harness.report.numbers import (
     NA,
     as_float,
+    as_mapping,
     dig,
     fmt_count,
     fmt_money,
     fmt_ms,
-    fmt_num,
     fmt_offset,
+    fmt_rps,
+    fmt_seconds,
     fmt_share,
 )
 
@@ -34,10 +35,7 @@ __all__ = [
     "cost_facts",
     "detection_table",
     "fault_impact",
-    "flat",
     "headline",
-    "load_facts",
-    "metadata_facts",
     "routing_facts",
     "system_metrics",
     "system_table",
@@ -61,10 +59,6 @@ class Table:
 
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def system_metrics(metrics: Mapping[str, Any], system: str) -> Mapping[str, Any]:
@@ -109,7 +103,7 @@ def system_table(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
 def headline(metrics: Mapping[str, Any]) -> list[Fact]:
     """The key figures under the verdict banner."""
     user = system_metrics(metrics, "user")
-    split = _map(metrics.get("split"))
+    split = as_mapping(metrics.get("split"))
     share = split.get("observed_share") if split.get("applies") else None
     if share is None:
         share = system_metrics(metrics, "ai").get("share")
@@ -127,9 +121,9 @@ def headline(metrics: Mapping[str, Any]) -> list[Fact]:
 def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
     """What the routing pattern must show (DESIGN.md's table), and the comparison figures."""
     out: list[Fact] = []
-    fb = _map(metrics.get("fallback"))
+    fb = as_mapping(metrics.get("fallback"))
     if pattern == "fallback" or as_float(fb.get("requests")):
-        reasons = _map(fb.get("reasons"))
+        reasons = as_mapping(fb.get("reasons"))
         out += [
             Fact("fallback rate", fmt_share(fb.get("rate")) + _ci(fb.get("rate_ci"), fmt_share)),
             Fact(
@@ -143,7 +137,7 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             Fact("bound on that latency", fmt_ms(fb.get("bound_ms"))),
             Fact("within the bound", _yes_no(fb.get("within_bound"))),
         ]
-    split = _map(metrics.get("split"))
+    split = as_mapping(metrics.get("split"))
     if split.get("applies"):
         out += [
             Fact("AI share, configured", fmt_share(split.get("configured_share"))),
@@ -164,7 +158,7 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             Fact("shadow sample, observed", fmt_share(split.get("shadow_sample_observed"))),
             Fact("shadow comparisons dropped", fmt_count(split.get("shadow_dropped"))),
         ]
-    cmp_ = _map(metrics.get("comparison"))
+    cmp_ = as_mapping(metrics.get("comparison"))
     out += [
         Fact(
             "agreement rate",
@@ -178,7 +172,7 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
         ),
         Fact("cost delta per request (AI - legacy)", fmt_money(cmp_.get("cost_delta_per_request"))),
     ]
-    loss = _map(metrics.get("data_loss"))
+    loss = as_mapping(metrics.get("data_loss"))
     if loss.get("checked"):
         out.append(
             Fact(
@@ -191,26 +185,28 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
 
 def capacity_facts(metrics: Mapping[str, Any]) -> list[Fact]:
     """Legacy failover capacity (pitfall 1 of the article): can legacy carry the peak alone?"""
-    cap = _map(metrics.get("capacity"))
+    cap = as_mapping(metrics.get("capacity"))
     stages = cap.get("stages")
     if not isinstance(stages, list) or not stages:
         return []
-    knee, broken = _map(cap.get("knee")), _map(cap.get("first_broken"))
+    knee, broken = as_mapping(cap.get("knee")), as_mapping(cap.get("first_broken"))
     return [
         Fact("load stages measured", fmt_count(len(stages))),
         Fact(
             "highest load that held the user SLA",
-            f"{_rps(knee.get('rps'))} ({fmt_count(knee.get('users'))} users)" if knee else "none",
+            f"{fmt_rps(knee.get('rps'))} ({fmt_count(knee.get('users'))} users)"
+            if knee
+            else "none",
         ),
         Fact(
             "first load that broke it",
-            f"{_rps(broken.get('rps'))} ({fmt_count(broken.get('users'))} users)"
+            f"{fmt_rps(broken.get('rps'))} ({fmt_count(broken.get('users'))} users)"
             if broken
             else "none",
         ),
         Fact(
             "required: peak x (1 + headroom)",
-            f"{_rps(cap.get('required_rps'))} ({_rps(cap.get('peak_rps'))} + "
+            f"{fmt_rps(cap.get('required_rps'))} ({fmt_rps(cap.get('peak_rps'))} + "
             f"{fmt_share(cap.get('headroom'), 0)})"
             if cap.get("required_rps")
             else NA,
@@ -242,10 +238,10 @@ def _yes_no(value: Any) -> str:
 
 def cost_facts(metrics: Mapping[str, Any]) -> list[Fact]:
     """The monthly projection against the legacy baseline and the budget, as the article does."""
-    c = _map(metrics.get("cost"))
+    c = as_mapping(metrics.get("cost"))
     if not c:
         return []
-    per = _map(c.get("per_request"))
+    per = as_mapping(c.get("per_request"))
     return [
         Fact("projected monthly total", fmt_money(c.get("projected_monthly_total"))),
         Fact(
@@ -287,7 +283,7 @@ def cost_by_share(metrics: Mapping[str, Any]) -> Table:
     table = Table(["AI share", "per month", "of the legacy baseline"])
     rows = dig(metrics, "cost", "by_ai_share", default=[])
     for row in rows if isinstance(rows, list) else []:
-        row = _map(row)
+        row = as_mapping(row)
         table.rows.append(
             [
                 fmt_share(row.get("ai_share"), 0),
@@ -316,13 +312,17 @@ def fault_impact(metrics: Mapping[str, Any]) -> Table:
     )
     faults = metrics.get("faults")
     for fault in faults if isinstance(faults, list) else []:
-        fault = _map(fault)
-        phases = _map(fault.get("phases"))
+        fault = as_mapping(fault)
+        phases = as_mapping(fault.get("phases"))
         for phase in ("before", "during", "after"):
-            p = _map(phases.get(phase))
+            p = as_mapping(phases.get(phase))
             if not p:
                 continue
-            user, ai, legacy = _map(p.get("user")), _map(p.get("ai")), _map(p.get("legacy"))
+            user, ai, legacy = (
+                as_mapping(p.get("user")),
+                as_mapping(p.get("ai")),
+                as_mapping(p.get("legacy")),
+            )
             table.rows.append(
                 [
                     str(fault.get("label", NA)),
@@ -356,167 +356,17 @@ def detection_table(metrics: Mapping[str, Any]) -> Table:
     )
     rows = metrics.get("detection")
     for d in rows if isinstance(rows, list) else []:
-        d = _map(d)
+        d = as_mapping(d)
         table.rows.append(
             [
                 str(d.get("label", NA)),
                 _yes_no(d.get("detected")),
-                _seconds(d.get("time_to_detect_s")),
-                _seconds(d.get("expected_within_s")),
-                _seconds(d.get("time_to_recover_s")),
+                fmt_seconds(d.get("time_to_detect_s")),
+                fmt_seconds(d.get("expected_within_s")),
+                fmt_seconds(d.get("time_to_recover_s")),
                 fmt_offset(d.get("trigger_fired_s")),
                 fmt_offset(d.get("kill_switch_s")),
-                _seconds(d.get("users_recovered_after_kill_switch_s")),
+                fmt_seconds(d.get("users_recovered_after_kill_switch_s")),
             ]
         )
     return table
-
-
-def _seconds(value: Any) -> str:
-    v = as_float(value)
-    return NA if v is None else f"{fmt_num(v)} s"
-
-
-def load_facts(
-    scenario: Mapping[str, Any], meta: Mapping[str, Any], metrics: Mapping[str, Any]
-) -> list[Fact]:
-    """Requested against achieved load (the scenario and meta.json against the records)."""
-    plan = _map(dig(scenario, "load"))
-    requested = _map(meta.get("load"))
-    stats = _map(meta.get("load_stats"))
-    achieved = _map(metrics.get("load"))
-    rps_plan = as_float(requested.get("requested_rps", plan.get("rate")))
-    rps = achieved.get("rps", stats.get("achieved_rps"))
-    rows = [
-        Fact("load model", str(requested.get("model", NA))),
-        Fact("shape", str(requested.get("shape", plan.get("shape", NA)))),
-        Fact(
-            "users, requested (peak)",
-            fmt_count(
-                requested.get("requested_users", achieved.get("requested_users", plan.get("users")))
-            ),
-        ),
-        Fact("rate, requested", _rps(rps_plan) if rps_plan else "not paced (closed model)"),
-        Fact("rate, achieved", _rps(rps)),
-        Fact("peak rate over 1 s", _rps(achieved.get("peak_rps_1s"))),
-        Fact("requests recorded", fmt_count(achieved.get("requests", stats.get("records")))),
-        Fact("distinct user ids", fmt_count(achieved.get("users"))),
-        Fact("run length, achieved", _seconds(achieved.get("duration_s"))),
-        Fact("run length, planned", _seconds(dig(scenario, "duration"))),
-        Fact("load workers", fmt_count(requested.get("workers", plan.get("workers")))),
-    ]
-    if meta.get("load_generator_saturated") or achieved.get("load_generator_saturated"):
-        rows.append(Fact("load generator", "saturated: the achieved load may be below the plan"))
-    if isinstance(achieved.get("workers"), Mapping):
-        rows.append(
-            Fact(
-                "requests per load worker",
-                ", ".join(f"{k} {fmt_count(v)}" for k, v in achieved["workers"].items()),
-            )
-        )
-    if isinstance(stats.get("locust_failures"), int | float):
-        rows.append(
-            Fact(
-                "Locust requests / failures",
-                f"{fmt_count(stats.get('locust_requests'))} / "
-                f"{fmt_count(stats.get('locust_failures'))}",
-            )
-        )
-    return rows
-
-
-def _rps(value: Any) -> str:
-    v = as_float(value)
-    return NA if v is None else f"{fmt_num(v)} req/s"
-
-
-def metadata_facts(
-    scenario: Mapping[str, Any], meta: Mapping[str, Any], run_dir: str
-) -> list[Fact]:
-    """Scenario, versions, machine, times: what a reader needs to reproduce the run."""
-    machine = _map(meta.get("machine"))
-    rows = [
-        Fact("scenario", str(scenario.get("name") or NA)),
-        Fact("description", str(scenario.get("description") or NA)),
-        Fact("pattern", str(dig(scenario, "stack", "gateway", "pattern", default=NA))),
-        Fact("stack", str(dig(scenario, "stack", "mode", default=NA))),
-        Fact("seed", str(scenario.get("seed", NA))),
-        Fact("started", _when(meta.get("started"))),
-        Fact("ended", _when(meta.get("ended"))),
-        Fact("status", str(meta.get("status", NA))),
-        Fact("dualsys", str(meta.get("harness_version", NA))),
-        Fact("Locust", str(meta.get("locust_version", NA))),
-        Fact("records version", str(meta.get("records_version", NA))),
-        Fact("machine", ", ".join(f"{k} {v}" for k, v in machine.items()) or NA),
-        Fact("run directory", run_dir),
-    ]
-    if meta.get("harness_error"):
-        rows.append(Fact("harness error", str(meta["harness_error"])))
-    shown = {
-        "harness_version",
-        "locust_version",
-        "records_version",
-        "machine",
-        "status",
-        "started",
-        "ended",
-        "scenario",
-        "load",
-        "load_stats",
-        "harness_error",
-    }
-    rows.extend(flat({k: v for k, v in meta.items() if k not in shown}))
-    return rows
-
-
-def _when(value: Any) -> str:
-    v = as_float(value)
-    if v is None:
-        return str(value) if isinstance(value, str) and value else NA
-    return datetime.fromtimestamp(v, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def flat(data: Any, prefix: str = "") -> list[Fact]:
-    """A nested mapping as ``a.b.c: value`` rows; numbers get units by name (``_ms``, ``_s``)."""
-    out: list[Fact] = []
-    if not isinstance(data, Mapping):
-        return out
-    for key, value in data.items():
-        label = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.extend(flat(value, f"{label}."))
-        elif isinstance(value, list | tuple):
-            if all(not isinstance(v, Mapping | list | tuple) for v in value):
-                text = ", ".join(_scalar(str(key), v) for v in value)
-                out.append(Fact(label, text or "none"))
-            else:
-                for i, item in enumerate(value):
-                    out.extend(
-                        flat(item, f"{label}[{i}].")
-                        if isinstance(item, Mapping)
-                        else [Fact(f"{label}[{i}]", str(item))]
-                    )
-        else:
-            out.append(Fact(label, _scalar(str(key), value)))
-    return out
-
-
-def _scalar(key: str, value: Any) -> str:
-    if value is None:
-        return NA
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    v = as_float(value)
-    if v is None:
-        return NA if isinstance(value, float) else str(value)
-    name = key.lower()
-    stamp = name in ("started", "ended", "t0") or name.endswith(("_at", "_ts"))
-    if stamp and 1e9 < v < 1e11:
-        return _when(v)
-    if name.endswith("_ms"):
-        return fmt_ms(v)
-    if name.endswith(("_s", "_seconds")):
-        return f"{fmt_num(v)} s"
-    return fmt_num(v, 4)

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "NA",
     "as_float",
+    "as_mapping",
     "dig",
     "fmt_count",
     "fmt_money",
@@ -21,6 +22,8 @@ __all__ = [
     "fmt_num",
     "fmt_offset",
     "fmt_pct",
+    "fmt_rps",
+    "fmt_seconds",
     "fmt_share",
     "fmt_unit",
     "op_symbol",
@@ -40,6 +43,11 @@ def as_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one (a block the analysis did not write)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def dig(data: Any, *path: str, default: Any = None) -> Any:
@@ -104,6 +112,18 @@ def fmt_money(value: Any) -> str:
     if v != 0 and abs(v) < 0.01:
         return f"${v:.6f}".rstrip("0")
     return f"${v:,.2f}"
+
+
+def fmt_seconds(value: Any) -> str:
+    """A length of time in seconds: ``1.5 s``."""
+    v = as_float(value)
+    return NA if v is None else f"{fmt_num(v)} s"
+
+
+def fmt_rps(value: Any) -> str:
+    """A request rate: ``40 req/s``."""
+    v = as_float(value)
+    return NA if v is None else f"{fmt_num(v)} req/s"
 
 
 def fmt_offset(value: Any) -> str:

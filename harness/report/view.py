@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.grading.model import CheckResult, GradedRun, ReadinessItem
-from harness.report import figures
+from harness.report import figures, runinfo
 from harness.report.figures import Fact, Table
 from harness.report.numbers import NA, as_float, dig, fmt_count, fmt_offset, fmt_unit, op_symbol
 from harness.report.timeline import (
@@ -198,9 +198,9 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         cost_by_share=figures.cost_by_share(metrics),
         fault_impact=figures.fault_impact(metrics),
         detection=figures.detection_table(metrics),
-        load=figures.load_facts(scenario, meta, metrics),
-        metadata=figures.metadata_facts(scenario, meta, str(run.path)),
-        all_metrics=figures.flat(metrics),
+        load=runinfo.load_facts(scenario, meta, metrics),
+        metadata=runinfo.metadata_facts(scenario, meta, str(run.path)),
+        all_metrics=runinfo.flat(metrics),
     )
 
 
