@@ -1,0 +1,322 @@
+"""Fault proxy benchmark: what the embedded proxy costs, and how accurate its toxics are.
+
+Run: ``.venv/bin/python benchmarks/bench_proxy.py`` (about 30 s; ``--quick`` for a smoke run).
+
+One run starts a small keep-alive HTTP upstream and the fault proxy (``python -m
+harness.faults``), each in its own process as in a real run, and drives both from this process
+with a raw asyncio keep-alive HTTP client. It prints, direct vs through the proxy (no toxic):
+
+- latency of sequential requests on one connection: p50, p99, and the latency added;
+- requests/s with concurrent keep-alive connections;
+- bulk throughput of one large response, MB/s;
+
+and the accuracy of the ``latency`` toxic (100 ms and 1000 ms: measured minus configured, p50
+and p99 of the error) and of ``toxicity`` (0.3 over 1,000 connections: observed share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from harness.faults.client import ToxiproxyClient  # noqa: E402
+from harness.process import READY_PREFIX  # noqa: E402
+
+SMALL_BODY = b"x" * 64
+BULK_CHUNK = os.urandom(1 << 20)
+
+
+# ---- the upstream: a tiny keep-alive HTTP server (run in its own process) ---------------------
+
+
+class _Upstream(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buf += data
+        while (end := self.buf.find(b"\r\n\r\n")) >= 0:
+            head, self.buf = self.buf[:end], self.buf[end + 4 :]
+            path = head.split(b" ", 2)[1]
+            if path.startswith(b"/bulk/"):
+                mb = int(path[6:])
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (mb << 20))
+                for _ in range(mb):
+                    self.transport.write(BULK_CHUNK)
+            else:
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(SMALL_BODY), SMALL_BODY)
+                )
+
+
+async def _serve_upstream() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Upstream, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(READY_PREFIX + json.dumps({"address": f"127.0.0.1:{port}"}), flush=True)
+    await asyncio.Event().wait()
+
+
+# ---- the load client ---------------------------------------------------------------------------
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection: a request, then read the response by its length."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, address: str) -> Conn:
+        host, port = address.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 22)
+        return cls(reader, writer)
+
+    async def get(self, path: str = "/small") -> int:
+        self.writer.write(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        remaining = length
+        while remaining:
+            chunk = await self.reader.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise ConnectionError("closed mid-response")
+            remaining -= len(chunk)
+        return length
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+async def sequential_latency(address: str, n: int) -> list[float]:
+    """Seconds per request, one request at a time on one keep-alive connection."""
+    conn = await Conn.open(address)
+    for _ in range(50):
+        await conn.get()  # warm up
+    out = []
+    clock = time.perf_counter
+    for _ in range(n):
+        start = clock()
+        await conn.get()
+        out.append(clock() - start)
+    conn.close()
+    return out
+
+
+async def requests_per_second(address: str, connections: int, seconds: float) -> float:
+    conns = [await Conn.open(address) for _ in range(connections)]
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(conn: Conn) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await conn.get()
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - start
+    for c in conns:
+        c.close()
+    return done / elapsed
+
+
+async def bulk_mb_per_s(address: str, mb: int) -> float:
+    conn = await Conn.open(address)
+    await conn.get("/bulk/8")  # warm up
+    start = time.perf_counter()
+    size = await conn.get(f"/bulk/{mb}")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return size / elapsed / 1e6
+
+
+async def latency_samples(address: str, connections: int, each: int) -> list[float]:
+    """Seconds per request over ``connections`` concurrent connections, ``each`` requests."""
+    out: list[float] = []
+
+    async def worker() -> None:
+        conn = await Conn.open(address)
+        for _ in range(each):
+            start = time.perf_counter()
+            await conn.get()
+            out.append(time.perf_counter() - start)
+        conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return out
+
+
+async def first_request_times(address: str, n: int, concurrency: int) -> list[float]:
+    """Seconds for one request on each of ``n`` new connections (connect excluded)."""
+    out: list[float] = []
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with sem:
+            conn = await Conn.open(address)
+            start = time.perf_counter()
+            await conn.get()
+            out.append(time.perf_counter() - start)
+            conn.close()
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return out
+
+
+# ---- orchestration -------------------------------------------------------------------------------
+
+
+def start_child(args: list[str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith(READY_PREFIX):
+        proc.kill()
+        raise SystemExit(f"child {args} did not start: {line!r}")
+    info: dict[str, str] = json.loads(line[len(READY_PREFIX) :])
+    return proc, info
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.3f} ms"
+
+
+async def run(quick: bool) -> None:
+    scale = 0.2 if quick else 1.0
+    upstream, up = start_child([str(Path(__file__).resolve()), "--serve-upstream"])
+    proxy_proc, fp = start_child(["-m", "harness.faults", "--port", "0"])
+    api = ToxiproxyClient(fp["url"])
+    try:
+        direct = up["address"]
+        proxied = api.create_proxy("bench", direct)["listen"]
+        print(
+            f"cpus: {os.cpu_count()}  python: {sys.version.split()[0]}  "
+            f"upstream: {direct}  proxy: {proxied}\n"
+        )
+
+        print("== no toxic: sequential requests on one keep-alive connection")
+        n = int(4000 * scale)
+        d_lat: list[float] = []
+        p_lat: list[float] = []
+        for _ in range(4):  # interleave blocks, so drift hits both sides alike
+            d_lat += await sequential_latency(direct, n // 4)
+            p_lat += await sequential_latency(proxied, n // 4)
+        for name, lat in (("direct", d_lat), ("proxied", p_lat)):
+            print(
+                f"  {name:8} p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}  "
+                f"({1 / statistics.mean(lat):7.0f} req/s on one connection)"
+            )
+        print(
+            f"  added    p50 {ms(pct(p_lat, 50) - pct(d_lat, 50))}  "
+            f"p99 {ms(pct(p_lat, 99) - pct(d_lat, 99))}"
+        )
+
+        print("\n== no toxic: 16 concurrent keep-alive connections")
+        secs = 3.0 * scale
+        d_rps = await requests_per_second(direct, 16, secs)
+        p_rps = await requests_per_second(proxied, 16, secs)
+        print(
+            f"  direct   {d_rps:9.0f} req/s\n  proxied  {p_rps:9.0f} req/s  "
+            f"({p_rps / d_rps:.0%} of direct)"
+        )
+
+        print("\n== no toxic: bulk transfer, one response")
+        mb = max(16, int(256 * scale))
+        d_bulk = await bulk_mb_per_s(direct, mb)
+        p_bulk = await bulk_mb_per_s(proxied, mb)
+        print(
+            f"  direct   {d_bulk:8.0f} MB/s\n  proxied  {p_bulk:8.0f} MB/s  "
+            f"({p_bulk / d_bulk:.0%} of direct, {mb} MB)"
+        )
+
+        base = pct(d_lat, 50)
+        print("\n== latency toxic accuracy (error = measured - configured - direct p50)")
+        for configured, conns, each in ((100, 10, int(20 * scale) or 2), (1000, 20, 2)):
+            api.add_toxic("bench", {"type": "latency", "attributes": {"latency": configured}})
+            samples = await latency_samples(proxied, conns, each)
+            api.remove_toxic("bench", "latency_downstream")
+            errors = [s - configured / 1000 - base for s in samples]
+            print(
+                f"  {configured:5d} ms: n={len(samples):4d}  error p50 {ms(pct(errors, 50))}  "
+                f"p99 {ms(pct(errors, 99))}  max {ms(max(errors))}"
+            )
+
+        print("\n== toxicity accuracy (latency 50 ms, toxicity 0.3, one request per connection)")
+        n = 1000 if not quick else 200
+        api.add_toxic("bench", {"type": "latency", "toxicity": 0.3, "attributes": {"latency": 50}})
+        times = await first_request_times(proxied, n, 10)
+        api.remove_toxic("bench", "latency_downstream")
+        hit = sum(t > 0.025 for t in times)
+        share = hit / n
+        half = 1.96 * math.sqrt(0.3 * 0.7 / n)
+        print(
+            f"  configured 0.300  observed {share:.3f} ({hit}/{n})  "
+            f"expected 95% range {0.3 - half:.3f}-{0.3 + half:.3f}"
+        )
+
+        print("\n== control API (GET /version, keep-alive, 500 calls)")
+        calls = []
+        for _ in range(500 if not quick else 100):
+            start = time.perf_counter()
+            api.version()
+            calls.append(time.perf_counter() - start)
+        print(f"  p50 {ms(pct(calls, 50))}  p99 {ms(pct(calls, 99))}")
+    finally:
+        api.close()
+        for proc in (proxy_proc, upstream):
+            proc.terminate()
+            proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve_upstream())
+        return
+    started = time.perf_counter()
+    asyncio.run(run(args.quick))
+    print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
