@@ -28,8 +28,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness tests benchmarks
-	$(BIN)/ruff format --check harness tests benchmarks
+	$(BIN)/ruff check harness tests benchmarks scripts
+	$(BIN)/ruff format --check harness tests benchmarks scripts
 	$(BIN)/mypy
 
 bench: $(STAMP)

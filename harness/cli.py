@@ -149,7 +149,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.rundir import RunDir
-    from harness.verdict import exit_code
 
     run = RunDir(Path(args.run_dir))
     if not run.exists():
@@ -158,13 +157,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from harness.report import render_reports
+    from harness.report import gate_exit_code, render_reports
 
     graded, paths = render_reports(run)
     print(f"verdict: {graded.verdict.value}")
     for kind, path in paths.items():
         print(f"{kind}: {path}")
-    return exit_code(graded.verdict, strict=args.strict)
+    return gate_exit_code(graded, strict=args.strict)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ from harness.rundir import (
     new_run_dir,
 )
 from harness.scenario import HeaderMap, Scenario
-from harness.verdict import EXIT_HARNESS, Verdict, exit_code
+from harness.verdict import EXIT_HARNESS
 
 __all__ = ["RunOptions", "run_scenario"]
 
@@ -518,7 +518,7 @@ class RunSession:
         if not self.options.report:
             print(f"records: {self.run.path}")
             return EXIT_HARNESS if error or status != "complete" else 0
-        from harness.report import render_reports
+        from harness.report import gate_exit_code, render_reports
 
         graded, paths = render_reports(self.run)
         verdict = graded.verdict
@@ -526,9 +526,7 @@ class RunSession:
         for reason in graded.reasons[:5]:
             print(f"  - {reason}")
         print(f"report: {paths.get('html', self.run.path)}")
-        if status != "complete" and verdict is not Verdict.ERROR:
-            return EXIT_HARNESS  # a partial run never passes a gate
-        return exit_code(verdict, strict=self.options.strict)
+        return gate_exit_code(graded, strict=self.options.strict)
 
 
 def run_scenario(scenario: Scenario, options: RunOptions) -> int:
