@@ -35,10 +35,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harness import __version__
+from harness.faults.addresses import split_address
 from harness.faults.collection import ProxyCollection, ProxyConfig
 from harness.faults.errors import ApiError, bad_request, conflict, not_found
 from harness.faults.http11 import Request, Response, json_response
-from harness.faults.proxy import STREAMS, Proxy, ToxicEntry, split_address
+from harness.faults.proxy import STREAMS, Proxy, ToxicEntry
 from harness.faults.toxics import REGISTRY, new_toxic
 
 __all__ = ["TOXIPROXY_VERSION", "ControlAPI"]

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from harness.faults.addresses import split_address
 from harness.faults.errors import ApiError, conflict, not_found
-from harness.faults.proxy import Proxy, split_address
+from harness.faults.proxy import Proxy
 
 __all__ = ["ProxyCollection", "ProxyConfig"]
 

@@ -15,33 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import sys
 import threading
 from types import TracebackType
 
+from harness.faults.addresses import format_address, is_loopback_host
 from harness.faults.api import ControlAPI
 from harness.faults.collection import ProxyCollection
 from harness.faults.http11 import HttpServer, start_http_server
-from harness.faults.proxy import format_address
 from harness.process import announce_ready
 from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 
 __all__ = ["FaultProxyServer", "is_loopback_host", "run_server"]
 
 log = logging.getLogger("harness.faults")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class FaultProxyServer:

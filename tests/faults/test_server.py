@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.faults import ToxiproxyClient
-from harness.faults.server import is_loopback_host
+from harness.faults.addresses import is_loopback_host
 from harness.process import READY_PREFIX
 from tests.conftest import REPO, port_listening
 from tests.faults.conftest import Upstream, address, connect, roundtrip
