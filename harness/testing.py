@@ -74,6 +74,9 @@ class SyntheticFault:
     latency_ms: float = 0.0
     error_rate: float = 1.0
     label: str | None = None
+    injected: bool = True
+    """False: the system fails on its own; the run did not inject it (no chaos entry, no
+    events), so grading must treat it as the system's fault."""
 
 
 @dataclass
@@ -233,7 +236,7 @@ def synthetic_scenario(spec: SyntheticRun) -> Scenario:
             "labels": spec.labels,
             "population": spec.population,
         },
-        "chaos": [_chaos_entry(f) for f in spec.faults],
+        "chaos": [_chaos_entry(f) for f in spec.faults if f.injected],
     }
     if external:
         doc["stack"]["external"] = {"gateway_url": "http://127.0.0.1:8080"}
@@ -591,7 +594,8 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
     ]
     for s in sorted(spec.stages, key=lambda s: s.at):
         ev.append({"ts": t0 + s.at, "kind": "stage", "users": s.users, "rate": s.rps})
-    for i, (f, c) in enumerate(zip(spec.faults, scenario.chaos, strict=True)):
+    injected = [f for f in spec.faults if f.injected]
+    for i, (f, c) in enumerate(zip(injected, scenario.chaos, strict=True)):
         toxic = c.toxic.api_body() if c.toxic else None
         ev.append(
             {

@@ -33,8 +33,9 @@ seconds from the start of the load, money in the scenario's currency; ``None`` =
   within_bound, per_fault [{fault, label, user_requests, user_errors, user_error_rate,
   fallbacks, rescued, fallback_p95_ms}]
 - ``split``: pattern, applies (pattern is split), n, ai_requests, kill_switch_requests,
-  configured_share, configured_from (records|scenario), observed_share, observed_ci, drift,
-  p_value (binomial test), significant, users, users_compared, sticky_users, switched_users,
+  configured_share, configured_from (records|scenario), observed_share, observed_ci (clustered
+  by user, at least Wilson), drift, p_value (binomial test on requests), p_value_clustered
+  (by user), significant, users, users_compared, sticky_users, switched_users,
   stickiness; shadow runs add shadow_sample_configured/observed, shadow_dropped
 - ``faults``: [{index, label, target, action, at, end, planned_at, planned_end, applied,
   phases: {before|during|after: {start, end, user|legacy|ai: per-system figures of the phase

@@ -107,10 +107,18 @@ def _configured_share(data: RunData, df: pd.DataFrame, keep: BoolArray) -> tuple
 
 
 def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
-    """Observed AI share against configured (drift, binomial test) and stickiness per user.
+    """Observed AI share against configured (drift) and stickiness per user.
 
-    A request counts as sent to the AI when the AI answered it or the gateway fell back from
-    the AI; kill-switch rows are left out (they are the rollback, not the split)."""
+    A request counts as sent to the AI when the AI was called on the user's path (or, from
+    headers only, answered or was fallen back from); kill-switch rows are left out (they are
+    the rollback, not the split).
+
+    The split is by user, so requests are clustered: a few heavy users move the request share
+    more than independent requests would. Beside the exact binomial test on requests
+    (``p_value``), the interval and ``significant`` use a user-clustered (ratio estimator)
+    standard error, widened to at least the Wilson interval."""
+    from scipy.stats import norm
+
     g = data.scenario.stack.gateway
     # decision records know the configured share of each request; prefer them
     df = data.decisions if data.has_decisions else _users(data)
@@ -131,13 +139,29 @@ def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
     if n and np.ptp(conf) < 1e-12:
         p_value = binomial_p_value(k, n, expected)
     elif n:  # the share changed during the run: a normal approximation over per-row shares
-        from scipy.stats import norm
-
         var = float((conf * (1 - conf)).sum())
         z = (k - float(conf.sum())) / math.sqrt(var) if var > 0 else math.inf
         p_value = float(2 * norm.sf(abs(z)))
     else:
         p_value = math.nan
+    codes, has, users = _user_codes(df, keep)
+    p_clustered = math.nan
+    if n and has.any():
+        tot = np.bincount(codes[has])
+        ai_u = np.bincount(codes[has], weights=to_ai[has])
+        tot, ai_u = tot[tot > 0], ai_u[tot > 0]
+        u, total = len(tot), float(tot.sum())
+        r = float(ai_u.sum()) / total
+        if u >= 2:
+            se = math.sqrt(u / (u - 1) * float(((ai_u - r * tot) ** 2).sum())) / total
+            zc = z_value(confidence)
+            lo, hi = min(lo, max(0.0, r - zc * se)), max(hi, min(1.0, r + zc * se))
+            p_clustered = (
+                float(2 * norm.sf(abs(r - expected) / se))
+                if se > 0
+                else (0.0 if abs(r - expected) > 1e-12 else 1.0)
+            )
+    decisive = p_clustered if math.isfinite(p_clustered) else p_value
     out.update(
         {
             "n": n,
@@ -149,11 +173,11 @@ def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
             "observed_ci": [_num(lo), _num(hi)],
             "drift": _num(k / n - expected) if n else None,
             "p_value": _num(p_value),
-            "significant": bool(p_value < 1 - confidence) if math.isfinite(p_value) else False,
-            "z": _num(z_value(confidence)),
+            "p_value_clustered": _num(p_clustered),
+            "significant": bool(decisive < 1 - confidence) if math.isfinite(decisive) else False,
         }
     )
-    out.update(_stickiness(df, keep, to_ai, conf))
+    out.update(_stickiness(codes, has, users, to_ai, conf))
     if g.pattern == "shadow" and data.has_decisions:
         shadow = data.decisions["shadow"].to_numpy() == 1
         out["shadow_sample_configured"] = _num(g.shadow_sample)
@@ -163,27 +187,32 @@ def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
     return out
 
 
-def _stickiness(df: pd.DataFrame, keep: BoolArray, to_ai: BoolArray, conf: Any) -> dict[str, Any]:
-    """Users whose requests (at one configured share) all went to the same system."""
+def _user_codes(df: pd.DataFrame, keep: BoolArray) -> tuple[Any, BoolArray, int]:
+    """(user code per kept row, rows that have a user id, distinct users)."""
     import pandas as pd
 
     uid = df["user_id"]
     if isinstance(uid.dtype, pd.CategoricalDtype):
-        codes = uid.cat.codes.to_numpy()[keep]
+        codes = uid.cat.codes.to_numpy()[keep].astype(np.int64)
         blank = uid.cat.categories.get_loc("") if "" in uid.cat.categories else -1
-        users = int(np.unique(codes[codes != blank]).size) if len(codes) else 0
         has = (codes >= 0) & (codes != blank)
-    else:
-        codes, uniques = pd.factorize(uid[keep], use_na_sentinel=True)
-        users = len(uniques)
-        has = codes >= 0
+        users = int(np.unique(codes[has]).size) if has.any() else 0
+        return codes, has, users
+    codes, uniques = pd.factorize(uid[keep], use_na_sentinel=True)
+    return codes.astype(np.int64), codes >= 0, len(uniques)
+
+
+def _stickiness(
+    codes: Any, has: BoolArray, users: int, to_ai: BoolArray, conf: Any
+) -> dict[str, Any]:
+    """Users whose requests (at one configured share) all went to the same system."""
     if not has.any():
         return {"users": 0, "users_compared": 0, "sticky_users": 0, "stickiness": None}
     if np.ptp(conf) < 1e-12 if len(conf) else True:  # one configured share: no sort needed
-        key = codes[has].astype(np.int64)
+        key = codes[has]
     else:
         levels, level = np.unique(np.round(conf, 6), return_inverse=True)
-        key = codes[has].astype(np.int64) * len(levels) + level[has]
+        key = codes[has] * len(levels) + level[has]
     total = np.bincount(key)
     ai = np.bincount(key, weights=to_ai[has])
     multi = total >= 2

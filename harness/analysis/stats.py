@@ -1,7 +1,8 @@
 """Intervals and tests that keep a CI gate from flapping on small samples.
 
 - Rates: the Wilson score interval (:func:`wilson`), vectorised over arrays of counts; the
-  difference of two rates: Newcombe's hybrid score interval (:func:`rate_delta_ci`).
+  difference of two rates: Newcombe's hybrid score interval (:func:`rate_delta_ci`); an exact
+  (Clopper-Pearson) lower bound for Bonferroni-corrected tails (:func:`exact_lower`).
 - Percentiles: a distribution-free interval from order statistics (:func:`quantiles`): the ranks
   that bracket the q-quantile with the wanted confidence come from the binomial distribution, so
   no resampling is needed and ten million latencies cost one ``np.partition``. The difference of
@@ -24,6 +25,7 @@ __all__ = [
     "QuantileEstimate",
     "RankTest",
     "binomial_p_value",
+    "exact_lower",
     "quantile_delta_ci",
     "quantiles",
     "rank_test",
@@ -64,6 +66,23 @@ def wilson(k: Any, n: Any, confidence: float = 0.95) -> tuple[Any, Any]:
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi
+
+
+def exact_lower(k: Any, n: Any, confidence: float) -> Any:
+    """One-sided Clopper-Pearson lower bound of a rate ``k / n`` at ``confidence`` (arrays ok).
+
+    Exact, so never below its nominal coverage: the right bound for a Bonferroni-corrected tail,
+    where Wilson's (good on average) undercovers small samples. 0 where ``k`` is 0, NaN where
+    ``n`` is 0."""
+    from scipy.stats import beta
+
+    k_arr = np.asarray(k, dtype=np.float64)
+    n_arr = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = beta.ppf(1 - confidence, k_arr, n_arr - k_arr + 1)
+    lo = np.where(k_arr > 0, lo, 0.0)
+    out = np.where(n_arr > 0, lo, np.nan)
+    return float(out) if out.ndim == 0 else out
 
 
 def rate_delta_ci(

@@ -141,8 +141,14 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
     ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
-        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}); drift {drift * 100:+.1f} points, binomial test "
-        f"p={sp['p_value']:.2g}; against at most {dmax * 100:g} points"
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}, clustered by user); drift {drift * 100:+.1f} "
+        f"points, binomial test p={sp['p_value']:.2g}"
+        + (
+            f" (by user: p={sp['p_value_clustered']:.2g})"
+            if sp.get("p_value_clustered") is not None
+            else ""
+        )
+        + f"; against at most {dmax * 100:g} points"
     )
     if past and not firm:
         evidence += "; past the limit, but the interval is not wholly past it: borderline"

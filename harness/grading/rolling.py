@@ -8,9 +8,11 @@ Outside those zones a check fails when either
 
 - the calls outside the zones, taken together, have a Wilson interval wholly past the limit
   (the run-level rate, at ``grading.confidence``), or
-- one rolling window has an interval wholly past the limit at a Bonferroni-corrected
-  confidence (``1 - (1 - confidence) / m``, m = the run's count of disjoint windows), so that
-  looking at many windows does not make a healthy system fail by chance.
+- one rolling window has an exact (Clopper-Pearson) lower bound past the limit at a
+  Bonferroni-corrected confidence (``1 - (1 - confidence) / m``, m = the rolling windows of the
+  run), so that looking at many windows does not make a healthy system fail by chance: for a
+  system at the limit the chance that any window fails stays under ``(1 - confidence) / 2``
+  (exact bounds, because Wilson's undercovers the far tail of small samples).
 
 It is *borderline* (recorded, not failing) when the run-level point estimate is past the limit,
 or a window is past it at the plain confidence only.
@@ -18,13 +20,11 @@ or a window is past it at the plain confidence only.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from harness.analysis.detection import Condition, fault_zones
 from harness.analysis.pipeline import Analysis
-from harness.analysis.stats import wilson
+from harness.analysis.stats import exact_lower
 from harness.grading.checks import Judge, fmt_pct
 from harness.grading.model import CheckKind, CheckResult, Severity
 
@@ -77,9 +77,9 @@ def rolling_check(
     enough = allowed & (st.n >= judge_.min_samples)
     if not enough.any():
         return run
-    m = max(1, math.ceil(a.data.duration / bins.window))
+    m = bins.n_bins  # every window that could be judged: a union bound, whatever the overlap
     strict = 1 - (1 - g.confidence) / m
-    lo_s, _ = wilson(st.k, st.n, strict)
+    lo_s = exact_lower(st.k, st.n, 1 - (1 - strict) / 2)  # one side of the two-sided level
     firm = enough & (np.nan_to_num(np.asarray(lo_s), nan=0.0) > cond.limit)
     loose = enough & st.firm  # past the limit at the plain confidence
     pick = firm if firm.any() else enough
