@@ -48,6 +48,11 @@ class _Side(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.pause_reading()  # until both sockets and both links exist
+        conn = self.conn
+        if conn is not None:  # the upstream socket: known to the connection at once
+            conn.upstream = self
+            if conn.closed:  # the client left, or the proxy stopped, while connecting
+                transport.abort()
 
     def data_received(self, data: bytes) -> None:
         link = self.outbound
@@ -116,7 +121,6 @@ class Connection:
             )
             self.close()
             return
-        self.upstream = side
         client_t, upstream_t = self.client.transport, side.transport
         if self.closed or client_t is None or upstream_t is None or client_t.is_closing():
             if upstream_t is not None:
