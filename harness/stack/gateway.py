@@ -13,8 +13,9 @@
 
 Other routes: ``GET /healthz``, ``GET /metrics``, ``GET /admin/settings``,
 ``POST /admin/settings`` (a partial :class:`~harness.scenario.GatewaySettings`),
-``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST is a user request, forwarded to the
-same path on the backend.
+``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST or PUT is a user request,
+forwarded as a POST to the same path on the backend; so is a GET with a query string (its
+fields become the JSON body).
 
 Run as a child process (the launcher does)::
 
@@ -36,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -189,6 +191,8 @@ class Gateway:
             await send_bytes(
                 send, 200, self.metrics.render(), content_type=CONTENT_TYPE_LATEST.encode()
             )
+        elif method == "GET" and scope.get("query_string"):
+            await self._route(scope, path, receive, send)
         else:
             await send_json(
                 send, 404, {"error": "not_found", "detail": f"no route {method} {path}"}
@@ -198,6 +202,9 @@ class Gateway:
         started = time.perf_counter()
         ts = time.time()
         body = await read_body(receive)
+        if scope["method"] == "GET":  # a GET request's fields are its query (load: method GET)
+            query = scope["query_string"].decode("latin-1")
+            body = _json(dict(parse_qsl(query, keep_blank_values=True)))
         rid = request_headers(scope).get(b"x-request-id", b"").decode("latin-1")
         if not rid:
             rid = f"{self._id_prefix}-{next(self._ids):x}"

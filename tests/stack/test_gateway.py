@@ -278,6 +278,16 @@ def test_bad_requests_get_400_and_a_record(tmp_path: Path) -> None:
     assert r.legacy.calls == r.ai.calls == 0
 
 
+def test_a_get_request_is_routed_with_its_query_as_fields(tmp_path: Path) -> None:
+    async def body(r: Rig) -> None:
+        resp = await r.client.get("/v1/answer", params={"user_id": "u7", "input": "hi"})
+        assert resp.status_code == 200 and resp.headers["X-Served-By"] == "ai"
+        assert (await r.client.get("/v1/answer")).status_code == 404
+
+    r = run(_with(spec(pattern="fallback"), tmp_path, body))
+    assert r.records[0]["user_id"] == "u7"
+
+
 def test_request_id_is_kept_from_the_client(tmp_path: Path) -> None:
     async def body(r: Rig) -> None:
         resp = await r.client.post(
