@@ -68,7 +68,7 @@ _HEADER_NAMES = tuple(
 )
 
 #: How long a stopping gateway lets queued shadow calls finish before dropping them.
-SHADOW_DRAIN_SECONDS = 2.0
+SHADOW_DRAIN_SECONDS = 1.0
 
 
 class Gateway:

@@ -54,7 +54,9 @@ def run_app(app: ASGIApp, host: str, port: int, **announce: Any) -> int:
         lifespan="on",
         log_level="warning",
         access_log=False,
-        timeout_graceful_shutdown=3,
+        # in-flight requests get 2 s, the gateway's shadow queue 1 s more: well within the
+        # 5 s a parent waits after SIGTERM before it sends SIGKILL (Child.stop)
+        timeout_graceful_shutdown=2,
         # the gateway holds many keep-alive connections from load users; keep them warm
         timeout_keep_alive=30,
         backlog=4096,
