@@ -182,7 +182,7 @@ def test_fallback_on_ai_error_and_timeout_within_the_timeout(rig: Rig) -> None:
         assert 0.29 <= elapsed < 0.3 + 0.5  # the timeout plus a small margin
     rows = rig.records(5)
     assert [r["fallback_reason"] for r in rows] == ["", "error", "timeout", "timeout", "timeout"]
-    assert all(280 <= float(r["ai_latency_ms"]) < 600 for r in rows[2:])
+    assert all(280 <= float(r["ai_latency_ms"]) < 800 for r in rows[2:])
 
 
 @params(**FALLBACK, ai_down=True)

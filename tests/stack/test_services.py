@@ -124,5 +124,6 @@ def test_queue_limit_answers_503_at_once(tmp_path: Path) -> None:
         with ThreadPoolExecutor(6) as pool:
             results = list(pool.map(one, range(6)))
     rejected = [lat for status, lat in results if status == 503]
+    served = [lat for status, lat in results if status == 200]
     assert len(rejected) >= 3  # one in the slot, one waiting, the rest turned away
-    assert max(rejected) < 0.25  # at once, not after a service time
+    assert max(rejected) < min(served)  # at once, not after a service time (0.3 s)
