@@ -9,8 +9,8 @@
 
 Every time is an offset in seconds from the start of the load (``t0``). The runner does not
 write that instant, so it is the earliest of what marks it: the first request, the first
-``stage`` event, and ``chaos_applied.ts - planned_at`` (an explicit ``meta.json`` field
-``load_started`` wins when present).
+``stage`` event, and a chaos event's ``ts - actual_at`` (or ``ts - planned_at``); an explicit
+``meta.json`` field ``load_started`` wins when present.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class Population:
 
     @property
     def n(self) -> int:
+        """Number of calls."""
         return len(self.t)
 
 
@@ -96,10 +97,12 @@ class RunData:
 
     @property
     def has_requests(self) -> bool:
+        """True when ``requests.csv`` has records."""
         return len(self.requests) > 0
 
     @property
     def has_decisions(self) -> bool:
+        """True when ``decisions.csv`` has records (the embedded gateway writes them)."""
         return len(self.decisions) > 0
 
     def offset(self, ts: Any) -> float | None:
@@ -136,10 +139,13 @@ def _origin(meta: dict[str, Any], events: list[dict[str, Any]], first_ts: list[f
             continue
         if ev.get("kind") == "stage":
             marks.append(ts)
-        elif ev.get("kind") == "chaos_applied":
-            planned = _as_epoch(ev.get("planned_at"))
-            if planned is not None:
-                marks.append(ts - planned)
+        elif ev.get("kind") in ("chaos_applied", "chaos_removed"):
+            # the chaos timeline starts with the load: its offsets give the origin back
+            for key in ("actual_at", "planned_at"):
+                offset = _as_epoch(ev.get(key))
+                if offset is not None:
+                    marks.append(ts - offset)
+                    break
     if marks:
         return min(marks)
     for key in ("started", "started_at", "start"):
@@ -248,6 +254,7 @@ def _floats(column: pd.Series) -> FloatArray:
 
 
 def unit_cost(spec: CostSpec) -> float:
+    """What one call costs by the scenario: flat price plus tokens x price per 1,000."""
     return spec.per_request + spec.tokens_per_request * spec.price_per_1k_tokens / 1000.0
 
 

@@ -136,6 +136,7 @@ class _Categories:
         self.codes = np.zeros(capacity, dtype=np.int32)
 
     def put(self, at: int, column: Any) -> None:
+        """Store the codes of one block's strings from row ``at``."""
         import numpy as np
         import pyarrow.compute as pc
 
@@ -146,6 +147,7 @@ class _Categories:
         self.codes[at : at + len(idx)] = lut[idx] if len(lut) else 0
 
     def finish(self, n: int) -> pd.Categorical:
+        """The first ``n`` rows as a categorical with the narrowest code type."""
         import numpy as np
         import pandas as pd
 

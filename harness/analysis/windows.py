@@ -187,6 +187,7 @@ class Bins:
 
     @property
     def window(self) -> float:
+        """Length (s) of a rolling window."""
         return self.k * self.step
 
     def index(self, pop: Population) -> Any:

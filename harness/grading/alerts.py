@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.capacity import stages
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles, wilson
 from harness.analysis.systems import phase_bounds
@@ -181,6 +182,8 @@ def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
     pairs = []
     faults = a.data.faults
     if not faults:
+        if len({users for users, *_ in stages(a.data)}) > 1:
+            return []  # the load changes on purpose: capacity judges that, not this alert
         half = a.data.duration / 2
         return [("second half vs first half", t >= half, t < half)]
     for f, b in zip(faults, phase_bounds(faults, a.data.duration), strict=True):
@@ -223,8 +226,10 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
                     "warning",
                     name,
                     system,
-                    "insufficient data (no phase pair had min_samples "
-                    f"latencies on both sides, min_samples {judge.min_samples})",
+                    "not applicable: the load changes during the run (see capacity)"
+                    if not _degradations(a, system)
+                    else "insufficient data (no phase pair had min_samples latencies on "
+                    f"both sides, min_samples {judge.min_samples})",
                     threshold=rmax * 100,
                     op="<=",
                     unit="%",

@@ -33,32 +33,31 @@ def _strings(df: pd.DataFrame, column: str) -> np.ndarray:  # type: ignore[type-
     return np.asarray(df[column].astype("string").fillna("").to_numpy(dtype=object))
 
 
-def _ai_calls(df: pd.DataFrame) -> tuple[int, int, int]:
-    """(calls, failed, unavailable) of the AI in ``df`` (decision or client records)."""
+def _ints(df: pd.DataFrame, column: str) -> np.ndarray:  # type: ignore[type-arg]
+    """A numeric column as int64, blanks and junk as 0 (zeros when the column is absent)."""
     import pandas as pd
 
+    if column not in df.columns:
+        return np.zeros(len(df), dtype=np.int64)
+    return np.asarray(pd.to_numeric(df[column], errors="coerce").fillna(0), dtype=np.int64)
+
+
+def _ai_calls(df: pd.DataFrame) -> tuple[int, int, int]:
+    """(calls, failed, unavailable) of the AI in ``df`` (decision or client records)."""
     if "ai_outcome" in df.columns:
         outcome = _strings(df, "ai_outcome")
         called = ~np.isin(outcome, NOT_CALLED)
-        status = np.zeros(len(df), dtype=np.int64)
-        if "ai_status" in df.columns:
-            ai_status = pd.to_numeric(df["ai_status"], errors="coerce").fillna(0)
-            status = np.asarray(ai_status, dtype=np.int64)
+        status = _ints(df, "ai_status")
         gone = ~np.isin(outcome, ("ok", "error")) | np.isin(status, UNAVAILABLE_STATUS)
         n = int(called.sum())
         return n, int((called & (outcome != "ok")).sum()), int((called & gone).sum())
 
     # client records: the AI answered (served_by) or the gateway fell back from it
-    def ints(column: str) -> np.ndarray:  # type: ignore[type-arg]
-        if column not in df.columns:
-            return np.zeros(len(df), dtype=np.int64)
-        return np.asarray(pd.to_numeric(df[column], errors="coerce").fillna(0), dtype=np.int64)
-
     served = _strings(df, "served_by") == "ai"
     reason = _strings(df, "fallback_reason")
-    attempted = (ints("fallback") == 1) & ~np.isin(reason, ("circuit_open", "kill_switch"))
-    ok = ints("ok") == 1 if "ok" in df.columns else served
-    status = ints("status")
+    attempted = (_ints(df, "fallback") == 1) & ~np.isin(reason, ("circuit_open", "kill_switch"))
+    ok = _ints(df, "ok") == 1 if "ok" in df.columns else served
+    status = _ints(df, "status")
     n = int((served | attempted).sum())
     failed = int((served & ~ok).sum() + attempted.sum())
     away = int((attempted & np.isin(reason, ("timeout", "unreachable"))).sum())

@@ -157,6 +157,8 @@ def test_capacity_below_required_fails(grade: Grade) -> None:
     ok = grade(stages=stages, duration=60, ai_share=0.0, grading={"capacity": {"peak_rps": 25}})
     assert check(ok, "sla.capacity.failover").status == "pass"
     short = grade(stages=stages, duration=60, ai_share=0.0, grading={"capacity": {"peak_rps": 60}})
+    degradation = check(short, "alert.warning.latency_degradation.user")
+    assert degradation.status == "skipped" and "load changes" in degradation.evidence
     c = check(short, "sla.capacity.failover")
     assert c.status == "fail" and "knee at 20 users" in c.evidence
     assert short.verdict is Verdict.FAIL
