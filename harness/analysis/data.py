@@ -213,6 +213,9 @@ def load_run(run: RunDir) -> RunData:
     status = str(meta.get("status") or "complete")
     if status == "running":  # the runner never finished writing meta: it died
         status = "interrupted"
+    if any(ev.get("kind") == "harness_error" for ev in events):
+        # e.g. a fault that could not be applied: never grade as if it had happened
+        status = "harness_error"
     duration = max([0.0, *lasts])
     if status == "complete":
         duration = max(duration, scenario.duration)

@@ -193,6 +193,8 @@ def detection(
     user_err = states.get("sla.user.error_rate")
     out = []
     for f in data.faults:
+        if not f.applied:  # planned, never injected (the run stopped first): nothing to detect
+            continue
         rows: list[dict[str, Any]] = []
         for c in conds:
             if c.system not in (f.target, "user"):
@@ -257,4 +259,4 @@ def detection(
 
 def fault_zones(data: RunData, system: str, grace: float) -> list[tuple[float, float]]:
     """Intervals in which a fault injected on ``system`` (plus ``grace``) explains its alerts."""
-    return [(f.at, f.end + grace) for f in data.faults if f.target == system]
+    return [(f.at, f.end + grace) for f in data.faults if f.target == system and f.applied]

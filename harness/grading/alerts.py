@@ -180,7 +180,7 @@ def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
     pop = a.pops[system]
     t = pop.t
     pairs = []
-    faults = a.data.faults
+    faults = [f for f in a.data.faults if f.applied]
     if not faults:
         if len({users for users, *_ in stages(a.data)}) > 1:
             return []  # the load changes on purpose: capacity judges that, not this alert

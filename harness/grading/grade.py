@@ -33,11 +33,16 @@ from harness.verdict import Verdict, worst
 __all__ = ["decide", "grade_analysis", "grade_run"]
 
 
-def _harness_error(meta: dict[str, Any]) -> str:
+def _harness_error(meta: dict[str, Any], events: list[dict[str, Any]]) -> str:
     err = meta.get("harness_error")
     if isinstance(err, dict):
         return ": ".join(str(err[k]) for k in ("component", "message") if err.get(k))
-    return str(err) if err else "the harness reported an error (no message)"
+    if err:
+        return str(err)
+    for ev in events:
+        if ev.get("kind") == "harness_error":
+            return ": ".join(str(ev[k]) for k in ("component", "message") if ev.get(k))
+    return "the harness reported an error (no message)"
 
 
 def decide(checks: list[CheckResult]) -> tuple[Verdict, list[str]]:
@@ -165,7 +170,7 @@ def grade_run(run: RunDir) -> GradedRun:
             data.scenario_doc,
             data.meta,
             data.status,
-            f"the harness could not run the test: {_harness_error(data.meta)}",
+            f"the harness could not run the test: {_harness_error(data.meta, data.events)}",
         )
     if not data.has_requests and not data.has_decisions:
         return _error_run(

@@ -173,3 +173,36 @@ def test_summary_is_json(grade: Grade) -> None:
     g = grade(pattern="fallback", rps=20, duration=30, seed=5)
     text = json.dumps(g.to_summary(), allow_nan=False)
     assert json.loads(text)["verdict"] == g.verdict.value
+
+
+def test_harness_error_event_wins_over_meta(tmp_path: Path) -> None:
+    """A fault the proxy could not apply is a harness error even if meta says complete."""
+    run = make_run(tmp_path / "r", SyntheticRun(rps=20, duration=30))
+    with open(run.events, "a") as fh:
+        fh.write(
+            json.dumps(
+                {
+                    "ts": 1764158410.0,
+                    "kind": "harness_error",
+                    "component": "fault proxy",
+                    "message": "toxic not applied",
+                }
+            )
+            + "\n"
+        )
+    g = grade_run(run)
+    assert g.verdict is Verdict.ERROR and "toxic not applied" in g.reasons[0]
+
+
+def test_fault_never_applied_is_not_detected(tmp_path: Path) -> None:
+    from harness.testing import SyntheticFault
+
+    run = make_run(
+        tmp_path / "r",
+        SyntheticRun(rps=20, duration=60, status="interrupted", faults=[SyntheticFault(20, 10)]),
+    )
+    lines = [ln for ln in run.events.read_text().splitlines() if '"chaos_' not in ln]
+    run.events.write_text("\n".join(lines) + "\n")
+    g = grade_run(run)
+    assert g.metrics["faults"][0]["applied"] is False
+    assert g.metrics["detection"] == []
