@@ -58,6 +58,7 @@ class Child:
     log_path: Path
     info: dict[str, Any] = field(default_factory=dict)
     _log: IO[str] | None = None
+    _pump: threading.Thread | None = None
 
     @property
     def pid(self) -> int:
@@ -85,6 +86,12 @@ class Child:
         else:
             # The leader is gone; make sure nothing it started outlives it.
             _signal_group(self.proc, signal.SIGKILL)
+        # The stdout reader ends with the process; then its pipe and the log can be closed.
+        if self._pump is not None:
+            self._pump.join(timeout=2)
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdout.close()
         if self._log is not None and not self._log.closed:
             self._log.close()
         return self.proc.returncode
@@ -140,7 +147,8 @@ def spawn(
                 log.flush()
         done.set()
 
-    threading.Thread(target=pump, name=f"{name}-stdout", daemon=True).start()
+    child._pump = threading.Thread(target=pump, name=f"{name}-stdout", daemon=True)
+    child._pump.start()
     if not wait_ready:
         return child
     deadline = time.monotonic() + ready_timeout

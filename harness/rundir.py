@@ -61,7 +61,7 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "bytes",  # response body size
     "served_by",  # legacy | ai | "" (from X-Served-By, or the scenario's header map)
     "fallback",  # 1 when the gateway fell back to legacy, else 0
-    "fallback_reason",  # error | timeout | circuit_open | kill_switch | "" ...
+    "fallback_reason",  # error | timeout | circuit_open | unreachable | "" (kill switch: route)
     "route",  # X-Route: the gateway's route name (pattern or feature rule)
     "request_id",  # X-Request-Id, joins to decisions.csv
     "user_id",
@@ -170,7 +170,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, float):
-        return round(value, 3)
+        # Times and latencies need milliseconds; small values (costs) need significant digits.
+        return round(value, 3) if abs(value) >= 1 else float(f"{value:.6g}")
     return value
 
 
