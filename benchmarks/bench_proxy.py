@@ -245,27 +245,32 @@ async def run(quick: bool) -> None:
             f"p99 {ms(pct(p_lat, 99) - pct(d_lat, 99))}"
         )
 
-        print("\n== no toxic: 16 concurrent keep-alive connections")
-        secs = 3.0 * scale
-        d_rps = await requests_per_second(direct, 16, secs)
-        p_rps = await requests_per_second(proxied, 16, secs)
+        print("\n== no toxic: 16 concurrent keep-alive connections (median of 3 rounds)")
+        secs = 1.0 * scale
+        d_runs, p_runs = [], []
+        for _ in range(3):
+            d_runs.append(await requests_per_second(direct, 16, secs))
+            p_runs.append(await requests_per_second(proxied, 16, secs))
+        d_rps, p_rps = statistics.median(d_runs), statistics.median(p_runs)
         print(
             f"  direct   {d_rps:9.0f} req/s\n  proxied  {p_rps:9.0f} req/s  "
             f"({p_rps / d_rps:.0%} of direct)"
         )
 
-        print("\n== no toxic: bulk transfer, one response")
         mb = max(16, int(256 * scale))
-        d_bulk = await bulk_mb_per_s(direct, mb)
-        p_bulk = await bulk_mb_per_s(proxied, mb)
+        print(f"\n== no toxic: bulk transfer of one {mb} MB response (best of 3)")
+        d_bulk = p_bulk = 0.0
+        for _ in range(3):
+            d_bulk = max(d_bulk, await bulk_mb_per_s(direct, mb))
+            p_bulk = max(p_bulk, await bulk_mb_per_s(proxied, mb))
         print(
             f"  direct   {d_bulk:8.0f} MB/s\n  proxied  {p_bulk:8.0f} MB/s  "
-            f"({p_bulk / d_bulk:.0%} of direct, {mb} MB)"
+            f"({p_bulk / d_bulk:.0%} of direct)"
         )
 
         base = pct(d_lat, 50)
         print("\n== latency toxic accuracy (error = measured - configured - direct p50)")
-        for configured, conns, each in ((100, 10, int(20 * scale) or 2), (1000, 20, 2)):
+        for configured, conns, each in ((100, 10, int(20 * scale) or 2), (1000, 10, 4)):
             api.add_toxic("bench", {"type": "latency", "attributes": {"latency": configured}})
             samples = await latency_samples(proxied, conns, each)
             api.remove_toxic("bench", "latency_downstream")
@@ -283,14 +288,17 @@ async def run(quick: bool) -> None:
         hit = sum(t > 0.025 for t in times)
         share = hit / n
         half = 1.96 * math.sqrt(0.3 * 0.7 / n)
+        unclear = sum(0.01 < t < 0.045 for t in times)
         print(
             f"  configured 0.300  observed {share:.3f} ({hit}/{n})  "
-            f"expected 95% range {0.3 - half:.3f}-{0.3 + half:.3f}"
+            f"expected 95% range {0.3 - half:.3f}-{0.3 + half:.3f}  "
+            f"({unclear} took 10-45 ms: hard to classify)"
         )
 
-        print("\n== control API (GET /version, keep-alive, 500 calls)")
+        n = 500 if not quick else 100
+        print(f"\n== control API (GET /version, keep-alive, {n} calls)")
         calls = []
-        for _ in range(500 if not quick else 100):
+        for _ in range(n):
             start = time.perf_counter()
             api.version()
             calls.append(time.perf_counter() - start)

@@ -57,7 +57,9 @@ async def bind_listener(address: str, allow_remote: bool) -> socket.socket:
             f"listen address {address!r} is not on loopback: the fault proxy only listens on "
             "127.0.0.1/::1 unless it was started with --allow-remote",
         )
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it a second small write waits for a delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(sockaddr)

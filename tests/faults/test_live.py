@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness.faults import ToxiproxyClient
+from harness.faults import FaultProxyServer, ToxiproxyClient
 from tests.conftest import port_listening
 from tests.faults.conftest import Upstream, address, connect, recv_exactly, roundtrip
 
@@ -154,3 +154,16 @@ def test_toxicity_applies_to_live_connections_too(api: ToxiproxyClient, proxy: s
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_both_sockets_of_a_connection_have_nodelay(
+    server: FaultProxyServer, api: ToxiproxyClient, proxy: str
+) -> None:
+    """Without TCP_NODELAY a second small write waits ~40 ms for a delayed ACK."""
+    with connect(proxy) as sock:
+        roundtrip(sock)
+        (conn,) = server.collection.proxies["echo"].connections
+        for side in (conn.client, conn.upstream):
+            assert side is not None and side.transport is not None
+            raw = side.transport.get_extra_info("socket")
+            assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
