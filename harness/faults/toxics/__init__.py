@@ -1,7 +1,16 @@
 """The toxics: one module per fault, each registered under Toxiproxy's name.
 
-Adding a toxic is adding a module here (see :mod:`harness.faults.toxics.base` for the contract)
-and importing it below by name.
+Adding a toxic:
+
+1. a module here, e.g. ``jam.py``: a ``@register("jam")`` dataclass subclass of
+   :class:`~harness.faults.toxics.base.Toxic` whose fields are its attributes (ints, with
+   defaults), with ``async def pipe(self, stub)`` (the contract is in
+   :mod:`harness.faults.toxics.base`: pass every byte on, or end the stream);
+2. its name in the import below (registration never depends on what happened to be imported);
+3. tests in ``tests/faults/test_toxics.py`` (its effect over real sockets) and, if it must never
+   drop data, its name in ``LOSSLESS`` in ``tests/faults/test_registry.py``;
+4. if Toxiproxy has it too, its attributes in ``harness.scenario.TOXIC_ATTRIBUTES``: a test
+   keeps the registry and that table equal.
 """
 
 from harness.faults.toxics import (
