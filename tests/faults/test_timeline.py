@@ -245,3 +245,37 @@ def test_a_fault_removed_behind_its_back_is_not_an_error(
     timeline.stop()
     assert timeline.error is None
     assert read(log, "chaos_removed")[0]["reason"] == "end_of_run"
+
+
+def test_works_in_a_gevent_patched_process(
+    server: FaultProxyServer, proxies: ToxiproxyClient, tmp_path: Path
+) -> None:
+    """The timeline runs in the Locust process, which gevent has patched."""
+    script = textwrap.dedent(f"""
+        from gevent import monkey
+        monkey.patch_all()
+        import time
+        from pathlib import Path
+        from harness.faults import ChaosTimeline, ToxiproxyClient
+        from harness.rundir import EventLog
+        from harness.scenario import ChaosEvent
+        events = [ChaosEvent.model_validate(e) for e in [
+            {{"at": 0.1, "for": 0.2, "target": "ai", "action": "down"}},
+            {{"at": 0.1, "target": "legacy", "toxic": {{"type": "latency"}}}},
+        ]]
+        log = EventLog(Path({str(tmp_path / "events.jsonl")!r}))
+        timeline = ChaosTimeline(ToxiproxyClient({server.url!r}), events, log)
+        timeline.start()
+        deadline = time.monotonic() + 10
+        while len([f for f in timeline.applied if f.removed_ts]) < 1:
+            assert time.monotonic() < deadline, timeline.applied
+            time.sleep(0.02)
+        timeline.stop()
+        print(len(timeline.applied), timeline.error)
+    """)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "None"]
+    assert clean(proxies)
