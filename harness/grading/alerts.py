@@ -181,9 +181,9 @@ def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
     t = pop.t
     pairs = []
     faults = [f for f in a.data.faults if f.applied]
+    if len({users for users, *_ in stages(a.data)}) > 1:
+        return []  # the load changes on purpose: capacity judges that, not this alert
     if not faults:
-        if len({users for users, *_ in stages(a.data)}) > 1:
-            return []  # the load changes on purpose: capacity judges that, not this alert
         half = a.data.duration / 2
         return [("second half vs first half", t >= half, t < half)]
     for f, b in zip(faults, phase_bounds(faults, a.data.duration), strict=True):

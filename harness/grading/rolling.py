@@ -71,6 +71,12 @@ def rolling_check(
         window="run" + outside,
         what=f"{cond.name} over the run",
     )
+    if zones and n == 0 and int(cond.n.sum()) > 0:
+        run.evidence = (
+            f"not applicable: all {int(cond.n.sum())} {cond.system} calls fell during faults "
+            f"injected on {cond.system} (see detection)"
+        )
+        return run
     if zones:
         run.evidence += f"; {len(zones)} fault(s) injected on {cond.system} left to detection"
 

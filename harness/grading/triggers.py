@@ -119,7 +119,8 @@ def _metric_degradation(a: Analysis, judge: Judge) -> CheckResult:
             "planned",
             name,
             "comparison",
-            f"insufficient data (n={n} < min_samples {judge.min_samples} on a side)",
+            f"insufficient data (n={n} < min_samples {judge.min_samples} on a side, "
+            "outside injected faults)",
             threshold=dmax * 100,
             op="<=",
             unit="%",
