@@ -4,11 +4,13 @@ API, and the chaos timeline that drives it during a run.
 ::
 
     ChaosTimeline ── ToxiproxyClient ──HTTP──> FaultProxyServer (or a real Toxiproxy)
-                                                 ├─ ControlAPI      api.py, http11.py
-                                                 ├─ ProxyCollection collection.py
-                                                 │   └─ Proxy       proxy.py: listen, connections
-                                                 │       └─ Link    link.py: a chain of toxics
-                                                 └─ toxics/         one module per fault
+    timeline.py       client.py                  server.py: run_server, python -m harness.faults
+                                                 ├─ ControlAPI        api.py, http11.py, errors.py
+                                                 └─ ProxyCollection   collection.py
+                                                     └─ Proxy         proxy.py, addresses.py
+                                                         └─ Connection  connection.py
+                                                             └─ Link    link.py: a chain of toxics
+                                                                 └─ toxics/  one module per fault
 """
 
 from harness.faults.client import FaultProxyError, ToxiproxyClient
