@@ -148,7 +148,13 @@ class Link:
         self.done = True
         if item is End.EOF:
             if self.dst.can_write_eof() and not self.dst.is_closing():
-                self.dst.write_eof()
+                try:
+                    self.dst.write_eof()
+                except OSError:
+                    # The peer is already gone (ENOTCONN): nothing is left to half-close, so
+                    # the connection is over. Never let this fail a toxic's removal.
+                    self.owner.close()
+                    return
             self.owner.link_finished(self)
         else:
             self.owner.close(reset=item is End.RESET)
@@ -237,9 +243,11 @@ class Link:
                 out.put(item)
             elif isinstance(item, Chunk):
                 self.dropped(len(item.data))  # after the end: nowhere to go
+        if stage not in self.stages:
+            return  # delivering what it held ended the connection (stop() cleared the chain)
         if pos > 0:
             self.stages[pos - 1].stub.output = out
-        del self.stages[pos]
+        self.stages.remove(stage)
 
     def _find(self, key: object) -> Stage | None:
         for stage in self.stages:
