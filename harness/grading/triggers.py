@@ -1,7 +1,8 @@
 """The article's rollback triggers (``grading.triggers``).
 
 - immediate: AI error rate > 10%, AI availability < 95% (rolling windows outside faults
-  injected on the AI), data loss (answered requests without a decision record)
+  injected on the AI; and whenever the run's kill switch was flipped by the live check: the
+  run was rolled back), data loss (answered requests without a decision record)
 - planned: a key metric degrades > 10% (AI against legacy: accuracy where labelled, success
   rate outside injected faults), cost over budget by > 50%
 """
@@ -46,12 +47,40 @@ def trigger_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
         _metric_degradation(a, judge),
         _cost_over_budget(a, judge),
     ]
-    fired = [e for e in a.data.events if e.get("kind") == "trigger_fired"]
-    if fired:
-        names = ", ".join(sorted({str(e.get("trigger")) for e in fired}))
-        for c in out[:2]:
-            c.evidence += f"; the live check fired during the run ({names})"
+    _live_events(a, out[0], out[1])
     return out
+
+
+def _live_events(a: Analysis, error_rate: CheckResult, availability: CheckResult) -> None:
+    """What the live check did during the run. A ``trigger_fired`` event is noted; a
+    ``kill_switch`` event means the run *was* rolled back, so the trigger that caused it fails
+    whatever the cause (an injected fault included): the verdict must say ROLLBACK."""
+    fired = [
+        (a.data.offset(e.get("ts")), e) for e in a.data.events if e.get("kind") == "trigger_fired"
+    ]
+    switched = [
+        a.data.offset(e.get("ts"))
+        for e in a.data.events
+        if e.get("kind") == "kill_switch" and e.get("on")
+    ]
+    if fired:
+        names = ", ".join(sorted({str(e.get("trigger")) for _, e in fired}))
+        for c in (error_rate, availability):
+            c.evidence += f"; the live check fired during the run ({names})"
+    at = next((t for t in switched if t is not None), None)
+    if at is None:
+        return
+    before = [(t, e) for t, e in fired if t is not None and t <= at + 1e-6]
+    t_fired, ev = before[-1] if before else (at, {})
+    check = availability if ev.get("trigger") == "ai_availability" else error_rate
+    check.status = "fail"
+    check.borderline = False
+    check.first_seen = t_fired
+    check.evidence = (
+        f"the run was rolled back: the live check fired {ev.get('trigger', 'a trigger')} at "
+        f"{t_fired:.1f}s and the kill switch sent 100% of traffic to legacy at {at:.1f}s; "
+        + check.evidence
+    )
 
 
 def _data_loss(a: Analysis, judge: Judge) -> CheckResult:

@@ -194,3 +194,21 @@ def test_outage_the_run_did_not_inject_rolls_back(grade: Grade) -> None:
     assert c.cleared is not None and 65 < c.cleared <= 71
     assert g.verdict is Verdict.ROLLBACK
     assert g.metrics["detection"] == []  # nothing was injected: nothing to "detect"
+
+
+def test_kill_switch_flipped_during_the_run_is_a_rollback(grade: Grade) -> None:
+    """An injected fault is the experiment; but when the live check flipped the kill switch, the
+    run was rolled back: the verdict says so and names the trigger."""
+    g = grade(
+        pattern="fallback",
+        rps=50,
+        duration=60,
+        seed=12,
+        kill_switch_at=24,
+        faults=[SyntheticFault(20, 30, effect="errors")],
+    )
+    assert g.verdict is Verdict.ROLLBACK
+    c = check(g, "trigger.immediate.ai_error_rate")
+    assert c.status == "fail" and c.first_seen == pytest.approx(24.0, abs=0.1)
+    assert "kill switch sent 100% of traffic to legacy" in c.evidence
+    assert g.metrics["detection"][0]["kill_switch_s"] == pytest.approx(4.0, abs=0.1)
