@@ -343,6 +343,18 @@ class ToxicSpec(_Model):
                 f"toxic '{self.type}' has no attribute {', '.join(map(repr, unknown))}; "
                 f"expected some of {', '.join(known)}"
             )
+        attrs = {**known, **self.attributes}
+        if self.type == "slicer" and not (
+            attrs["average_size"] >= 1 and attrs["size_variation"] < attrs["average_size"]
+        ):
+            raise ValueError(
+                "toxic 'slicer' needs average_size >= 1 and size_variation < average_size"
+            )
+        if self.type == "bandwidth" and attrs["rate"] < 1:
+            raise ValueError(
+                "toxic 'bandwidth' needs rate >= 1 (KB/s); a rate of 0 holds all data: "
+                "use a 'timeout' toxic with timeout 0 for that"
+            )
         return self
 
     def api_body(self) -> dict[str, Any]:

@@ -239,3 +239,23 @@ def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
 )
 def test_loopback(addr: str, ok: bool) -> None:
     assert is_loopback(addr) is ok
+
+
+@pytest.mark.parametrize(
+    ("toxic", "expected"),
+    [
+        ({"type": "slicer"}, "average_size >= 1"),
+        (
+            {"type": "slicer", "attributes": {"average_size": 10, "size_variation": 10}},
+            "size_variation < average_size",
+        ),
+        ({"type": "bandwidth"}, "rate >= 1"),
+    ],
+)
+def test_toxic_attributes_that_would_fail_mid_run(
+    tmp_path: Path, toxic: dict[str, object], expected: str
+) -> None:
+    problems = problems_of(
+        tmp_path, {**BASE, "chaos": [{"at": "1s", "target": "ai", "toxic": toxic}]}
+    )
+    assert any(p.startswith("chaos[0].toxic:") and expected in p for p in problems), problems

@@ -243,6 +243,14 @@ class Stack:
                     f"proxy {p.name!r} does not exist on the fault proxy at {url} "
                     "(give it an 'upstream' in faults.proxies to have it created)",
                 )
+            if not proxy.get("enabled", True):
+                # A crashed earlier run can leave a shared server's proxy down, and populate
+                # leaves a matching proxy as it is (Toxiproxy's rule): bring it back up. Not
+                # reset(), which would also remove the shared server's own toxics.
+                try:
+                    client.set_enabled(p.name, True)
+                except FaultProxyError as err:
+                    raise ComponentFailed(name, err.message, self._last_lines(name)) from None
             out[p.name] = str(proxy["listen"])
         return out
 
