@@ -257,6 +257,13 @@ def detection(
     return out
 
 
+#: A fault takes effect a little before its ``chaos_applied`` event is written (the event
+#: follows the proxy's answer): its zone starts this much earlier.
+ZONE_LEAD_S = 0.5
+
+
 def fault_zones(data: RunData, system: str, grace: float) -> list[tuple[float, float]]:
     """Intervals in which a fault injected on ``system`` (plus ``grace``) explains its alerts."""
-    return [(f.at, f.end + grace) for f in data.faults if f.target == system and f.applied]
+    return [
+        (f.at - ZONE_LEAD_S, f.end + grace) for f in data.faults if f.target == system and f.applied
+    ]

@@ -4,15 +4,19 @@
 what happened                                                      verdict
 =================================================================  ==========
 meta.json says harness_error, or no record at all                  ERROR
-an immediate rollback trigger failed                               ROLLBACK
+an immediate rollback trigger failed (outside injected faults),     ROLLBACK
+or the live check flipped the kill switch during the run
 an SLA broke or a critical alert fired                             FAIL
 a warning alert or a planned trigger fired; fewer user requests     WARN
 than min_samples; an interrupted run (a partial run never PASSes)
 otherwise                                                          PASS
 =================================================================  ==========
 
-Info alerts, skipped checks and borderline results never change the verdict; they are listed
-in ``reasons`` after what decided it.
+Faults the scenario injected are the experiment: an alert or trigger condition they cause on
+the system they target is reported as a detection (``metrics["detection"]``: time to detect,
+time to recover), not held against that system; SLAs still count them (users must be protected
+through them). Info alerts, skipped checks and borderline results never change the verdict;
+they are listed in ``reasons`` after what decided it.
 """
 
 from __future__ import annotations
