@@ -256,8 +256,11 @@ class Gateway:
 
     async def _reply(self, ex: Exchange, send: Send, status: int, body: bytes) -> None:
         ex.status = status
+        # On an error X-Served-By names the system whose failure the user got (the record's
+        # served_by stays empty: nobody answered), so a client alone can tell AI-path errors
+        # from legacy ones, as split groups and live rollback triggers need.
         values = (
-            ex.served_by,
+            ex.served_by or (ex.failed.system if ex.failed is not None else ""),
             "1" if ex.fallback else "0",
             ex.fallback_reason,
             ex.route,

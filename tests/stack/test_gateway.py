@@ -118,7 +118,7 @@ def test_legacy_failure_gives_a_clean_json_error(tmp_path: Path) -> None:
             assert resp.status_code == status, mode
             data = resp.json()
             assert data["error"].startswith("legacy_") and "detail" in data
-            assert resp.headers["X-Served-By"] == ""
+            assert resp.headers["X-Served-By"] == "legacy"  # whose failure the user got
 
     r = run(
         _with(
@@ -151,9 +151,11 @@ def test_split_failure_of_the_ai_is_not_hidden(tmp_path: Path) -> None:
         resp = await r.ask()
         assert resp.status_code == 502
         assert resp.json()["error"] == "ai_error"
+        assert resp.headers["X-Served-By"] == "ai"  # the client can tell the AI group's errors
 
     r = run(_with(spec(pattern="split", ai_share=1.0), tmp_path, body))
     assert r.records[0]["ai_outcome"] == "error" and r.records[0]["fallback"] == 0
+    assert r.records[0]["served_by"] == ""  # nobody answered
 
 
 def test_feature_rules_pick_the_system_and_name_the_route(tmp_path: Path) -> None:
