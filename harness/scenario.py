@@ -212,6 +212,16 @@ def _default_legacy() -> ServiceSpec:
     return ServiceSpec(cost=CostSpec(per_request=0.0004))
 
 
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 class CircuitBreakerSpec(_Model):
     """Fallback pattern: stop calling the AI after too many failures, try again later."""
 
@@ -298,6 +308,20 @@ class StackSpec(_Model):
     legacy: ServiceSpec = Field(default_factory=_default_legacy)
     ai: ServiceSpec = Field(default_factory=_default_ai)
     external: ExternalSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_defaults(cls, data: Any) -> Any:
+        """``legacy:``/``ai:`` override their role's defaults field by field (an AI section
+        that only sets latency keeps the AI's token price, for example)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for role, default in (("legacy", _default_legacy), ("ai", _default_ai)):
+            given = out.get(role)
+            if isinstance(given, dict):
+                out[role] = _deep_merge(default().model_dump(), given)
+        return out
 
     @model_validator(mode="after")
     def _external_named(self) -> StackSpec:

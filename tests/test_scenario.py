@@ -259,3 +259,26 @@ def test_toxic_attributes_that_would_fail_mid_run(
         tmp_path, {**BASE, "chaos": [{"at": "1s", "target": "ai", "toxic": toxic}]}
     )
     assert any(p.startswith("chaos[0].toxic:") and expected in p for p in problems), problems
+
+
+def test_service_sections_override_role_defaults_field_by_field(tmp_path: Path) -> None:
+    s = load_scenario(
+        write(
+            tmp_path,
+            {
+                **BASE,
+                "stack": {
+                    "ai": {"latency": {"p50": "30ms", "p99": "90ms"}},
+                    "legacy": {"capacity": 8, "cost": {"tokens_per_request": 5}},
+                },
+            },
+        )
+    )
+    assert s.stack.ai.latency.p50 == pytest.approx(0.03)
+    assert s.stack.ai.cost.tokens_per_request == 800  # the AI's default price survives
+    assert s.stack.ai.agreement == pytest.approx(0.92)
+    assert s.stack.legacy.capacity == 8
+    assert s.stack.legacy.cost.per_request == pytest.approx(0.0004)
+    assert s.stack.legacy.cost.tokens_per_request == 5
+    problems = problems_of(tmp_path, {**BASE, "stack": {"ai": {"latency": {"p5": "1ms"}}}})
+    assert any(p.startswith("stack.ai.latency.p5: unknown field") for p in problems), problems
