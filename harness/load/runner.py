@@ -215,8 +215,12 @@ class RunSession:
         if self.stop_reason:
             return
         runner = self._start_load(info.gateway_url)
-        self.timeline = ChaosTimeline(ToxiproxyClient(info.toxiproxy_url), sc.chaos, self.events)
+        # Load, fault offsets and analysis windows all count from this one instant.
         self.t0 = time.time()
+        self.run.write_meta(load_started=self.t0)
+        self.timeline = ChaosTimeline(
+            ToxiproxyClient(info.toxiproxy_url), sc.chaos, self.events, run_start=self.t0
+        )
         self.timeline.start()
         runner.start_shape()
         self.progress.start(f"running '{sc.name}' for {sc.duration:g}s -> {self.run.path}")
