@@ -383,7 +383,9 @@ class RunSession:
         calls (what users' requests showed of the AI: served by it, or fallen back from it)."""
         g = self.scenario.grading
         t = g.triggers
-        w = self.live.stats(g.window)
+        # Whole seconds: the live window counts per-second buckets (a shortened run's window
+        # can be under a second, which would judge a partial bucket alone).
+        w = self.live.stats(max(2.0, round(g.window)))
         err = w.ai_error_rate
         fired: tuple[str, float, float] | None = None
         if w.ai_attempts >= g.min_samples and err is not None:
