@@ -6,6 +6,7 @@
     services.py   the demo legacy and AI services (capacity, latency model, error rate)
     gateway.py    the migration gateway: routing, kill switch, admin API, records, /metrics
     patterns.py   shadow, split, fallback, feature behind one RoutingPattern protocol
+    rules.py      feature routing rules (pure: the gateway and analysis share it)
     breaker.py    the fallback pattern's circuit breaker
     exchange.py   one request through the gateway, and the decision record it becomes
     backend.py    the gateway's backend clients and the outcome of a call

@@ -9,7 +9,8 @@
     fallback  AI first within fallback_timeout; on error, timeout, no connection or an open
               circuit breaker, legacy answers
     feature   the first rule that matches the request's fields picks the system, else the
-              default route
+              default route (the matching itself is :mod:`harness.stack.rules`, pure, which
+              analysis shares to grade routing correctness)
 
 A pattern only decides and calls backends through its :class:`Router` (the gateway); the kill
 switch, the response, the records and the metrics are the gateway's business. New patterns
@@ -18,15 +19,14 @@ register in :data:`PATTERNS`.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from harness.scenario import FeatureRule, GatewaySpec
+from harness.scenario import GatewaySpec
 from harness.stack.answers import unit_hash
 from harness.stack.backend import Call
 from harness.stack.breaker import CircuitBreaker
 from harness.stack.exchange import Exchange, LiveSettings
+from harness.stack.rules import choose, rule_matches
 
 __all__ = [
     "PATTERNS",
@@ -126,53 +126,13 @@ class FallbackPattern:
         _serve(ex, ex.legacy)
 
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "lt": operator.lt,
-    "le": operator.le,
-    "in": lambda field, value: field in value,
-    "contains": lambda field, value: value in field,
-}
-
-_MISSING = object()
-
-
-def _lookup(fields: dict[str, Any], path: str) -> Any:
-    value: Any = fields
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
-
-
-def rule_matches(rule: FeatureRule, fields: dict[str, Any]) -> bool:
-    """Does ``rule`` hold for the request ``fields`` (dotted paths reach nested objects)? A
-    missing field or values that cannot be compared never match."""
-    value = _lookup(fields, rule.field)
-    if value is _MISSING:
-        return False
-    try:
-        return bool(_OPS[rule.op](value, rule.value))
-    except TypeError:
-        return False
-
-
 class FeaturePattern:
     """The first matching rule picks the system (route = the rule's name), else the default."""
 
     name = "feature"
 
     async def route(self, ex: Exchange, router: Router) -> None:
-        system: str = router.spec.default_route
-        ex.route = "default"
-        for rule in router.spec.rules:
-            if rule_matches(rule, ex.fields):
-                system, ex.route = rule.route, rule.name
-                break
+        system, ex.route = choose(router.spec.rules, router.spec.default_route, ex.fields)
         c = await router.call(system, ex, router.spec.backend_timeout)
         setattr(ex, system, c)
         _serve(ex, c)
