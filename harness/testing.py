@@ -25,7 +25,11 @@ How the synthetic gateway behaves, per pattern (what the reference gateway does)
   than ``fallback_timeout_ms`` makes legacy answer (``fallback=1``) and the user pays the wait.
 - ``shadow``: legacy answers everyone; the AI also runs on ``shadow_sample`` of requests, off the
   user's path, and the two answers are compared (``agree``).
-- ``feature``: ``observed_ai_share`` of requests (by a request attribute) go to the AI.
+- ``feature``: the scenario's rules (``feature_rules``) route each request spec of the load
+  (``feature_routes``) as the reference gateway does (:func:`harness.stack.rules.choose`), but
+  for a designed share of misrouted requests. Without ``feature_routes``: ``observed_ai_share``
+  of requests are ``complex`` ones (``complexity: high``, to the AI by rule ``complex``), the
+  rest ``simple`` ones (the default route, legacy).
 """
 
 from __future__ import annotations
@@ -43,7 +47,14 @@ import numpy.typing as npt
 from harness.rundir import DECISION_FIELDS, RECORDS_VERSION, REQUEST_FIELDS, RunDir
 from harness.scenario import Scenario, parse_scenario
 
-__all__ = ["SyntheticFault", "SyntheticRun", "SyntheticStage", "make_run", "synthetic_scenario"]
+__all__ = [
+    "SyntheticEndpoint",
+    "SyntheticFault",
+    "SyntheticRun",
+    "SyntheticStage",
+    "make_run",
+    "synthetic_scenario",
+]
 
 Pattern = Literal["shadow", "split", "fallback", "feature"]
 FaultEffect = Literal["down", "latency", "errors", "timeout"]
@@ -94,6 +105,29 @@ class SyntheticStage:
     error_rate: float = 0.0
 
 
+#: feature: the rule of the synthetic scenario unless ``feature_rules`` says otherwise.
+FEATURE_RULE: dict[str, Any] = {
+    "name": "complex",
+    "field": "complexity",
+    "op": "eq",
+    "value": "high",
+    "route": "ai",
+}
+
+
+@dataclass
+class SyntheticEndpoint:
+    """feature: one request spec of the load (``load.requests``: name, weight, fields). The
+    synthetic gateway routes it by the scenario's rules, but sends ``misrouted`` of its requests
+    to the other system (a routing bug; the route they report is the first one that leads
+    there)."""
+
+    name: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    weight: int = 1
+    misrouted: float = 0.0
+
+
 @dataclass
 class SyntheticRun:
     """The designed properties of a synthetic run (every field has a healthy default)."""
@@ -116,6 +150,12 @@ class SyntheticRun:
     population: int = 1000
     sticky_violation_rate: float = 0.0
     """split: share of requests routed against the user's group (breaks stickiness)."""
+    feature_routes: list[SyntheticEndpoint] = field(default_factory=list)
+    """feature: the load's request specs (drawn by weight); empty: ``simple`` and ``complex``
+    with ``observed_ai_share`` of requests complex (see the module docstring)."""
+    feature_rules: list[dict[str, Any]] = field(default_factory=lambda: [dict(FEATURE_RULE)])
+    """feature: ``stack.gateway.rules`` (:class:`~harness.scenario.FeatureRule` fields)."""
+    feature_default_route: Literal["legacy", "ai"] = "legacy"
     # the two systems
     legacy_p50_ms: float = 20.0
     legacy_p95_ms: float = 45.0
@@ -226,7 +266,8 @@ def synthetic_scenario(spec: SyntheticRun) -> Scenario:
                 "error_rate": spec.ai_error_rate,
                 "agreement": spec.agreement,
                 "accuracy": spec.ai_accuracy,
-                "cost": {"per_request": spec.ai_cost},
+                # the designed price is the whole price: no token charge from the AI role's defaults
+                "cost": {"per_request": spec.ai_cost, "tokens_per_request": 0},
             },
         },
         "load": {
@@ -240,6 +281,9 @@ def synthetic_scenario(spec: SyntheticRun) -> Scenario:
     }
     if external:
         doc["stack"]["external"] = {"gateway_url": "http://127.0.0.1:8080"}
+    if spec.pattern == "feature":
+        doc["stack"]["gateway"]["rules"] = [dict(r) for r in spec.feature_rules]
+        doc["stack"]["gateway"]["default_route"] = spec.feature_default_route
     if spec.stages:
         doc["load"] = {
             "shape": "steps",
@@ -247,6 +291,11 @@ def synthetic_scenario(spec: SyntheticRun) -> Scenario:
             "population": spec.population,
             "steps": [{"at": s.at, "users": s.users} for s in spec.stages],
         }
+    if spec.pattern == "feature":
+        doc["load"]["requests"] = [
+            {"name": e.name, "weight": e.weight, "fields": dict(e.fields)}
+            for e in _feature_endpoints(spec)
+        ]
     if spec.grading:
         doc["grading"] = spec.grading
     doc = _deep_merge(doc, spec.scenario_overrides)
@@ -281,6 +330,61 @@ def _offsets(spec: SyntheticRun, rng: np.random.Generator, n: int) -> FloatArray
     step = spec.duration / max(n, 1)
     t: FloatArray = (np.arange(n) + rng.random(n)) * step
     return t
+
+
+def _feature_endpoints(spec: SyntheticRun) -> list[SyntheticEndpoint]:
+    """The load's request specs of a feature run (the implicit simple/complex pair by default)."""
+    if spec.feature_routes:
+        return list(spec.feature_routes)
+    share = spec.ai_share
+    return [
+        SyntheticEndpoint("simple", {"complexity": "low"}, max(1, round((1 - share) * 100))),
+        SyntheticEndpoint("complex", {"complexity": "high"}, max(1, round(share * 100))),
+    ]
+
+
+@dataclass
+class _FeatureRouting:
+    """feature with ``feature_routes``: who goes where, and what the records say."""
+
+    to_ai: BoolArray
+    endpoint: npt.NDArray[np.int8]
+    endpoint_names: list[str]
+    route: npt.NDArray[np.int8]
+    route_names: list[str]
+
+
+def _feature_routing(
+    spec: SyntheticRun, scenario_rules: list[Any], rng: np.random.Generator, n: int
+) -> _FeatureRouting:
+    from harness.stack.rules import DEFAULT_ROUTE, choose
+
+    eps = spec.feature_routes
+    default = spec.feature_default_route
+    weights = np.array([e.weight for e in eps], dtype=np.float64)
+    ep = rng.choice(len(eps), size=n, p=weights / weights.sum()).astype(np.int8)
+    wrong = rng.random(n) < np.array([e.misrouted for e in eps])[ep]
+    names = list(dict.fromkeys([*(r.name for r in scenario_rules), DEFAULT_ROUTE]))
+
+    def first_route_to(system: str) -> str:
+        for r in scenario_rules:
+            if r.route == system:
+                return str(r.name)
+        return DEFAULT_ROUTE if default == system else "misrouted"
+
+    picks = [choose(scenario_rules, default, e.fields) for e in eps]
+    wrong_routes = [first_route_to("legacy" if c.system == "ai" else "ai") for c in picks]
+    names = list(dict.fromkeys([*names, *wrong_routes, "kill_switch"]))
+    right = np.array([names.index(c.route) for c in picks], dtype=np.int8)
+    miss = np.array([names.index(r) for r in wrong_routes], dtype=np.int8)
+    expected_ai = np.array([c.system == "ai" for c in picks])
+    return _FeatureRouting(
+        to_ai=expected_ai[ep] ^ wrong,
+        endpoint=ep,
+        endpoint_names=[e.name for e in eps],
+        route=np.where(wrong, miss[ep], right[ep]).astype(np.int8),
+        route_names=names,
+    )
 
 
 def _in_window(t: FloatArray, at: float, end: float) -> BoolArray:
@@ -357,7 +461,7 @@ def _backend(
     )
 
 
-def _records(spec: SyntheticRun) -> dict[str, Any]:
+def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
     """Every column of both record files, as numpy arrays (strings as small code arrays)."""
     rng = np.random.default_rng(spec.seed)
     n = spec.total_requests()
@@ -380,12 +484,19 @@ def _records(spec: SyntheticRun) -> dict[str, Any]:
 
     p = spec.pattern
     timeout_ms = spec.fallback_timeout_ms if p == "fallback" else 5000.0
+    feature: _FeatureRouting | None = None
+    endpoint = np.zeros(n, dtype=np.int8)
+    endpoint_names = ["answer"]
     if p == "split":
         to_ai = group[users]
         if spec.sticky_violation_rate > 0:
             to_ai ^= rng.random(n) < spec.sticky_violation_rate
+    elif p == "feature" and spec.feature_routes:
+        feature = _feature_routing(spec, scenario.stack.gateway.rules, rng, n)
+        to_ai, endpoint, endpoint_names = feature.to_ai, feature.endpoint, feature.endpoint_names
     elif p == "feature":
         to_ai = rng.random(n) < share
+        endpoint, endpoint_names = to_ai.astype(np.int8), ["simple", "complex"]
     elif p == "fallback":
         to_ai = np.ones(n, dtype=bool)
     else:  # shadow: the AI runs off the user's path on a sample
@@ -440,6 +551,10 @@ def _records(spec: SyntheticRun) -> dict[str, Any]:
     answered = served_legacy & ((legacy.outcome == _OK) | (legacy.outcome == _ERROR))
     served = np.where(served_ai, 1, np.where(answered, 0, 2)).astype(np.int8)
     route = np.where(killed, 3, np.where(served_ai, 1, 0)).astype(np.int8)
+    route_names = _ROUTES[p]
+    if feature is not None:
+        route_names = feature.route_names
+        route = np.where(killed, route_names.index("kill_switch"), feature.route).astype(np.int8)
     if p in ("split", "feature"):
         configured = np.where(killed, 0.0, spec.ai_share)
     else:
@@ -456,6 +571,9 @@ def _records(spec: SyntheticRun) -> dict[str, Any]:
         "fallback": fell_back,
         "reason": reason,
         "route": route,
+        "route_names": route_names,
+        "endpoint": endpoint,
+        "endpoint_names": endpoint_names,
         "legacy": legacy,
         "ai": ai,
         "agree": agree,
@@ -526,10 +644,10 @@ def _request_columns(spec: SyntheticRun, r: dict[str, Any]) -> dict[str, Any]:
         "served_by": lambda a, b: _pa_pick(_SERVED, r["served"][a:b]),
         "fallback": lambda a, b: pa.array(fb[a:b].astype(np.int8)),
         "fallback_reason": lambda a, b: _pa_pick(_REASONS, r["reason"][a:b]),
-        "route": lambda a, b: _pa_pick(_ROUTES[spec.pattern], r["route"][a:b]),
+        "route": lambda a, b: _pa_pick(r["route_names"], r["route"][a:b]),
         "request_id": lambda a, b: _pa_strings("r", np.arange(a, b)),
         "user_id": lambda a, b: _pa_strings("u", r["users"][a:b]),
-        "endpoint": lambda a, b: _pa_pick(["answer"], np.zeros(b - a, np.int8)),
+        "endpoint": lambda a, b: _pa_pick(r["endpoint_names"], r["endpoint"][a:b]),
         "correct": lambda a, b: _pa_float(r["correct"][a:b]),
         "error": lambda a, b: _pa_pick(["", "HTTP 502"], (~ok[a:b]).astype(np.int8)),
         "worker": lambda a, b: _pa_pick(["local"], np.zeros(b - a, np.int8)),
@@ -563,7 +681,7 @@ def _decision_columns(spec: SyntheticRun, r: dict[str, Any], rows: Any) -> dict[
         "request_id": lambda a, b: _pa_strings("r", rows[a:b]),
         "user_id": lambda a, b: _pa_strings("u", r["users"][rows[a:b]]),
         "pattern": s([spec.pattern], np.zeros(r["n"], np.int8)),
-        "route": s(_ROUTES[spec.pattern], r["route"]),
+        "route": s(r["route_names"], r["route"]),
         "served_by": s(_SERVED, r["served"]),
         "status": i(r["status"]),
         "latency_ms": f(r["latency"]),
@@ -663,7 +781,7 @@ def make_run(path: Path, spec: SyntheticRun) -> RunDir:
     run = RunDir(path)
     scenario = synthetic_scenario(spec)
     run.scenario.write_text(scenario.to_yaml(), encoding="utf-8")
-    r = _records(spec)
+    r = _records(spec, scenario)
     n = int(r["n"])
     if spec.write_requests:
         _write_csv(run.requests, REQUEST_FIELDS, _request_columns(spec, r), n, spec.torn_last_line)

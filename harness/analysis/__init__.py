@@ -37,6 +37,19 @@ seconds from the start of the load, money in the scenario's currency; ``None`` =
   by user, at least Wilson), drift, p_value (binomial test on requests), p_value_clustered
   (by user), significant, users, users_compared, sticky_users, switched_users,
   stickiness; shadow runs add shadow_sample_configured/observed, shadow_dropped
+- ``routing`` (:mod:`.feature`): ``{applies: False}`` unless the pattern is feature; else
+  applies, pattern, source (requests|decisions|None), default_route, rules [{name, field, op,
+  value, route}], requests, expectations_known, judged, correct, misrouted, correctness,
+  correctness_ci, worst_endpoint (lowest correctness among misrouted endpoints) | None,
+  not_judged {kill_switch, other_pattern, unknown_expectation, no_served_by},
+  routes [{route, kind (rule|default|other), expected_system, requests, share, served_by
+  {legacy, ai, none}, errors, error_rate, error_rate_ci, p50_ms, p95_ms, p99_ms}] (every rule,
+  then default, then other routes seen), endpoints [{endpoint, expected_system, expected_route,
+  known, why_unknown, requests, judged, correct, misrouted, correctness, correctness_ci,
+  served_by {legacy, ai, none}, routes {route: n}}] (client records only), per_rule [{route,
+  system, endpoints, judged, correct, misrouted, correctness, correctness_ci}]. Expected: the
+  gateway's own rule matcher (:mod:`harness.stack.rules`) on each request spec's fields;
+  correct: served_by (X-Served-By, which names the failing system on errors too) == expected
 - ``faults``: [{index, label, target, action, at, end, planned_at, planned_end, applied,
   phases: {before|during|after: {start, end, user|legacy|ai: per-system figures of the phase
   (users add fallbacks, fallback_rate)}}}]

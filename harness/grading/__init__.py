@@ -13,7 +13,8 @@
 :func:`evaluate_immediate` is the live check the run orchestrator calls during a run.
 
 Check ids: ``sla.{user,legacy,ai}.{availability,error_rate,p50,p95,p99}``,
-``sla.capacity.failover``, ``alert.critical.{availability,error_rate}.{legacy,ai}``,
+``sla.capacity.failover``, ``sla.routing.correctness`` (feature pattern only),
+``alert.critical.{availability,error_rate}.{legacy,ai}``,
 ``alert.critical.agreement``, ``alert.warning.split_drift``,
 ``alert.warning.latency_degradation.{user,legacy,ai}``, ``alert.warning.cost_over_budget``,
 ``alert.info.disagreement_patterns``, ``alert.info.milestone``,

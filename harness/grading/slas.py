@@ -1,5 +1,6 @@
 """Service levels: for what users saw and for each system, over the whole run (faults
-included: an SLA is a promise that holds through them), plus legacy failover capacity.
+included: an SLA is a promise that holds through them), plus legacy failover capacity and, for
+the feature pattern, routing correctness (every request served by the system its rule names).
 
 Only thresholds the scenario sets are checked (``null`` in ``grading.slas`` means "no SLA").
 A failed AI SLA says, in its evidence, when users were rescued by the fallback meanwhile.
@@ -7,14 +8,16 @@ A failed AI SLA says, in its evidence, when users were rescued by the fallback m
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles
-from harness.grading.checks import Judge, fmt_pct
+from harness.grading.checks import INSUFFICIENT, Judge, fmt_pct
 from harness.grading.model import CheckResult
 
-__all__ = ["capacity_check", "rescue_note", "sla_checks"]
+__all__ = ["capacity_check", "rescue_note", "routing_check", "sla_checks"]
 
 _TITLES = {"user": "Users", "legacy": "Legacy", "ai": "AI"}
 
@@ -99,6 +102,8 @@ def sla_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
     cap = capacity_check(a, judge)
     if cap is not None:
         out.append(cap)
+    if a.data.scenario.stack.gateway.pattern == "feature":
+        out.append(routing_check(a, judge))
     return out
 
 
@@ -154,4 +159,99 @@ def capacity_check(a: Analysis, judge: Judge) -> CheckResult | None:
         window="per load stage",
         evidence=f"{head}; {stages}",
         samples=sum(int(s["requests"]) for s in judged),
+    )
+
+
+ROUTING_ID = "sla.routing.correctness"
+ROUTING_NAME = "Requests routed as the rules say"
+
+
+def _went(counts: dict[str, int]) -> str:
+    """``{"legacy": 56, "ai": 808, "none": 0}`` as ``ai 808, legacy 56``."""
+    parts = sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v}" for k, v in parts) or "nowhere"
+
+
+def _routing_note(r: dict[str, Any]) -> str:
+    """Where the worst endpoint's requests went (or that every endpoint went where its rule
+    says), and what was not judged."""
+    endpoints = [e for e in r.get("endpoints", []) if e.get("judged")]
+    worst = next((e for e in endpoints if e["endpoint"] == r.get("worst_endpoint")), None)
+    if worst is not None:
+        note = (
+            f"Worst endpoint {worst['endpoint']!r} (rule {worst['expected_route']} sends it to "
+            f"{worst['expected_system']}): {worst['correct']} of {worst['judged']} correct "
+            f"({fmt_pct(worst['correctness'])}); it was served by {_went(worst['served_by'])}, "
+            f"via routes {_went(worst['routes'])}"
+        )
+        others = [e["endpoint"] for e in endpoints if e["misrouted"] and e is not worst]
+        if others:
+            note += f"; also misrouted: {', '.join(others[:5])}"
+            note += f" and {len(others) - 5} more" if len(others) > 5 else ""
+    else:
+        shown = ", ".join(
+            f"{e['endpoint']} -> {e['expected_system']} ({e['judged']}, rule {e['expected_route']})"
+            for e in endpoints[:6]
+        )
+        note = f"Every endpoint went where its rule says: {shown}"
+        note += f" and {len(endpoints) - 6} more" if len(endpoints) > 6 else ""
+    skipped = r.get("not_judged", {})
+    unknown = [e for e in r.get("endpoints", []) if not e.get("known") and e.get("requests")]
+    if unknown:
+        note += f". Not judged: {skipped.get('unknown_expectation', 0)} requests of " + ", ".join(
+            f"{e['endpoint']} ({e['why_unknown']})" for e in unknown[:3]
+        )
+    if skipped.get("kill_switch"):
+        note += f". {skipped['kill_switch']} kill-switch requests not judged (the rollback)"
+    return note
+
+
+def routing_check(a: Analysis, judge: Judge) -> CheckResult:
+    """Feature pattern: the share of requests served by the system their rule names, against
+    100%. Fails when the whole interval is below (any misroute, with enough requests)."""
+    r = a.metrics["routing"]
+    why = None
+    if r.get("source") != "requests":
+        why = (
+            "no expectation known: without client records (requests.csv) the request spec "
+            "of each request is unknown"
+        )
+    elif not r.get("expectations_known"):
+        reasons = {e["why_unknown"] for e in r.get("endpoints", []) if e.get("why_unknown")}
+        why = "no expectation known for any endpoint" + (
+            f": {'; '.join(sorted(reasons))}" if reasons else ""
+        )
+    elif not r.get("judged"):
+        nj = r.get("not_judged", {})
+        why = (
+            f"{INSUFFICIENT} (n=0): no request to judge (kill switch "
+            f"{nj.get('kill_switch', 0)}, another pattern {nj.get('other_pattern', 0)}, "
+            f"unknown expectation {nj.get('unknown_expectation', 0)}, no X-Served-By "
+            f"{nj.get('no_served_by', 0)})"
+        )
+    if why is not None:
+        return judge.skip(
+            ROUTING_ID,
+            "sla",
+            "sla",
+            ROUTING_NAME,
+            "routing",
+            why,
+            threshold=100.0,
+            op=">=",
+            unit="%",
+            samples=int(r.get("judged") or 0),
+        )
+    return judge.rate(
+        ROUTING_ID,
+        "sla",
+        "sla",
+        ROUTING_NAME,
+        "routing",
+        int(r["correct"]),
+        int(r["judged"]),
+        1.0,
+        ">=",
+        what="Requests served by the system their rule names",
+        note=_routing_note(r),
     )

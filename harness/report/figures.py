@@ -1,7 +1,7 @@
 """The analysis' figures as report rows: key figures, per-system table, routing, cost, load.
 
 Keys follow ``GradedRun.metrics`` as :mod:`harness.analysis` documents them (``per_system``,
-``comparison``, ``fallback``, ``split``, ``faults``, ``detection``, ``cost``, ``load``,
+``comparison``, ``fallback``, ``split``, ``routing``, ``faults``, ``detection``, ``cost``, ``load``,
 ``data_loss``, ``run``); rates there are fractions. Every accessor tolerates a missing block or
 key: the row reads ``n/a``. Values come out formatted (text), ready for any output.
 """
@@ -35,6 +35,8 @@ __all__ = [
     "cost_facts",
     "detection_table",
     "fault_impact",
+    "feature_endpoints",
+    "feature_routes",
     "headline",
     "routing_facts",
     "system_metrics",
@@ -158,6 +160,39 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             Fact("shadow sample, observed", fmt_share(split.get("shadow_sample_observed"))),
             Fact("shadow comparisons dropped", fmt_count(split.get("shadow_dropped"))),
         ]
+    routing = as_mapping(metrics.get("routing"))
+    if routing.get("applies"):
+        nj = as_mapping(routing.get("not_judged"))
+        out += [
+            Fact(
+                "routed as the rules say",
+                fmt_share(routing.get("correctness"))
+                + _ci(routing.get("correctness_ci"), fmt_share),
+            ),
+            Fact(
+                "misrouted requests",
+                f"{fmt_count(routing.get('misrouted'))} of {fmt_count(routing.get('judged'))}"
+                + (
+                    f" (worst endpoint: {routing['worst_endpoint']})"
+                    if routing.get("worst_endpoint")
+                    else ""
+                ),
+            ),
+            Fact(
+                "not judged",
+                ", ".join(
+                    f"{label} {fmt_count(nj.get(key))}"
+                    for key, label in (
+                        ("kill_switch", "kill switch"),
+                        ("other_pattern", "another pattern"),
+                        ("unknown_expectation", "unknown expectation"),
+                        ("no_served_by", "no X-Served-By"),
+                    )
+                    if as_float(nj.get(key))
+                )
+                or ("none" if nj else NA),
+            ),
+        ]
     cmp_ = as_mapping(metrics.get("comparison"))
     out += [
         Fact(
@@ -181,6 +216,67 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             )
         )
     return out
+
+
+def _served_by(value: Any) -> str:
+    """``{"legacy": 0, "ai": 808, "none": 3}`` as ``ai 808, none 3`` (busiest first)."""
+    counts = [(str(k), as_float(v)) for k, v in as_mapping(value).items()]
+    parts = sorted(((k, v) for k, v in counts if v), key=lambda kv: -(kv[1] or 0))
+    if not parts:
+        return NA if not counts else "none"
+    return ", ".join(f"{k} {fmt_count(v)}" for k, v in parts)
+
+
+def _route_name(value: Any) -> str:
+    return NA if value is None else (str(value) or "(no route)")
+
+
+def feature_routes(metrics: Mapping[str, Any]) -> Table:
+    """Feature pattern: one row per route (each rule, the default, any other seen)."""
+    table = Table(["route", "rule sends to", "requests", "share", "served by", "error rate", "p95"])
+    routing = as_mapping(metrics.get("routing"))
+    rows = routing.get("routes") if routing.get("applies") else None
+    for row in rows if isinstance(rows, list) else []:
+        row = as_mapping(row)
+        table.rows.append(
+            [
+                _route_name(row.get("route")),
+                str(row.get("expected_system") or NA),
+                fmt_count(row.get("requests")),
+                fmt_share(row.get("share")),
+                _served_by(row.get("served_by")),
+                fmt_share(row.get("error_rate")) + _ci(row.get("error_rate_ci"), fmt_share),
+                fmt_ms(row.get("p95_ms")),
+            ]
+        )
+    return table
+
+
+def feature_endpoints(metrics: Mapping[str, Any]) -> Table:
+    """Feature pattern: routing correctness per endpoint (request spec)."""
+    table = Table(
+        ["endpoint", "rule says", "requests", "judged", "correct", "correctness", "served by"]
+    )
+    routing = as_mapping(metrics.get("routing"))
+    rows = routing.get("endpoints") if routing.get("applies") else None
+    for row in rows if isinstance(rows, list) else []:
+        row = as_mapping(row)
+        if row.get("expected_system"):
+            says = f"{row['expected_system']} (rule {_route_name(row.get('expected_route'))})"
+        else:
+            says = "unknown" + (f": {row['why_unknown']}" if row.get("why_unknown") else "")
+        table.rows.append(
+            [
+                str(row.get("endpoint") or NA),
+                says,
+                fmt_count(row.get("requests")),
+                fmt_count(row.get("judged")),
+                fmt_count(row.get("correct")),
+                fmt_share(row.get("correctness")) + _ci(row.get("correctness_ci"), fmt_share),
+                _served_by(row.get("served_by")),
+            ]
+        )
+    return table
 
 
 def capacity_facts(metrics: Mapping[str, Any]) -> list[Fact]:

@@ -97,6 +97,8 @@ class ReportView:
     system_table: list[dict[str, str]]
     headline: list[Fact]
     routing: list[Fact]
+    feature_routes: Table
+    feature_endpoints: Table
     capacity: list[Fact]
     readiness: dict[str, list[ReadinessItem]]
     cost: list[Fact]
@@ -192,6 +194,8 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         system_table=figures.system_table(metrics),
         headline=figures.headline(metrics),
         routing=figures.routing_facts(metrics, pattern),
+        feature_routes=figures.feature_routes(metrics),
+        feature_endpoints=figures.feature_endpoints(metrics),
         capacity=figures.capacity_facts(metrics),
         readiness=readiness,
         cost=figures.cost_facts(metrics),

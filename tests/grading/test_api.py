@@ -27,6 +27,7 @@ def test_all_is_guarded() -> None:
     for name in harness.grading.__all__ + harness.analysis.__all__:
         assert getattr(harness.grading, name, None) or getattr(harness.analysis, name, None)
     assert set(harness.testing.__all__) == {
+        "SyntheticEndpoint",
         "SyntheticFault",
         "SyntheticRun",
         "SyntheticStage",
