@@ -69,8 +69,10 @@ def main() -> int:
     print(f"{'mode':<12} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7}  cpu saturated")
     for r in results:
         mode = "local" if not r["workers"] else f"{r['workers']} workers"
-        print(f"{mode:<12} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>7.1f} "
-              f"{r['p95_ms']:>7.1f}  {r['cpu_saturated']}")
+        print(
+            f"{mode:<12} {r['requests']:>9} {r['rps']:>8.0f} {r['p50_ms']:>7.1f} "
+            f"{r['p95_ms']:>7.1f}  {r['cpu_saturated']}"
+        )
         assert r["requests"] == r["locust_requests"], "records and Locust's count differ"
     local, dist = results
     ratio = float(dist["rps"]) / float(local["rps"])  # type: ignore[arg-type]
