@@ -10,7 +10,9 @@
 
 :func:`grade_run` is the one entry point; it writes nothing (the report step writes
 ``summary.json``). ``GradedRun.metrics`` is documented key by key in :mod:`harness.analysis`.
-:func:`evaluate_immediate` is the live check the run orchestrator calls during a run.
+The live check during a run (flipping the kill switch when an immediate trigger fires) is the
+run orchestrator's (:mod:`harness.load.runner`): it judges the same triggers on per-second
+buckets of client records, so it works with any gateway and needs no pandas every second.
 
 Check ids: ``sla.{user,legacy,ai}.{availability,error_rate,p50,p95,p99}``,
 ``sla.capacity.failover``, ``sla.routing.correctness`` (feature pattern only),
@@ -24,7 +26,6 @@ Check ids: ``sla.{user,legacy,ai}.{availability,error_rate,p50,p95,p99}``,
 """
 
 from harness.grading.grade import decide, grade_analysis, grade_run
-from harness.grading.live import evaluate_immediate
 from harness.grading.model import (
     SUMMARY_SCHEMA_VERSION,
     CheckResult,
@@ -38,7 +39,6 @@ __all__ = [
     "GradedRun",
     "ReadinessItem",
     "decide",
-    "evaluate_immediate",
     "grade_analysis",
     "grade_run",
 ]

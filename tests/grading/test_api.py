@@ -20,7 +20,6 @@ def test_all_is_guarded() -> None:
         "GradedRun",
         "ReadinessItem",
         "decide",
-        "evaluate_immediate",
         "grade_analysis",
         "grade_run",
     }
