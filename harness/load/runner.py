@@ -60,6 +60,8 @@ __all__ = ["RunOptions", "run_scenario"]
 
 log = logging.getLogger("dualsys.run")
 
+_DECISIVE = {"ROLLBACK", "FAIL", "WARN", "ERROR"}
+
 
 @dataclass
 class RunOptions:
@@ -529,7 +531,9 @@ class RunSession:
         graded, paths = render_reports(self.run)
         verdict = graded.verdict
         print(f"verdict: {verdict.value}" + ("" if status == "complete" else f" ({status})"))
-        for reason in graded.reasons[:5]:
+        # What decided the verdict; skipped and borderline checks are in the report.
+        decisive = [r for r in graded.reasons if r.split(":", 1)[0] in _DECISIVE]
+        for reason in decisive[:5]:
             print(f"  - {reason}")
         print(f"report: {paths.get('html', self.run.path)}")
         return gate_exit_code(graded, strict=self.options.strict)
