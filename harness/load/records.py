@@ -237,3 +237,30 @@ class ClientRecorder:
         if self.live is not None:
             self.live.add(start_time, response_time, ok, served_by, fallback, reason)
         return row
+
+    def on_locust_request(
+        self,
+        name: str,
+        response_time: float,
+        response_length: int,
+        response: Any = None,
+        context: Any = None,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """A listener for Locust's ``request`` event (any client: fast, requests-based)."""
+        status, headers, text = response_fields(response)
+        if start_time is None:
+            start_time = time.time() - response_time / 1000.0
+        return self.on_request(
+            name=name,
+            response_time=response_time,
+            response_length=response_length,
+            status=status,
+            headers=headers,
+            text=text,
+            context=context,
+            exception=exception,
+            start_time=start_time,
+        )

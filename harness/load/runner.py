@@ -40,7 +40,7 @@ from harness import __version__
 from harness.errors import ComponentFailed, HarnessError
 from harness.load.admin import GatewayAdmin
 from harness.load.progress import Progress, Snapshot
-from harness.load.records import ClientRecorder, LiveWindow, response_fields
+from harness.load.records import ClientRecorder, LiveWindow
 from harness.load.shapes import load_model, make_shape
 from harness.load.users import DualSystemUser, UserConfig, load_locustfile
 from harness.process import Child, spawn, tail
@@ -245,7 +245,7 @@ class RunSession:
         )
         self.env = env
         if not self._distributed():
-            env.events.request.add_listener(self._on_request)
+            env.events.request.add_listener(self.recorder.on_locust_request)
             self.runner = env.create_local_runner()
             return self.runner
         port = self.options.master_bind_port if self.options.master else _free_port()
@@ -292,31 +292,6 @@ class RunSession:
 
     # ---------------------------------------------------------------------------------------
     # Record intake
-
-    def _on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float,
-        response_length: int,
-        response: Any = None,
-        context: Any = None,
-        exception: BaseException | None = None,
-        start_time: float | None = None,
-        **_: Any,
-    ) -> None:
-        status, headers, text = response_fields(response)
-        self.recorder.on_request(
-            name=name,
-            response_time=response_time,
-            response_length=response_length,
-            status=status,
-            headers=headers,
-            text=text,
-            context=context,
-            exception=exception,
-            start_time=start_time if start_time is not None else time.time() - response_time / 1000,
-        )
 
     def _on_worker_records(self, environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data or {}

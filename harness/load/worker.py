@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from typing import Any
 
 import gevent
@@ -20,7 +19,7 @@ import yaml
 from locust import User
 from locust.env import Environment
 
-from harness.load.records import ClientRecorder, response_fields
+from harness.load.records import ClientRecorder
 from harness.load.users import DualSystemUser, UserConfig, load_locustfile
 from harness.scenario import HeaderMap, parse_scenario
 
@@ -50,30 +49,9 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
         headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink)]
 
-    def on_request(
-        name: str,
-        response_time: float,
-        response_length: int,
-        response: Any = None,
-        context: Any = None,
-        exception: BaseException | None = None,
-        start_time: float | None = None,
-        **_: Any,
-    ) -> None:
-        if not recorder_box:
-            return
-        status, headers, text = response_fields(response)
-        recorder_box[0].on_request(
-            name=name,
-            response_time=response_time,
-            response_length=response_length,
-            status=status,
-            headers=headers,
-            text=text,
-            context=context,
-            exception=exception,
-            start_time=start_time if start_time is not None else time.time(),
-        )
+    def on_request(**kwargs: Any) -> None:
+        if recorder_box:  # records start once the master sent the scenario
+            recorder_box[0].on_locust_request(**kwargs)
 
     def send(final: bool) -> None:
         rows = pending[:]
