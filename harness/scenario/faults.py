@@ -1,0 +1,122 @@
+"""Fault injection: Toxiproxy toxics, chaos events on the timeline, the fault proxies."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from harness.scenario.values import Offset, Share, _Model
+
+ToxicType = Literal[
+    "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"
+]
+
+#: Toxiproxy's attributes for each toxic type (and their defaults), as the real server has them.
+TOXIC_ATTRIBUTES: dict[str, dict[str, int]] = {
+    "latency": {"latency": 0, "jitter": 0},
+    "bandwidth": {"rate": 0},
+    "slow_close": {"delay": 0},
+    "timeout": {"timeout": 0},
+    "reset_peer": {"timeout": 0},
+    "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
+    "limit_data": {"bytes": 0},
+}
+
+
+class ToxicSpec(_Model):
+    """A Toxiproxy toxic: its type, stream, toxicity and attributes (Toxiproxy's names/units)."""
+
+    type: ToxicType
+    name: str | None = None
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: Share = 1.0
+    attributes: dict[str, Annotated[int, Field(ge=0)]] = {}
+
+    @model_validator(mode="after")
+    def _known_attributes(self) -> ToxicSpec:
+        known = TOXIC_ATTRIBUTES[self.type]
+        unknown = sorted(set(self.attributes) - set(known))
+        if unknown:
+            raise ValueError(
+                f"toxic '{self.type}' has no attribute {', '.join(map(repr, unknown))}; "
+                f"expected some of {', '.join(known)}"
+            )
+        attrs = {**known, **self.attributes}
+        if self.type == "slicer" and not (
+            attrs["average_size"] >= 1 and attrs["size_variation"] < attrs["average_size"]
+        ):
+            raise ValueError(
+                "toxic 'slicer' needs average_size >= 1 and size_variation < average_size"
+            )
+        if self.type == "bandwidth" and attrs["rate"] < 1:
+            raise ValueError(
+                "toxic 'bandwidth' needs rate >= 1 (KB/s); a rate of 0 holds all data: "
+                "use a 'timeout' toxic with timeout 0 for that"
+            )
+        return self
+
+    def api_body(self) -> dict[str, Any]:
+        """The JSON body for ``POST /proxies/{proxy}/toxics``."""
+        return {
+            "name": self.name or f"{self.type}_{self.stream}",
+            "type": self.type,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "attributes": {**TOXIC_ATTRIBUTES[self.type], **self.attributes},
+        }
+
+
+class ChaosEvent(_Model):
+    """One fault at a time in the run: a proxy taken down, or a toxic added, for a while."""
+
+    at: Offset
+    for_: Offset | None = Field(default=None, alias="for")
+    """How long the fault lasts; omitted means until the end of the run."""
+    target: str
+    action: Literal["down", "toxic"] = "toxic"
+    toxic: ToxicSpec | None = None
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _toxic_given(self) -> ChaosEvent:
+        if self.action == "toxic" and self.toxic is None:
+            raise ValueError("action 'toxic' needs a 'toxic' section (type, attributes)")
+        if self.action == "down" and self.toxic is not None:
+            raise ValueError("action 'down' takes no 'toxic' section")
+        return self
+
+    def describe(self) -> str:
+        """A short human label, e.g. ``ai down`` or ``ai latency(latency=800)``."""
+        if self.label:
+            return self.label
+        if self.action == "down" or self.toxic is None:
+            return f"{self.target} down"
+        attrs = ",".join(f"{k}={v}" for k, v in self.toxic.attributes.items())
+        return f"{self.target} {self.toxic.type}({attrs})"
+
+
+class ProxySpec(_Model):
+    """A fault proxy in front of a backend. In embedded mode ``legacy`` and ``ai`` are created
+    automatically in front of the demo services; with an external Toxiproxy, an ``upstream``
+    makes the harness create (populate) it, else it must already exist on the server."""
+
+    name: str
+    listen: str = "127.0.0.1:0"
+    upstream: str | None = None
+
+
+class FaultsSpec(_Model):
+    """Which fault proxy to drive, and which proxies it has."""
+
+    toxiproxy_url: str | None = None
+    proxies: list[ProxySpec] = Field(
+        default_factory=lambda: [ProxySpec(name="legacy"), ProxySpec(name="ai")]
+    )
+    allow_non_loopback: bool = False
+    """Aim load and chaos at addresses off this machine. Off unless the user says so."""
+
+    def effective_url(self) -> str | None:
+        """``TOXIPROXY_URL`` from the environment wins over the file."""
+        return os.environ.get("TOXIPROXY_URL") or self.toxiproxy_url

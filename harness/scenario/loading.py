@@ -1,0 +1,95 @@
+"""Loading: read and validate a scenario file, with messages that name the field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from harness.errors import ScenarioError
+from harness.scenario.model import Scenario, _Problems
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _messages(err: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for e in err.errors():
+        loc = _location(tuple(e["loc"]))
+        ctx_err = (e.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _Problems):
+            prefix = "" if loc == "(top level)" else loc + "."
+            problems.extend(f"{prefix}{where}: {msg}" for where, msg in ctx_err.problems)
+            continue
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check its spelling and where it is nested)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        elif e["type"] == "literal_error" or e["type"].endswith(("_type", "_parsing")):
+            msg = f"{msg}, got {e.get('input')!r}"
+        problems.append(f"{loc}: {msg}")
+    return problems
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate already-parsed YAML data; raise :class:`ScenarioError` naming ``source``."""
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            source, ["(top level): expected a mapping of fields (name, duration, ...)"]
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(source, _messages(err)) from None
+
+
+def load_scenario(
+    path: str | Path,
+    *,
+    duration_scale: float | None = None,
+    duration: float | None = None,
+) -> Scenario:
+    """Read, validate and optionally rescale a scenario file.
+
+    ``duration_scale`` multiplies every time in the run; ``duration`` instead rescales the run to
+    that length (event times move with it). Either raises :class:`ScenarioError` on bad input.
+    """
+    source = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(source, ["(file): no such scenario file"])
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f"line {where.line + 1}, column {where.column + 1}" if where else "(file)"
+        problem = getattr(err, "problem", None) or str(err)
+        raise ScenarioError(source, [f"{at}: not valid YAML: {problem}"]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(source, [f"(file): cannot read: {err}"]) from None
+    scenario = parse_scenario(data, source)
+    if duration is not None:
+        if duration <= 0:
+            raise ScenarioError(source, ["--duration: expected a positive duration"])
+        duration_scale = duration / scenario.duration
+    if duration_scale is not None:
+        if duration_scale <= 0:
+            raise ScenarioError(source, ["--duration-scale: expected a positive number"])
+        try:
+            scenario = scenario.scaled(duration_scale)
+        except ValidationError as err:
+            raise ScenarioError(source, _messages(err)) from None
+    return scenario
