@@ -191,6 +191,11 @@ def progressive_rollout(r: Result) -> None:
     req = r.run.read_requests()
     after = req[req["ts"] > flips[0]["ts"] + 0.5]
     assert len(after) > 20 and (after["served_by"] == "legacy").all()
+    # a grade at each step: the burst and the flip fall in the 50% step, which rolls back
+    steps = r.summary["metrics"]["rollout"]["steps"]
+    assert [s["configured_share"] for s in steps] == [0.01, 0.05, 0.10, 0.25, 0.50]
+    assert steps[-1]["grade"] == "ROLLBACK" and steps[-1]["kill_switch_at"] is not None
+    assert 0 <= steps[-1]["time_to_detect_s"] < 4
 
 
 def flaky_ai(r: Result) -> None:

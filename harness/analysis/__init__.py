@@ -50,6 +50,20 @@ seconds from the start of the load, money in the scenario's currency; ``None`` =
   system, endpoints, judged, correct, misrouted, correctness, correctness_ci}]. Expected: the
   gateway's own rule matcher (:mod:`harness.stack.rules`) on each request spec's fields;
   correct: served_by (X-Served-By, which names the failing system on errors too) == expected
+- ``rollout`` (:mod:`.rollout`): ``{applies: False}`` unless a ``gateway_set`` event set
+  ai_share or kill_switch; else applies, pattern, source (decisions|requests: the rows the
+  observed share counts), changes, min_samples, grades {ROLLBACK|FAIL|WARN|PASS|n/a: steps},
+  first_rollback (step index) | None, steps [{index, start, end (one step from the start of the
+  load or a change to the next change or the end of the run), planned_at (of the change that
+  started it; None for the scenario's settings), configured_share, kill_switch (on when the
+  step started), user_requests, user_availability, user_availability_ci, user_error_rate,
+  user_error_rate_ci, user_p95_ms, split_requests (kill-switch rows left out), ai_routed,
+  kill_switch_requests, observed_share, observed_ci (Wilson), drift (split only), ai_requests,
+  ai_errors, ai_error_rate, ai_error_rate_ci, ai_availability, ai_availability_ci, fault (the
+  first one injected in the step) | None, trigger, trigger_fired_at, time_to_detect_s (from
+  that fault, else from the step's start), detected_from (fault|step start), kill_switch_at
+  (the live check's flip), grade (ROLLBACK|FAIL|WARN|PASS|n/a), evidence}]. Grades are figures:
+  they never change the verdict
 - ``faults``: [{index, label, target, action, at, end, planned_at, planned_end, applied,
   phases: {before|during|after: {start, end, user|legacy|ai: per-system figures of the phase
   (users add fallbacks, fallback_rate)}}}]

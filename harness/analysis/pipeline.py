@@ -12,6 +12,7 @@ from harness.analysis.cost import cost_figures
 from harness.analysis.data import Population, RunData, load_run, populations
 from harness.analysis.detection import Condition, RollingState, conditions, detection, rolling
 from harness.analysis.feature import feature_figures
+from harness.analysis.rollout import rollout_figures
 from harness.analysis.routing import fallback_figures, split_figures
 from harness.analysis.systems import _num, fault_phases, summarise
 from harness.analysis.windows import Bins, window_frame
@@ -73,6 +74,7 @@ def analyse(data: RunData) -> Analysis:
         "fallback": fallback_figures(data, pops, conf),
         "split": split_figures(data, conf),
         "routing": feature_figures(data, conf),
+        "rollout": rollout_figures(data, pops, conf),
         "faults": fault_phases(data, pops, conf),
         "detection": detection(data, conds, states, bins),
         "cost": cost_figures(data, pops, load["rps"] or 0.0),

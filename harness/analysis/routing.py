@@ -4,18 +4,27 @@ paid) and split (observed AI share against configured, drift test, stickiness pe
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.analysis.data import NOT_CALLED, BoolArray, Population, RunData, is_in
+from harness.analysis.data import (
+    NOT_CALLED,
+    BoolArray,
+    FloatArray,
+    Population,
+    RunData,
+    _floats,
+    is_in,
+)
 from harness.analysis.stats import binomial_p_value, quantiles, wilson, z_value
 from harness.analysis.systems import QS, _num, phase_bounds
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["fallback_figures", "split_figures"]
+__all__ = ["SplitRows", "fallback_figures", "split_figures", "split_rows"]
 
 
 def _users(data: RunData) -> pd.DataFrame:
@@ -106,6 +115,33 @@ def _configured_share(data: RunData, df: pd.DataFrame, keep: BoolArray) -> tuple
     return np.full(int(keep.sum()), g.ai_share), False
 
 
+@dataclass
+class SplitRows:
+    """The requests a split is measured on, one row each: decision records when there are
+    (they know the configured share of each request), else client records."""
+
+    frame: pd.DataFrame
+    t: FloatArray  # offset (s)
+    killed: BoolArray  # routed by the kill switch (the rollback, not the split)
+    to_ai: BoolArray  # sent to the AI on the user's path (False on kill-switch rows)
+
+
+def split_rows(data: RunData) -> SplitRows:
+    """Which requests went to the AI: the AI was called on the user's path (decision records),
+    or, from headers only, it answered or was fallen back from."""
+    df = data.decisions if data.has_decisions else _users(data)
+    if not len(df):
+        none = np.zeros(0, dtype=bool)
+        return SplitRows(df, np.zeros(0), none, none)
+    killed = _killed(data, df)
+    if df is data.decisions:
+        on_path = df["shadow"].to_numpy() != 1
+        to_ai = ~is_in(df["ai_outcome"], NOT_CALLED) & on_path
+    else:
+        to_ai = is_in(df["served_by"], ("ai",)) | (df["fallback"].to_numpy() == 1)
+    return SplitRows(df, _floats(df["ts"]) - data.t0, killed, to_ai & ~killed)
+
+
 def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
     """Observed AI share against configured (drift) and stickiness per user.
 
@@ -120,18 +156,14 @@ def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
     from scipy.stats import norm
 
     g = data.scenario.stack.gateway
-    # decision records know the configured share of each request; prefer them
-    df = data.decisions if data.has_decisions else _users(data)
+    rows = split_rows(data)
+    df = rows.frame
     out: dict[str, Any] = {"pattern": g.pattern, "applies": g.pattern == "split"}
     if not len(df):
         return {**out, "n": 0, "observed_share": None, "configured_share": g.ai_share}
-    killed = _killed(data, df)
+    killed = rows.killed
     keep = ~killed
-    if df is data.decisions:  # the AI was called on the user's path
-        on_path = df["shadow"].to_numpy() != 1
-        to_ai = (~is_in(df["ai_outcome"], NOT_CALLED) & on_path)[keep]
-    else:
-        to_ai = (is_in(df["served_by"], ("ai",)) | (df["fallback"].to_numpy() == 1))[keep]
+    to_ai = rows.to_ai[keep]
     n, k = int(keep.sum()), int(to_ai.sum())
     conf, from_records = _configured_share(data, df, keep)
     expected = float(conf.mean()) if n else g.ai_share

@@ -1,9 +1,10 @@
 """The analysis' figures as report rows: key figures, per-system table, routing, cost, load.
 
 Keys follow ``GradedRun.metrics`` as :mod:`harness.analysis` documents them (``per_system``,
-``comparison``, ``fallback``, ``split``, ``routing``, ``faults``, ``detection``, ``cost``, ``load``,
-``data_loss``, ``run``); rates there are fractions. Every accessor tolerates a missing block or
-key: the row reads ``n/a``. Values come out formatted (text), ready for any output.
+``comparison``, ``fallback``, ``split``, ``routing``, ``rollout``, ``faults``, ``detection``,
+``cost``, ``load``, ``data_loss``, ``run``); rates there are fractions. Every accessor tolerates
+a missing block or key: the row reads ``n/a``. Values come out formatted (text), ready for any
+output.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "feature_endpoints",
     "feature_routes",
     "headline",
+    "rollout_steps",
     "routing_facts",
     "system_metrics",
     "system_table",
@@ -463,6 +465,50 @@ def detection_table(metrics: Mapping[str, Any]) -> Table:
                 fmt_offset(d.get("trigger_fired_s")),
                 fmt_offset(d.get("kill_switch_s")),
                 fmt_seconds(d.get("users_recovered_after_kill_switch_s")),
+            ]
+        )
+    return table
+
+
+#: Step grades a report colours (anything else, ``n/a`` included, reads as not judged).
+STEP_GRADES = ("PASS", "WARN", "FAIL", "ROLLBACK")
+
+
+def rollout_steps(metrics: Mapping[str, Any]) -> Table:
+    """Progressive rollout: one row per step of the AI share, with its grade and evidence."""
+    table = Table(
+        [
+            "step",
+            "time range",
+            "configured share",
+            "observed share",
+            "user availability",
+            "user p95",
+            "AI error rate",
+            "grade",
+            "evidence",
+        ]
+    )
+    rollout = as_mapping(metrics.get("rollout"))
+    steps = rollout.get("steps") if rollout.get("applies") else None
+    for step in steps if isinstance(steps, list) else []:
+        step = as_mapping(step)
+        index = as_float(step.get("index"))
+        configured = fmt_share(step.get("configured_share"))
+        if step.get("kill_switch") is True:
+            configured += " (kill switch on)"
+        grade = step.get("grade")
+        table.rows.append(
+            [
+                NA if index is None else str(round(index) + 1),
+                f"{fmt_offset(step.get('start'))} to {fmt_offset(step.get('end'))}",
+                configured,
+                fmt_share(step.get("observed_share")) + _ci(step.get("observed_ci"), fmt_share),
+                fmt_share(step.get("user_availability")),
+                fmt_ms(step.get("user_p95_ms")),
+                fmt_share(step.get("ai_error_rate")) + _ci(step.get("ai_error_rate_ci"), fmt_share),
+                grade if isinstance(grade, str) and grade else NA,
+                str(step.get("evidence") or NA),
             ]
         )
     return table

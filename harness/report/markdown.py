@@ -38,5 +38,10 @@ class MarkdownReport:
         return (
             md_env()
             .get_template(self.template)
-            .render(v=view, icon=VERDICT_ICONS.get(view.verdict.value, ""), list_max=LIST_MAX)
+            .render(
+                v=view,
+                icon=VERDICT_ICONS.get(view.verdict.value, ""),
+                icons=VERDICT_ICONS,
+                list_max=LIST_MAX,
+            )
         )

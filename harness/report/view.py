@@ -99,6 +99,7 @@ class ReportView:
     routing: list[Fact]
     feature_routes: Table
     feature_endpoints: Table
+    rollout: Table
     capacity: list[Fact]
     readiness: dict[str, list[ReadinessItem]]
     cost: list[Fact]
@@ -196,6 +197,7 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         routing=figures.routing_facts(metrics, pattern),
         feature_routes=figures.feature_routes(metrics),
         feature_endpoints=figures.feature_endpoints(metrics),
+        rollout=figures.rollout_steps(metrics),
         capacity=figures.capacity_facts(metrics),
         readiness=readiness,
         cost=figures.cost_facts(metrics),

@@ -20,7 +20,8 @@ Everything is drawn with numpy from ``seed`` (same spec, same files) and written
 How the synthetic gateway behaves, per pattern (what the reference gateway does):
 
 - ``split``: a fixed set of users (``observed_ai_share`` of them) goes to the AI, the rest to
-  legacy; an AI failure is a user-visible error.
+  legacy; an AI failure is a user-visible error. ``share_changes`` raises the share during the
+  run (a progressive rollout: ``gateway_set`` events, and the AI group grows with each step).
 - ``fallback``: every request tries the AI first; an error, an unreachable AI or an answer slower
   than ``fallback_timeout_ms`` makes legacy answer (``fallback=1``) and the user pays the wait.
 - ``shadow``: legacy answers everyone; the AI also runs on ``shadow_sample`` of requests, off the

@@ -159,6 +159,18 @@ def _backend(
     )
 
 
+def _share_timeline(
+    spec: SyntheticRun, t: FloatArray, share: float
+) -> tuple[FloatArray, FloatArray]:
+    """Configured and observed AI share of every request, after ``spec.share_changes``."""
+    changes = sorted(spec.share_changes)
+    at = np.array([c[0] for c in changes], dtype=np.float64)
+    step = np.searchsorted(at, t, side="right")  # 0: before the first change
+    configured = np.array([spec.ai_share, *(c[1] for c in changes)])[step]
+    observed = np.array([share, *(c[1] for c in changes)])[step]
+    return configured, observed
+
+
 def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
     """Every column of both record files, as numpy arrays (strings as small code arrays)."""
     rng = np.random.default_rng(spec.seed)
@@ -168,8 +180,10 @@ def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
     # users: a fixed AI group (split stickiness comes from the user-id hash)
     users = rng.integers(0, spec.population, n)
     share = spec.ai_share if spec.observed_ai_share is None else spec.observed_ai_share
-    group = np.zeros(spec.population, dtype=bool)
-    group[rng.permutation(spec.population)[: round(share * spec.population)]] = True
+    # each user's place in the hash order: the AI group at share s is the first s x population
+    rank = np.empty(spec.population, dtype=np.int64)
+    rank[rng.permutation(spec.population)] = np.arange(spec.population)
+    configured_share, observed_share = _share_timeline(spec, t, share)
     killed = (t >= spec.kill_switch_at) if spec.kill_switch_at is not None else np.zeros(n, bool)
     stage_scale = np.ones(n)
     stage_err = np.zeros(n)
@@ -186,7 +200,7 @@ def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
     endpoint = np.zeros(n, dtype=np.int8)
     endpoint_names = ["answer"]
     if p == "split":
-        to_ai = group[users]
+        to_ai = rank[users] < np.round(observed_share * spec.population)
         if spec.sticky_violation_rate > 0:
             to_ai ^= rng.random(n) < spec.sticky_violation_rate
     elif p == "feature" and spec.feature_routes:
@@ -254,7 +268,7 @@ def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
         route_names = feature.route_names
         route = np.where(killed, route_names.index("kill_switch"), feature.route).astype(np.int8)
     if p in ("split", "feature"):
-        configured = np.where(killed, 0.0, spec.ai_share)
+        configured = np.where(killed, 0.0, configured_share)
     else:
         configured = np.full(n, np.nan)
     return {

@@ -94,6 +94,10 @@ def synthetic_scenario(spec: SyntheticRun) -> Scenario:
             "population": spec.population,
             "steps": [{"at": s.at, "users": s.users} for s in spec.stages],
         }
+    if spec.share_changes:
+        doc["load"]["gateway_changes"] = [
+            {"at": at, "set": {"ai_share": share}} for at, share in sorted(spec.share_changes)
+        ]
     if spec.pattern == "feature":
         doc["load"]["requests"] = [
             {"name": e.name, "weight": e.weight, "fields": dict(e.fields)}

@@ -115,6 +115,11 @@ class SyntheticRun:
     stages: list[SyntheticStage] = field(default_factory=list)
     kill_switch_at: float | None = None
     """Offset at which a rollback trigger fired and the kill switch sent 100% to legacy."""
+    share_changes: list[tuple[float, float]] = field(default_factory=list)
+    """Progressive rollout: ``(at, ai_share)`` pairs; at each offset the gateway's AI share is set
+    through its admin API (a ``gateway_set`` event, ``load.gateway_changes`` in the scenario) and
+    the split follows it: the AI group grows (or shrinks) to the new share, and is observed at it
+    (``observed_ai_share`` only holds before the first change)."""
     # run directory shape
     write_requests: bool = True
     write_decisions: bool = True

@@ -165,6 +165,20 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
                 "reason": "scheduled",
             }
         )
+    for at, share in sorted(spec.share_changes):
+        ev.append(
+            {
+                "ts": t0 + at,
+                "kind": "gateway_set",
+                "settings": {"ai_share": share},
+                "planned_at": at,
+                "now": {
+                    "pattern": spec.pattern,
+                    "ai_share": share,
+                    "kill_switch": spec.kill_switch_at is not None and at >= spec.kill_switch_at,
+                },
+            }
+        )
     if spec.kill_switch_at is not None:
         ev.append(
             {
