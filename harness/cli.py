@@ -133,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         master=args.master,
         master_bind_port=args.master_port,
+        master_bind_host=args.master_bind,
         expect_workers=args.expect_workers,
         report=not args.no_report,
     )
@@ -256,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="be a Locust master for workers on other machines (dualsys worker)",
     )
     p.add_argument("--master-port", type=int, default=5557, help="master's port (5557)")
+    p.add_argument(
+        "--master-bind",
+        default="*",
+        metavar="ADDR",
+        help="with --master: the address workers connect to (all interfaces)",
+    )
     p.add_argument(
         "--expect-workers",
         type=int,

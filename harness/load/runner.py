@@ -73,6 +73,7 @@ class RunOptions:
     quiet: bool = False
     master: bool = False
     master_bind_port: int = 5557
+    master_bind_host: str = "*"
     expect_workers: int = 1
     report: bool = True
     progress: str | None = None  # live | plain | quiet (None: by terminal)
@@ -249,7 +250,7 @@ class RunSession:
             self.runner = env.create_local_runner()
             return self.runner
         port = self.options.master_bind_port if self.options.master else _free_port()
-        bind = "*" if self.options.master else "127.0.0.1"
+        bind = self.options.master_bind_host if self.options.master else "127.0.0.1"
         master = env.create_master_runner(master_bind_host=bind, master_bind_port=port)
         self.runner = master
         master.register_message("dualsys_records", self._on_worker_records)
@@ -458,6 +459,11 @@ class RunSession:
                 and self.env.stats.total.num_requests < self.writer.rows
             ):
                 gevent.sleep(0.1)
+            # Locust's master forgets a worker between its "stopped" and its next "ready" (which
+            # comes stop_timeout later), so its own "quit" can miss workers: tell each one that
+            # sent its final records to quit, by id.
+            for node in self.finals:
+                runner.send_message("dualsys_quit", None, client_id=node)
             runner.quit()
             for w in self.workers:
                 w.stop(grace=10)

@@ -65,6 +65,7 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
                 send(False)
 
     runner.register_message("dualsys_config", configure)
+    runner.register_message("dualsys_quit", lambda **_: gevent.spawn(runner.quit))
     env.events.request.add_listener(on_request)
     env.events.test_stop.add_listener(lambda **_: send(True))
     gevent.spawn(pump)

@@ -249,3 +249,55 @@ def test_user_locustfile_is_recorded(tmp_path: Path) -> None:
     assert len(req) == run.read_meta()["load_stats"]["locust_requests"] > 20
     assert set(req["endpoint"]) == {"my-ask"}
     assert set(req["served_by"]) == {"ai"} and req["request_id"].str.len().min() > 0
+
+
+def test_master_with_a_worker_started_apart(tmp_path: Path) -> None:
+    """`dualsys run --master` and `dualsys worker` as on two machines (here both on loopback):
+    the worker gets the scenario from the master and its records reach the master's run dir."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    sc = scenario_file(tmp_path, chaos=[])
+    master = start(
+        tmp_path,
+        sc,
+        "--quiet",
+        "--master",
+        "--master-bind",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+        "--expect-workers",
+        "1",
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        code, _out, err = finish(master)
+        _wout, werr = worker.communicate(timeout=30)  # it quits by itself
+        worker_code = worker.returncode
+    finally:
+        for p in (master, worker):
+            if p.poll() is None:
+                p.kill()
+    assert code in (0, 1), err
+    assert worker_code == 0, werr
+    run = the_run(tmp_path)
+    stats = run.read_meta()["load_stats"]
+    req = run.read_requests()
+    assert stats["workers_reported"] == 1
+    assert len(req) == stats["records"] == stats["locust_requests"] > 50
