@@ -102,6 +102,19 @@ def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the harness dies, so even a
+    SIGKILLed run (CI timeout, OOM killer) leaves no server holding its port."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's own stop() remains
+        pass
+
+
 def spawn(
     name: str,
     args: list[str],
@@ -129,6 +142,7 @@ def spawn(
         text=True,
         env=child_env,
         start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
     child = Child(name, proc, log_path, _log=log)
     found: dict[str, Any] = {}

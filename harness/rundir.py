@@ -106,6 +106,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "chaos_applied",  # index, target, action, toxic, planned_at (offset s), label
     "chaos_removed",  # index, target, planned_at, reason (scheduled | end_of_run | interrupted)
     "gateway_set",  # settings: what changed through the admin API
+    "gateway_restored",  # settings: an external gateway put back as it was before the run
     "trigger_fired",  # trigger, value, threshold (live check during the run)
     "kill_switch",  # on: bool, reason
     "warning",  # message (e.g. the load generator ran out of CPU)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,10 +85,15 @@ class WindowStats:
 class LiveWindow:
     """Per-second buckets of recent requests, for the progress view and live rollback triggers.
 
-    Memory is bounded: ``keep`` seconds of buckets, at most ``max_latencies`` samples each."""
+    A request counts in the second it *completed*: a monitor sees a failure when it happens, so
+    a slow failure (a timeout) counts now, not back when the request started, where a window
+    that has moved on would miss it. Memory is bounded: ``keep`` seconds of buckets, at most
+    ``max_latencies`` samples each."""
 
     def __init__(self, keep: int = 60, max_latencies: int = 2000) -> None:
-        self._buckets: deque[_Bucket] = deque(maxlen=keep)
+        self._buckets: dict[int, _Bucket] = {}
+        self._keep = keep
+        self._newest = 0
         self._max_lat = max_latencies
         self.total = 0
         self.total_errors = 0
@@ -97,18 +101,23 @@ class LiveWindow:
     def add(
         self, ts: float, latency_ms: float, ok: int, served_by: str, fallback: int, reason: str
     ) -> None:
-        """Count one request that started at ``ts``."""
-        sec = int(ts)
-        if not self._buckets or self._buckets[-1].second < sec:
-            self._buckets.append(_Bucket(sec))
-        b = self._buckets[-1] if self._buckets[-1].second <= sec else self._find(sec)
-        if b is None:
-            return
-        b.n += 1
+        """Count one request that started at ``ts`` and took ``latency_ms``."""
+        sec = int(ts + latency_ms / 1000.0)
         self.total += 1
         if not ok:
-            b.errors += 1
             self.total_errors += 1
+        if sec <= self._newest - self._keep:
+            return  # older than anything a window looks at
+        b = self._buckets.get(sec)
+        if b is None:
+            b = self._buckets[sec] = _Bucket(sec)
+            if sec > self._newest:
+                self._newest = sec
+                for old in [k for k in self._buckets if k <= sec - self._keep]:
+                    del self._buckets[old]
+        b.n += 1
+        if not ok:
+            b.errors += 1
         if served_by == "ai":
             b.ai += 1
             b.ai_attempts += 1
@@ -122,19 +131,11 @@ class LiveWindow:
         if len(b.latencies) < self._max_lat:
             b.latencies.append(latency_ms)
 
-    def _find(self, sec: int) -> _Bucket | None:
-        for b in reversed(self._buckets):
-            if b.second == sec:
-                return b
-            if b.second < sec:
-                return None
-        return None
-
     def stats(self, seconds: float, now: float | None = None) -> WindowStats:
         """Figures over the last ``seconds`` (whole seconds, the current one included)."""
         now = time.time() if now is None else now
         start = int(now - seconds) + 1
-        sel = [b for b in self._buckets if b.second >= start]
+        sel = [b for sec, b in self._buckets.items() if start <= sec <= int(now)]
         n = sum(b.n for b in sel)
         lat = sorted(x for b in sel for x in b.latencies)
         attempts = sum(b.ai_attempts for b in sel)

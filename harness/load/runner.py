@@ -53,7 +53,7 @@ from harness.rundir import (
     machine_info,
     new_run_dir,
 )
-from harness.scenario import HeaderMap, Scenario
+from harness.scenario import GatewaySettings, HeaderMap, Scenario
 from harness.verdict import EXIT_HARNESS
 
 __all__ = ["RunOptions", "run_scenario"]
@@ -98,6 +98,8 @@ class RunSession:
         self.headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         self.recorder = ClientRecorder(self.headers, "local", self.writer.write, self.live)
         self.stop_reason: str | None = None
+        self.hurry = False  # a second signal: skip the graceful waits of the shutdown
+        self.saved_settings: dict[str, Any] | None = None
         self.stack: Any = None
         self.timeline: Any = None
         self.admin: GatewayAdmin | None = None
@@ -186,6 +188,11 @@ class RunSession:
                 file=sys.stderr,
                 flush=True,
             )
+        elif not self.hurry:
+            # Asked again (or killed during a slow shutdown): no more graceful waits, but faults
+            # are still removed and every child is still stopped.
+            self.hurry = True
+            print("\ndualsys: stopping now", file=sys.stderr, flush=True)
 
     # ---------------------------------------------------------------------------------------
 
@@ -218,6 +225,8 @@ class RunSession:
         if self.stop_reason:
             return
         runner = self._start_load(info.gateway_url)
+        if self.stop_reason:
+            return
         # Load, fault offsets and analysis windows all count from this one instant.
         self.t0 = time.time()
         self.run.write_meta(load_started=self.t0)
@@ -288,7 +297,12 @@ class RunSession:
                     f"connected to the master on port {port} within 60s",
                 )
             gevent.sleep(0.1)
-        master.send_message("dualsys_config", {"scenario": sc.to_yaml(), "host": host})
+        config = {"scenario": sc.to_yaml(), "host": host}
+        master.send_message("dualsys_config", config)
+        # A worker joining later (another machine) gets the scenario too, before its users.
+        env.events.worker_connect.add_listener(
+            lambda client_id, **_: master.send_message("dualsys_config", config, client_id)
+        )
         return master
 
     # ---------------------------------------------------------------------------------------
@@ -319,12 +333,11 @@ class RunSession:
         sc = self.scenario
         changes = sorted(sc.load.gateway_changes, key=lambda c: c.at)
         next_check = 0.0
-        end = self.t0 + sc.duration
-        hard_end = end + sc.load.request_timeout + 30  # bounded whatever happens
+        # Monotonic: a wall-clock step must not stretch or cut the run (records keep wall time).
+        m0 = time.monotonic()
         while self.stop_reason is None:
             gevent.sleep(0.25)
-            now = time.time()
-            elapsed = now - self.t0
+            elapsed = time.monotonic() - m0
             self.writer.flush()
             self.stack.check()
             for w in self.workers:
@@ -339,6 +352,7 @@ class RunSession:
             while changes and changes[0].at <= elapsed:
                 change = changes.pop(0)
                 assert self.admin is not None
+                self._save_settings()
                 now_set = self.admin.apply(change.set)
                 self.events.log(
                     "gateway_set",
@@ -351,7 +365,7 @@ class RunSession:
                 self._check_triggers()
             self._check_cpu(runner)
             self._show(elapsed, runner)
-            if now >= end or (runner.state == STATE_STOPPED and elapsed > 1.0) or now >= hard_end:
+            if elapsed >= sc.duration or (runner.state == STATE_STOPPED and elapsed > 1.0):
                 self.stop_reason = "completed"
 
     def _check_triggers(self) -> None:
@@ -384,11 +398,29 @@ class RunSession:
             )
             self.notes.append(f"rollback trigger {name} fired ({value:.0%} vs {threshold:.0%})")
             if g.rollback.auto_kill_switch and not self.kill_switch_on and self.admin:
+                self._save_settings()
                 self.admin.kill_switch(True)
                 self.kill_switch_on = True
                 self.events.log("kill_switch", on=True, reason=f"trigger {name} fired")
                 self.notes.append("kill switch flipped: 100% to legacy")
         self.trigger_holding = holds
+
+    def _save_settings(self) -> None:
+        """Remember the gateway's settings before the run first changes them."""
+        if self.saved_settings is None and self.admin is not None:
+            self.saved_settings = self.admin.settings()
+
+    def _restore_settings(self) -> None:
+        """Put back what the run changed on the gateway (kill switch, share, pattern): a
+        user's own gateway must not be left rolled back or at the rollout's last step."""
+        if self.admin is None or self.saved_settings is None:
+            return
+        if self.scenario.stack.mode == "embedded":
+            return  # our own gateway, stopped next
+        fields = GatewaySettings.model_fields
+        before = {k: v for k, v in self.saved_settings.items() if k in fields and v is not None}
+        self.admin.apply(GatewaySettings.model_validate(before))
+        self.events.log("gateway_restored", settings=before)
 
     def _check_cpu(self, runner: Runner) -> None:
         saturated = bool(
@@ -446,27 +478,11 @@ class RunSession:
         if runner is None:
             return
         if isinstance(runner, MasterRunner):
-            connected = runner.worker_count
-            runner.stop()
-            deadline = time.monotonic() + 15
-            while len(self.finals) < connected and time.monotonic() < deadline:
-                gevent.sleep(0.05)
-            # Locust's own totals reach the master with the workers' next stats report.
-            deadline = time.monotonic() + 8
-            while (
-                self.env is not None
-                and time.monotonic() < deadline
-                and self.env.stats.total.num_requests < self.writer.rows
-            ):
-                gevent.sleep(0.1)
-            # Locust's master forgets a worker between its "stopped" and its next "ready" (which
-            # comes stop_timeout later), so its own "quit" can miss workers: tell each one that
-            # sent its final records to quit, by id.
-            for node in self.finals:
-                runner.send_message("dualsys_quit", None, client_id=node)
-            runner.quit()
-            for w in self.workers:
-                w.stop(grace=10)
+            try:
+                self._stop_master(runner)
+            finally:
+                for w in self.workers:
+                    w.stop(grace=2 if self.hurry else 10)
         else:
             assert isinstance(runner, LocalRunner)
             runner.quit()
@@ -483,11 +499,39 @@ class RunSession:
                 }
             )
 
+    def _stop_master(self, runner: MasterRunner) -> None:
+        connected = runner.worker_count
+        if not self.hurry:
+            runner.stop()
+        deadline = time.monotonic() + 15
+        while len(self.finals) < connected and time.monotonic() < deadline and not self.hurry:
+            gevent.sleep(0.05)
+        # Locust's own totals reach the master with the workers' next stats report.
+        deadline = time.monotonic() + 8
+        while (
+            self.env is not None
+            and time.monotonic() < deadline
+            and not self.hurry
+            and self.env.stats.total.num_requests < self.writer.rows
+        ):
+            gevent.sleep(0.1)
+        # Locust's master forgets a worker between its "stopped" and its next "ready" (which
+        # comes stop_timeout later), so its own "quit" can miss workers: tell each one that
+        # sent its final records to quit, by id.
+        for node in self.finals:
+            runner.send_message("dualsys_quit", None, client_id=node)
+        runner.quit()
+
     def _stop_chaos(self, reason: str) -> None:
-        if self.timeline is not None:
-            self.timeline.stop(reason="end_of_run" if reason == "completed" else reason)
-        if self.admin is not None:
-            self.admin.close()
+        try:
+            if self.timeline is not None:
+                self.timeline.stop(reason="end_of_run" if reason == "completed" else reason)
+        finally:
+            if self.admin is not None:
+                try:
+                    self._restore_settings()
+                finally:
+                    self.admin.close()
 
     def _stop_stack(self) -> None:
         if self.stack is not None:

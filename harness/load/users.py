@@ -95,8 +95,10 @@ class DualSystemUser(FastHttpUser):
         if cfg is None:
             raise RuntimeError("DualSystemUser.configure() was not called")
         type(self)._counter += 1
-        # Each user has its own seeded stream: runs are reproducible in what they send.
-        self._rng = random.Random(f"{cfg.seed}-{id(environment)}-{type(self)._counter}")
+        # Each user has its own stream, seeded by the scenario's seed, the worker's index and
+        # the user's number: the same scenario sends the same mix of users and inputs.
+        worker = getattr(environment.runner, "worker_index", 0)
+        self._rng = random.Random(f"{cfg.seed}-{worker}-{type(self)._counter}")
         self._weights = [r.weight for r in cfg.requests]
         self._truth = _truth() if cfg.labels else None
 

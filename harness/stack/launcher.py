@@ -88,9 +88,17 @@ class Stack:
             child.check()
 
     def stop(self) -> None:
-        """Stop every child, last started first. Safe to call twice."""
+        """Stop every child, last started first, each even if stopping another failed.
+        Safe to call twice; raises the first failure once all were tried."""
+        first: BaseException | None = None
         while self._children:
-            release(self._children.pop())
+            child = self._children.pop()
+            try:
+                release(child)
+            except Exception as err:  # keep going: the next child's port matters as much
+                first = first or err
+        if first is not None:
+            raise first
 
     def __enter__(self) -> Stack:
         self.start()
@@ -251,8 +259,23 @@ class Stack:
                     client.set_enabled(p.name, True)
                 except FaultProxyError as err:
                     raise ComponentFailed(name, err.message, self._last_lines(name)) from None
+            self._remove_stale_toxics(client, p.name)
             out[p.name] = str(proxy["listen"])
         return out
+
+    def _remove_stale_toxics(self, client: ToxiproxyClient, proxy: str) -> None:
+        """Toxics a killed earlier run left on a shared server (the chaos timeline names its
+        own ``dualsys_*``) would distort this run from its first second and clash with its
+        faults: remove them; the server's other toxics are not ours to touch."""
+        try:
+            for toxic in client.toxics(proxy):
+                name = str(toxic.get("name", ""))
+                if name.startswith("dualsys_"):
+                    client.remove_toxic(proxy, name)
+        except FaultProxyError as err:
+            raise ComponentFailed(
+                "fault_proxy", err.message, self._last_lines("fault_proxy")
+            ) from None
 
     def _last_lines(self, name: str) -> list[str]:
         return tail(self.run.logs / f"{name}.log")

@@ -93,7 +93,7 @@ def test_read_field(spec: str, value: str) -> None:
 def test_live_window_rates_and_ai_errors() -> None:
     w = LiveWindow()
     for i in range(100):
-        ts = 1000 + i * 0.05  # 5 seconds of traffic
+        ts = 1000 + i * 0.05  # 5 seconds of traffic, each request done within 0.3 s
         if i % 4 == 0:  # AI failed, legacy rescued
             w.add(ts, 300.0, 1, "legacy", 1, "error")
         elif i % 4 == 1:
@@ -102,11 +102,33 @@ def test_live_window_rates_and_ai_errors() -> None:
             w.add(ts, 20.0, 0, "legacy", 0, "")  # user-visible error
         else:
             w.add(ts, 20.0, 1, "legacy", 0, "")
-    s = w.stats(5.0, now=1004.99)
-    assert s.requests == 100 and s.rps == pytest.approx(20.0)
+    s = w.stats(6.0, now=1005.5)
+    assert s.requests == 100 and s.rps == pytest.approx(100 / 6)
     assert s.error_rate == pytest.approx(0.25) and s.fallback_rate == pytest.approx(0.25)
     assert s.ai_share == pytest.approx(0.25)
     assert s.ai_attempts == 50 and s.ai_error_rate == pytest.approx(0.5)
     assert s.p95_ms == 300.0
-    assert w.stats(1.0, now=1004.99).requests == 20
     assert w.stats(5.0, now=2000).requests == 0 and w.stats(5.0, now=2000).error_rate is None
+
+
+def test_live_window_counts_a_slow_failure_when_it_happens() -> None:
+    """A request that hangs 5 s and fails counts in the second it failed: a window that has
+    moved past its start still sees it (the kill switch must fire during the outage)."""
+    w = LiveWindow()
+    w.add(1000.2, 30.0, 1, "ai", 0, "")
+    w.add(1000.5, 5000.0, 0, "ai", 0, "")  # started at 1000.5, failed at 1005.5
+    assert w.stats(2.0, now=1001.0).ai_error_rate == 0.0
+    late = w.stats(2.0, now=1005.9)
+    assert late.ai_attempts == 1 and late.ai_error_rate == 1.0
+    w.add(1003.0, 10.0, 1, "ai", 0, "")  # out of order: a bucket in the middle is created
+    assert w.stats(10.0, now=1005.9).ai_attempts == 3
+
+
+def test_live_window_memory_is_bounded() -> None:
+    w = LiveWindow(keep=10, max_latencies=5)
+    for sec in range(1000):
+        for _ in range(20):
+            w.add(sec + 0.5, 1.0, 1, "legacy", 0, "")
+    assert len(w._buckets) <= 10
+    assert all(len(b.latencies) <= 5 for b in w._buckets.values())
+    assert w.total == 20_000 and w.stats(3.0, now=999.9).requests == 60

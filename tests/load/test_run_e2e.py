@@ -301,3 +301,88 @@ def test_master_with_a_worker_started_apart(tmp_path: Path) -> None:
     req = run.read_requests()
     assert stats["workers_reported"] == 1
     assert len(req) == stats["records"] == stats["locust_requests"] > 50
+
+
+def test_a_killed_run_leaves_no_server_behind(tmp_path: Path) -> None:
+    """SIGKILL of the harness (CI timeout, OOM killer) cannot run any cleanup: the children
+    must go by themselves (they ask the kernel to end them with their parent)."""
+    sc = scenario_file(tmp_path, duration="60s", chaos=[])
+    proc = start(tmp_path, sc, "--quiet")
+    try:
+        runs = tmp_path / "runs"
+        wait_until(lambda: runs.is_dir() and any(runs.iterdir()), 30, what="run dir")
+        run = RunDir(next(runs.iterdir()))
+        pids = wait_until(
+            lambda: run.read_meta().get("stack", {}).get("pids"), 30, what="stack pids"
+        )
+        wait_until(
+            lambda: run.requests.is_file() and run.requests.stat().st_size > 2000,
+            30,
+            what="records flowing",
+        )
+        proc.kill()
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    wait_until(
+        lambda: not any(pid_alive(p) for p in pids.values()),
+        15,
+        what="every child of the killed run to end",
+    )
+    wait_until(
+        lambda: all(
+            not port_listening(int(a.rsplit(":", 1)[1]))
+            for a in run.read_meta()["stack"]["proxies"].values()
+        ),
+        10,
+        what="the proxies' ports to close",
+    )
+
+
+def test_an_external_gateway_is_put_back_as_it_was(tmp_path: Path) -> None:
+    """A run that changes a user's own gateway (rollout steps, kill switch) restores its
+    settings at the end; the gateway is not the harness's to leave rolled back."""
+    import httpx
+
+    from harness.rundir import new_run_dir
+    from harness.scenario import Scenario
+    from harness.stack.launcher import Stack
+
+    theirs = Scenario.model_validate(
+        {
+            "name": "theirs",
+            "duration": 60,
+            "stack": {**FAST_STACK, "gateway": {"pattern": "split", "ai_share": 0.1}},
+        }
+    )
+    with Stack(theirs, new_run_dir(tmp_path / "theirs", "stack")) as stack:
+        info = stack.info
+        assert info is not None and info.admin_url
+        sc = scenario_file(
+            tmp_path,
+            duration="4s",
+            chaos=[],
+            stack={
+                "mode": "external",
+                "gateway": {"pattern": "split"},
+                "external": {"gateway_url": info.gateway_url, "admin_url": info.admin_url},
+            },
+            faults={
+                "toxiproxy_url": info.toxiproxy_url,
+                "proxies": [{"name": "legacy"}, {"name": "ai"}],
+            },
+            load={
+                "users": 2,
+                "wait_min": "20ms",
+                "wait_max": "40ms",
+                "gateway_changes": [{"at": "1s", "set": {"ai_share": "50%", "kill_switch": True}}],
+            },
+        )
+        code, _out, err = finish(start(tmp_path, sc, "--quiet"))
+        assert code in (0, 1), err
+        run = the_run(tmp_path)
+        kinds = [e["kind"] for e in run.read_events()]
+        assert "gateway_set" in kinds and "gateway_restored" in kinds
+        now = httpx.get(f"{info.admin_url}/admin/settings", timeout=5).json()
+        assert now["ai_share"] == 0.1 and now["kill_switch"] is False

@@ -244,6 +244,40 @@ def test_external_mode_checks_the_named_proxies_exist(tmp_path: Path) -> None:
         assert set(ok.info.proxies) == {"mine"} and set(ok.info.pids) == {"fault_proxy"}
 
 
+def test_a_shared_toxiproxy_is_cleaned_of_a_killed_runs_toxics(tmp_path: Path) -> None:
+    """A real (shared) Toxiproxy outlives runs: a toxic a SIGKILLed run left would distort the
+    next run and clash with its faults. Ours (``dualsys_*``) go at start; others stay, and a
+    proxy the dead run left disabled comes back up."""
+    from harness.faults import FaultProxyServer
+
+    with FaultProxyServer(port=0) as shared:
+        client = ToxiproxyClient(shared.url)
+        client.create_proxy("ai", "127.0.0.1:9")
+        client.add_toxic(
+            "ai",
+            {
+                "name": "dualsys_0_latency_downstream",
+                "type": "latency",
+                "attributes": {"latency": 900},
+            },
+        )
+        client.add_toxic(
+            "ai", {"name": "teams_own", "type": "latency", "attributes": {"latency": 1}}
+        )
+        client.set_enabled("ai", False)
+        data = {
+            "name": "shared",
+            "duration": 10,
+            "stack": {"mode": "external", "external": {"gateway_url": "http://127.0.0.1:9"}},
+            "faults": {"toxiproxy_url": shared.url, "proxies": [{"name": "ai"}]},
+        }
+        with Stack(Scenario.model_validate(data), new_run_dir(tmp_path, "t")) as stack:
+            assert stack.info is not None and set(stack.info.proxies) == {"ai"}
+            assert [t["name"] for t in client.toxics("ai")] == ["teams_own"]
+            assert client.get_proxy("ai")["enabled"] is True
+        client.close()
+
+
 def test_dualsys_serve_prints_addresses_and_stops_everything(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(
