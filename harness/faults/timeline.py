@@ -247,8 +247,14 @@ class ChaosTimeline:
                     client.set_enabled(ev.target, True)
             elif rec.toxic is not None:
                 _remove_toxic(client, ev.target, rec.toxic["name"])
-        except FaultProxyError:
-            pass  # it never took effect, or the server is gone: nothing more to do
+        except FaultProxyError as err:
+            # Its apply never answered, and undoing it failed too: it may still be in force on
+            # a server that outlives the run. Say so; the next run removes stale dualsys_ toxics.
+            self._log(
+                "warning",
+                message=f"could not confirm that chaos[{index}] ({ev.describe()}) was undone: "
+                f"{err}",
+            )
 
     def _finished(self) -> set[int]:
         return {r.index for r in self._records if r.removed_ts is not None}
