@@ -41,6 +41,7 @@ from harness.errors import ComponentFailed, HarnessError
 from harness.load.admin import GatewayAdmin
 from harness.load.progress import Progress, Snapshot
 from harness.load.records import ClientRecorder, LiveWindow
+from harness.load.rollback import RollbackGuard
 from harness.load.shapes import load_model, make_shape
 from harness.load.users import DualSystemUser, UserConfig, load_locustfile
 from harness.process import Child, spawn, tail
@@ -53,7 +54,7 @@ from harness.rundir import (
     machine_info,
     new_run_dir,
 )
-from harness.scenario import GatewaySettings, HeaderMap, Scenario
+from harness.scenario import HeaderMap, Scenario
 from harness.verdict import EXIT_HARNESS
 
 __all__ = ["RunOptions", "run_scenario"]
@@ -99,17 +100,14 @@ class RunSession:
         self.recorder = ClientRecorder(self.headers, "local", self.writer.write, self.live)
         self.stop_reason: str | None = None
         self.hurry = False  # a second signal: skip the graceful waits of the shutdown
-        self.saved_settings: dict[str, Any] | None = None
         self.stack: Any = None
         self.timeline: Any = None
-        self.admin: GatewayAdmin | None = None
+        self.guard: RollbackGuard | None = None
         self.env: Environment | None = None
         self.runner: Runner | None = None
         self.workers: list[Child] = []
         self.finals: set[str] = set()
-        self.kill_switch_on = False
-        self.trigger_holding = False
-        self.notes: list[str] = []
+        self.notes: list[str] = []  # for the progress view (the guard adds its own)
         self.t0 = 0.0
         self.progress = Progress("quiet" if options.quiet else options.progress)
 
@@ -215,9 +213,9 @@ class RunSession:
                 "pids": info.pids,
             }
         )
-        if info.admin_url:
-            self.admin = GatewayAdmin(info.admin_url)
-        elif sc.load.gateway_changes or sc.grading.rollback.auto_kill_switch:
+        admin = GatewayAdmin(info.admin_url) if info.admin_url else None
+        self.guard = RollbackGuard(sc, self.live, self.events, admin)
+        if admin is None and (sc.load.gateway_changes or sc.grading.rollback.auto_kill_switch):
             raise HarnessError(
                 "load.gateway_changes and grading.rollback.auto_kill_switch need "
                 "the gateway's admin API (stack.external.admin_url)"
@@ -331,7 +329,6 @@ class RunSession:
 
     def _loop(self, runner: Runner) -> None:
         sc = self.scenario
-        changes = sorted(sc.load.gateway_changes, key=lambda c: c.at)
         next_check = 0.0
         # Monotonic: a wall-clock step must not stretch or cut the run (records keep wall time).
         m0 = time.monotonic()
@@ -349,78 +346,15 @@ class RunSession:
                     if isinstance(err, HarnessError)
                     else HarnessError(f"fault proxy: applying a fault failed: {err}")
                 )
-            while changes and changes[0].at <= elapsed:
-                change = changes.pop(0)
-                assert self.admin is not None
-                self._save_settings()
-                now_set = self.admin.apply(change.set)
-                self.events.log(
-                    "gateway_set",
-                    settings=change.set.model_dump(exclude_none=True),
-                    planned_at=change.at,
-                    now=now_set,
-                )
+            assert self.guard is not None
+            self.guard.step(elapsed)
             if elapsed >= next_check:
                 next_check = elapsed + sc.grading.rollback.check_every
-                self._check_triggers()
+                self.guard.check()
             self._check_cpu(runner)
             self._show(elapsed, runner)
             if elapsed >= sc.duration or (runner.state == STATE_STOPPED and elapsed > 1.0):
                 self.stop_reason = "completed"
-
-    def _check_triggers(self) -> None:
-        """Immediate rollback triggers on the last grading window of client records.
-
-        Like a monitor, it acts on the point estimate once the window holds ``min_samples`` AI
-        calls (what users' requests showed of the AI: served by it, or fallen back from it)."""
-        g = self.scenario.grading
-        t = g.triggers
-        # Whole seconds: the live window counts per-second buckets (a shortened run's window
-        # can be under a second, which would judge a partial bucket alone).
-        w = self.live.stats(max(2.0, round(g.window)))
-        err = w.ai_error_rate
-        fired: tuple[str, float, float] | None = None
-        if w.ai_attempts >= g.min_samples and err is not None:
-            if err > t.ai_error_rate_max:
-                fired = ("ai_error_rate", err, t.ai_error_rate_max)
-            elif 1 - err < t.ai_availability_min:
-                fired = ("ai_availability", 1 - err, t.ai_availability_min)
-        holds = fired is not None
-        if fired is not None and not self.trigger_holding:
-            name, value, threshold = fired
-            self.events.log(
-                "trigger_fired",
-                trigger=name,
-                value=value,
-                threshold=threshold,
-                window=g.window,
-                samples=w.ai_attempts,
-            )
-            self.notes.append(f"rollback trigger {name} fired ({value:.0%} vs {threshold:.0%})")
-            if g.rollback.auto_kill_switch and not self.kill_switch_on and self.admin:
-                self._save_settings()
-                self.admin.kill_switch(True)
-                self.kill_switch_on = True
-                self.events.log("kill_switch", on=True, reason=f"trigger {name} fired")
-                self.notes.append("kill switch flipped: 100% to legacy")
-        self.trigger_holding = holds
-
-    def _save_settings(self) -> None:
-        """Remember the gateway's settings before the run first changes them."""
-        if self.saved_settings is None and self.admin is not None:
-            self.saved_settings = self.admin.settings()
-
-    def _restore_settings(self) -> None:
-        """Put back what the run changed on the gateway (kill switch, share, pattern): a
-        user's own gateway must not be left rolled back or at the rollout's last step."""
-        if self.admin is None or self.saved_settings is None:
-            return
-        if self.scenario.stack.mode == "embedded":
-            return  # our own gateway, stopped next
-        fields = GatewaySettings.model_fields
-        before = {k: v for k, v in self.saved_settings.items() if k in fields and v is not None}
-        self.admin.apply(GatewaySettings.model_validate(before))
-        self.events.log("gateway_restored", settings=before)
 
     def _check_cpu(self, runner: Runner) -> None:
         saturated = bool(
@@ -450,7 +384,7 @@ class RunSession:
                 fallback_rate=w.fallback_rate,
                 total=self.live.total,
                 faults=self.timeline.active() if self.timeline else [],
-                notes=self.notes[-3:],
+                notes=(self.notes + (self.guard.notes if self.guard else []))[-3:],
             )
         )
 
@@ -527,11 +461,8 @@ class RunSession:
             if self.timeline is not None:
                 self.timeline.stop(reason="end_of_run" if reason == "completed" else reason)
         finally:
-            if self.admin is not None:
-                try:
-                    self._restore_settings()
-                finally:
-                    self.admin.close()
+            if self.guard is not None:
+                self.guard.close()
 
     def _stop_stack(self) -> None:
         if self.stack is not None:

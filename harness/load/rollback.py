@@ -1,0 +1,110 @@
+"""The run's hand on the gateway: rollout steps, the live rollback check, and putting it back.
+
+::
+
+    every second  RollbackGuard.step(elapsed)  due gateway_changes -> admin API (rollout steps)
+                  RollbackGuard.check()        immediate triggers on the live window of client
+                                               records -> trigger_fired, kill switch
+    at the end    RollbackGuard.close()        an external gateway's settings as they were
+
+Like a monitor, the check acts on the point estimate once the window holds ``min_samples`` AI
+calls: what users' requests showed of the AI (served by it, or fallen back from it), so it works
+with any gateway whose headers say who answered. Grading after the run judges the same triggers
+with confidence intervals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.load.admin import GatewayAdmin
+from harness.load.records import LiveWindow
+from harness.rundir import EventLog
+from harness.scenario import GatewaySettings, Scenario
+
+__all__ = ["RollbackGuard"]
+
+
+class RollbackGuard:
+    """Drives the gateway during one run; ``notes`` are lines for the progress view."""
+
+    def __init__(
+        self, scenario: Scenario, live: LiveWindow, events: EventLog, admin: GatewayAdmin | None
+    ) -> None:
+        self.scenario = scenario
+        self.live = live
+        self.events = events
+        self.admin = admin
+        self.changes = sorted(scenario.load.gateway_changes, key=lambda c: c.at)
+        self.kill_switch_on = False
+        self.holding = False
+        self.saved: dict[str, Any] | None = None
+        self.notes: list[str] = []
+
+    def step(self, elapsed: float) -> None:
+        """Apply the gateway changes due ``elapsed`` seconds into the run."""
+        while self.changes and self.changes[0].at <= elapsed:
+            change = self.changes.pop(0)
+            assert self.admin is not None  # the runner refuses changes without an admin API
+            self._save()
+            now = self.admin.apply(change.set)
+            self.events.log(
+                "gateway_set",
+                settings=change.set.model_dump(exclude_none=True),
+                planned_at=change.at,
+                now=now,
+            )
+
+    def check(self) -> None:
+        """Immediate rollback triggers on the last grading window; flip the kill switch when
+        one starts to hold and the scenario asks for it."""
+        g = self.scenario.grading
+        t = g.triggers
+        # Whole seconds: the live window counts per-second buckets (a shortened run's window
+        # can be under a second, which would judge a partial bucket alone).
+        w = self.live.stats(max(2.0, round(g.window)))
+        err = w.ai_error_rate
+        fired: tuple[str, float, float] | None = None
+        if w.ai_attempts >= g.min_samples and err is not None:
+            if err > t.ai_error_rate_max:
+                fired = ("ai_error_rate", err, t.ai_error_rate_max)
+            elif 1 - err < t.ai_availability_min:
+                fired = ("ai_availability", 1 - err, t.ai_availability_min)
+        if fired is not None and not self.holding:
+            name, value, threshold = fired
+            self.events.log(
+                "trigger_fired",
+                trigger=name,
+                value=value,
+                threshold=threshold,
+                window=g.window,
+                samples=w.ai_attempts,
+            )
+            self.notes.append(f"rollback trigger {name} fired ({value:.0%} vs {threshold:.0%})")
+            if g.rollback.auto_kill_switch and not self.kill_switch_on and self.admin:
+                self._save()
+                self.admin.kill_switch(True)
+                self.kill_switch_on = True
+                self.events.log("kill_switch", on=True, reason=f"trigger {name} fired")
+                self.notes.append("kill switch flipped: 100% to legacy")
+        self.holding = fired is not None
+
+    def _save(self) -> None:
+        """Remember the gateway's settings before the run first changes them."""
+        if self.saved is None and self.admin is not None:
+            self.saved = self.admin.settings()
+
+    def close(self) -> None:
+        """Put back what the run changed on an external gateway (kill switch, share, pattern):
+        a user's own gateway must not be left rolled back or at the rollout's last step. The
+        embedded gateway is the run's own and is stopped next."""
+        if self.admin is None:
+            return
+        try:
+            if self.saved is not None and self.scenario.stack.mode == "external":
+                fields = GatewaySettings.model_fields
+                before = {k: v for k, v in self.saved.items() if k in fields and v is not None}
+                self.admin.apply(GatewaySettings.model_validate(before))
+                self.events.log("gateway_restored", settings=before)
+        finally:
+            self.admin.close()
