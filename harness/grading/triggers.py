@@ -76,6 +76,16 @@ def _live_events(a: Analysis, error_rate: CheckResult, availability: CheckResult
     check.status = "fail"
     check.borderline = False
     check.first_seen = t_fired
+    if isinstance(ev.get("value"), int | float):
+        # Show what the live check saw when it acted, not the run-wide figure, which the
+        # rollback itself kept low: a FIRED trigger must not read "0.7% (must be <= 10%)".
+        check.value = float(ev["value"]) * 100
+        check.ci_low = check.ci_high = None
+        check.samples = ev.get("samples", check.samples)
+        window = ev.get("window")
+        check.window = (
+            f"live check, last {window:.3g}s" if isinstance(window, int | float) else "live check"
+        )
     check.evidence = (
         f"the run was rolled back: the live check fired {ev.get('trigger', 'a trigger')} at "
         f"{t_fired:.1f}s and the kill switch sent 100% of traffic to legacy at {at:.1f}s; "

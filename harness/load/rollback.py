@@ -62,7 +62,8 @@ class RollbackGuard:
         t = g.triggers
         # Whole seconds: the live window counts per-second buckets (a shortened run's window
         # can be under a second, which would judge a partial bucket alone).
-        w = self.live.stats(max(2.0, round(g.window)))
+        seconds = max(2.0, round(g.window))
+        w = self.live.stats(seconds)
         err = w.ai_error_rate
         fired: tuple[str, float, float] | None = None
         if w.ai_attempts >= g.min_samples and err is not None:
@@ -77,7 +78,7 @@ class RollbackGuard:
                 trigger=name,
                 value=value,
                 threshold=threshold,
-                window=g.window,
+                window=seconds,
                 samples=w.ai_attempts,
             )
             self.notes.append(f"rollback trigger {name} fired ({value:.0%} vs {threshold:.0%})")
