@@ -33,6 +33,7 @@ from harness.process import Child  # noqa: E402
 from harness.scenario import LatencySpec, ServiceSpec  # noqa: E402
 from harness.stack.backend import BackendError, StreamClient  # noqa: E402
 from harness.stack.server import release, start_child  # noqa: E402
+from harness.stack.services import service_args  # noqa: E402
 
 PATTERNS: list[tuple[str, dict[str, object]]] = [
     ("split", {"pattern": "split", "ai_share": 0.5}),
@@ -134,22 +135,7 @@ def main() -> int:
         logs = Path(tmp)
         try:
             for role in ("legacy", "ai"):
-                kids.append(
-                    start_child(
-                        role,
-                        [
-                            "-m",
-                            "harness.stack.services",
-                            "--role",
-                            role,
-                            "--config",
-                            spec.model_dump_json(),
-                            "--port",
-                            "0",
-                        ],
-                        logs / f"{role}.log",
-                    )
-                )
+                kids.append(start_child(role, service_args(role, spec), logs / f"{role}.log"))
             legacy_url, ai_url = (k.info["url"] for k in kids)
             gateway_config = {
                 "pattern": "split",

@@ -31,6 +31,7 @@ from harness.process import Child, tail
 from harness.rundir import RunDir, new_run_dir
 from harness.scenario import Scenario
 from harness.stack.server import release, start_child
+from harness.stack.services import service_args
 
 __all__ = ["Stack", "StackInfo", "serve"]
 
@@ -144,22 +145,7 @@ class Stack:
                 spec = s.stack.legacy if role == "legacy" else s.stack.ai
                 child = self._spawn(
                     role,
-                    [
-                        "-m",
-                        "harness.stack.services",
-                        "--role",
-                        role,
-                        "--config",
-                        spec.model_dump_json(),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        "0",
-                        "--seed",
-                        str(s.seed),
-                        "--legacy-accuracy",
-                        str(s.stack.legacy.accuracy),
-                    ],
+                    service_args(role, spec, seed=s.seed, legacy_accuracy=s.stack.legacy.accuracy),
                 )
                 services[role] = str(child.info["url"])
             wanted = []

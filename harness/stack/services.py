@@ -40,7 +40,25 @@ from harness.stack.answers import ai_answer, ai_tokens, legacy_answer
 from harness.stack.asgi import Receive, Scope, Send, lifespan, read_body, send_json
 from harness.stack.server import run_app
 
-__all__ = ["DemoService", "LatencyModel", "main"]
+__all__ = ["DemoService", "LatencyModel", "main", "service_args"]
+
+
+def service_args(
+    role: str,
+    spec: ServiceSpec,
+    *,
+    seed: int = 0,
+    legacy_accuracy: float | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> list[str]:
+    """The arguments (after ``python``) that start one demo service as a child process."""
+    args = ["-m", "harness.stack.services", "--role", role, "--config", spec.model_dump_json()]
+    args += ["--host", host, "--port", str(port), "--seed", str(seed)]
+    if legacy_accuracy is not None:
+        args += ["--legacy-accuracy", str(legacy_accuracy)]
+    return args
+
 
 Role = Literal["legacy", "ai"]
 

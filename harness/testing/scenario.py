@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from harness.scenario import Scenario, parse_scenario
+from harness.scenario.stack import _deep_merge
 from harness.testing.records import _p99
 from harness.testing.spec import SyntheticEndpoint, SyntheticFault, SyntheticRun
-
-
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
 
 
 def _chaos_entry(f: SyntheticFault) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from harness.scenario import CostSpec, LatencySpec, ServiceSpec
 from harness.stack.asgi import ASGIApp, Receive, Scope, Send, read_body, send_json
 from harness.stack.backend import BackendError, BackendTimeout, BackendUnreachable, Reply
 from harness.stack.server import bind, release, start_child
-from harness.stack.services import DemoService
+from harness.stack.services import DemoService, service_args
 
 INSTANT = ServiceSpec(latency=LatencySpec(p50=0, p99=0))
 INSTANT_AI = ServiceSpec(
@@ -91,22 +91,7 @@ class ThreadServer:
 
 def spawn_service(role: str, spec: ServiceSpec, logs: Path, seed: int = 0) -> Child:
     """A demo service child process."""
-    return start_child(
-        role,
-        [
-            "-m",
-            "harness.stack.services",
-            "--role",
-            role,
-            "--config",
-            spec.model_dump_json(),
-            "--seed",
-            str(seed),
-            "--port",
-            "0",
-        ],
-        logs / f"{role}.log",
-    )
+    return start_child(role, service_args(role, spec, seed=seed), logs / f"{role}.log")
 
 
 def spawn_gateway(
