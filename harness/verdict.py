@@ -1,14 +1,16 @@
 """Verdicts and the exit codes of the CI gate (see DESIGN.md, "Exit codes").
 
-==========  ==========================================================  =====
-verdict     meaning                                                     exit
-==========  ==========================================================  =====
-PASS        every SLA held, no trigger fired                            0
-WARN        only warnings (0 unless ``--strict``, then 1)               0/1
-FAIL        an SLA was broken or a critical alert fired                 1
-ROLLBACK    an immediate rollback trigger fired                         1
-ERROR       the harness could not run the test: not the system's fault  3
-==========  ==========================================================  =====
+============  ==========================================================  =====
+verdict       meaning                                                     exit
+============  ==========================================================  =====
+PASS          every SLA held, no trigger fired                            0
+WARN          only warnings (0 unless ``--strict``, then 1)               0/1
+INCONCLUSIVE  a system, SLA or trigger the scenario asks to judge had     4
+              too little data to be judged: never a pass
+FAIL          an SLA was broken or a critical alert fired                 1
+ROLLBACK      an immediate rollback trigger fired                         1
+ERROR         the harness could not run the test: not the system's fault  3
+============  ==========================================================  =====
 
 Exit code 2 is bad usage or a bad scenario file; it never has a verdict.
 """
@@ -20,6 +22,7 @@ from enum import StrEnum
 __all__ = [
     "EXIT_FAIL",
     "EXIT_HARNESS",
+    "EXIT_INCONCLUSIVE",
     "EXIT_OK",
     "EXIT_USAGE",
     "Verdict",
@@ -31,6 +34,7 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_HARNESS = 3
+EXIT_INCONCLUSIVE = 4
 
 
 class Verdict(StrEnum):
@@ -38,6 +42,7 @@ class Verdict(StrEnum):
 
     PASS = "PASS"
     WARN = "WARN"
+    INCONCLUSIVE = "INCONCLUSIVE"
     FAIL = "FAIL"
     ROLLBACK = "ROLLBACK"
     ERROR = "ERROR"
@@ -47,7 +52,16 @@ class Verdict(StrEnum):
         return _RANK[self]
 
 
-_RANK = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.FAIL: 2, Verdict.ROLLBACK: 3, Verdict.ERROR: 4}
+# INCONCLUSIVE outranks WARN (a warning exits 0, an unjudged system must not) and yields to a
+# FAIL or ROLLBACK that the data did prove.
+_RANK = {
+    Verdict.PASS: 0,
+    Verdict.WARN: 1,
+    Verdict.INCONCLUSIVE: 2,
+    Verdict.FAIL: 3,
+    Verdict.ROLLBACK: 4,
+    Verdict.ERROR: 5,
+}
 
 
 def worst(*verdicts: Verdict) -> Verdict:
@@ -63,4 +77,6 @@ def exit_code(verdict: Verdict, *, strict: bool = False) -> int:
         return EXIT_FAIL if strict else EXIT_OK
     if verdict is Verdict.ERROR:
         return EXIT_HARNESS
+    if verdict is Verdict.INCONCLUSIVE:
+        return EXIT_INCONCLUSIVE
     return EXIT_FAIL

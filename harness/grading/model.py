@@ -37,9 +37,11 @@ SUMMARY_SCHEMA_VERSION = 1
 CheckKind = Literal["sla", "alert", "trigger"]
 #: sla: "sla"; alert: "critical" | "warning" | "info"; trigger: "immediate" | "planned"
 Severity = Literal["sla", "critical", "warning", "info", "immediate", "planned"]
-#: pass: condition held; fail: SLA broken / alert fired / trigger fired; skipped: not evaluable
-#: (no data, not configured, too few samples: ``evidence`` says which)
-Status = Literal["pass", "fail", "skipped"]
+#: pass: condition held; fail: SLA broken / alert fired / trigger fired; inconclusive: the
+#: scenario asks for this check but the run had too few samples to judge it (never a pass;
+#: ``samples_needed`` says how many it would have taken); skipped: not asked for or not
+#: applicable (not configured, the system is not judged, no such traffic by design)
+Status = Literal["pass", "fail", "inconclusive", "skipped"]
 
 
 @dataclass
@@ -66,6 +68,20 @@ class CheckResult:
     #: the point estimate is past the threshold but the interval is not wholly past it: recorded
     #: (status "pass", a line in GradedRun.reasons), never a failure, so small samples don't flap
     borderline: bool = False
+    #: the statistical method behind the interval or the decision, by name: "Wilson",
+    #: "Clopper-Pearson", "order-statistic interval", "Mann-Whitney U", "binomial", "Newcombe",
+    #: with "Bonferroni" where windows are corrected for multiplicity
+    method: str = ""
+    #: the window ``value`` was computed over, as offsets (s) from the run start, when it is not
+    #: the whole run (worst rolling window, a fault phase, a rollout step)
+    window_start: float | None = None
+    window_end: float | None = None
+    #: the same figure over the whole run, when ``value`` is a worst-window figure
+    run_value: float | None = None
+    #: for ``inconclusive``: the samples the check needed (``grading.min_samples``)
+    samples_needed: int | None = None
+    #: the live check acted on this condition during the run (trigger_fired / kill switch)
+    fired_live: bool = False
 
     @property
     def failed(self) -> bool:
