@@ -10,14 +10,20 @@ them, so ``dualsys --help`` and ``dualsys validate`` start fast and never patch 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ComponentFailed, HarnessError, ScenarioError
 from harness.scenario import Scenario, load_scenario, parse_duration
 from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from harness.run.session import RunOutcome
+    from harness.run.signals import StopSignals
 
 __all__ = ["main"]
 
@@ -123,22 +129,83 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.load.runner import RunOptions, run_scenario
+    scenario = _load(args)  # a bad file exits 2 before anything starts
+    if args.master and args.workers:
+        print(
+            "dualsys: error: --workers N starts N workers on this machine; --master waits for "
+            "workers started elsewhere (dualsys worker): use one of them",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from harness.run.signals import StopSignals
 
-    scenario = _load(args)
-    options = RunOptions(
-        out=Path(args.out),
-        workers=args.workers if args.workers is not None else scenario.load.workers,
-        strict=args.strict,
-        quiet=args.quiet,
-        master=args.master,
-        master_bind_port=args.master_port,
-        master_bind_host=args.master_bind,
-        expect_workers=args.expect_workers,
-        report=not args.no_report,
-    )
-    code: int = run_scenario(scenario, options)
-    return code
+    with StopSignals() as signals:
+        # Importing Locust patches this process with gevent: only here, never for other commands.
+        from harness.load.engine import LOCUST_VERSION, LocustEngine
+        from harness.run.session import RunOptions, RunSession
+
+        options = RunOptions(
+            out=Path(args.out),
+            workers=args.workers if args.workers is not None else scenario.load.workers,
+            strict=args.strict,
+            quiet=args.quiet,
+            master=args.master,
+            master_bind_port=args.master_port,
+            master_bind_host=args.master_bind,
+            expect_workers=args.expect_workers,
+            report=not args.no_report,
+            versions={"locust_version": LOCUST_VERSION},
+        )
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        outcome = RunSession(scenario, options, LocustEngine, signals).execute()
+        return conclude_run(outcome, signals, strict=options.strict, report=options.report)
+
+
+def conclude_run(outcome: RunOutcome, signals: StopSignals, *, strict: bool, report: bool) -> int:
+    """After the run: say what went wrong, grade, render, print the verdict, the exit code.
+
+    Signals are still counted here: a second one while grading or rendering writes the
+    last-resort report set and exits 3 (:mod:`harness.run.signals`)."""
+    from harness.process import tail
+
+    if outcome.error is not None:
+        print(f"dualsys: harness error: {outcome.error}", file=sys.stderr)
+        if not getattr(outcome.error, "last_lines", None):
+            last = [ln for p in outcome.worker_logs for ln in tail(p, 5)]
+            if last:
+                print("\n".join("    | " + ln for ln in last), file=sys.stderr)
+    if not report:
+        print(f"records: {outcome.run.path}")
+        return EXIT_HARNESS if outcome.error or outcome.status != "complete" else EXIT_OK
+    from harness.run.last_reports import write_last_reports
+
+    graded_box: list[Any] = []
+
+    def last_resort(name: str) -> None:
+        graded = graded_box[0] if graded_box else None
+        written = write_last_reports(outcome.run, graded, name)
+        print("last-resort reports: " + ", ".join(p.name for p in written), flush=True)
+
+    signals.last_resort = last_resort
+    signals.phase = "report"
+    from harness.report import gate_exit_code, render_reports
+
+    graded, paths = render_reports(outcome.run, on_graded=graded_box.append)
+    status = outcome.status
+    if signals.during_report and status == "complete":
+        status = "interrupted"
+    print(f"verdict: {graded.verdict.value}" + ("" if status == "complete" else f" ({status})"))
+    # What decided the verdict; skipped and borderline checks are in the report.
+    decisive = [r for r in graded.reasons if r.split(":", 1)[0] in _DECISIVE]
+    for reason in decisive[:5]:
+        print(f"  - {reason}")
+    print(f"report: {paths.get('html', outcome.run.path)}")
+    if signals.during_report:
+        return EXIT_HARNESS
+    return gate_exit_code(graded, strict=strict)
+
+
+_DECISIVE = {"ROLLBACK", "FAIL", "WARN", "ERROR", "INCONCLUSIVE"}
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@
 :func:`grade_run` is the one entry point; it writes nothing (the report step writes
 ``summary.json``). ``GradedRun.metrics`` is documented key by key in :mod:`harness.analysis`.
 The live check during a run (flipping the kill switch when an immediate trigger fires) is the
-run orchestrator's (:mod:`harness.load.runner`): it judges the same triggers on per-second
+run orchestrator's (:mod:`harness.run.session`): it judges the same triggers on per-second
 buckets of client records, so it works with any gateway and needs no pandas every second.
 
 Check ids: ``sla.{user,legacy,ai}.{availability,error_rate,p50,p95,p99}``,

@@ -117,18 +117,3 @@ def make_shape(
     """The shape for ``load.shape`` over ``duration`` seconds; it stops Locust itself at
     ``stop_after`` (default: ``duration``)."""
     return _SHAPES[load.shape](load, duration, on_stage, stop_after)
-
-
-def load_model(load: LoadSpec) -> str:
-    """A sentence for the report saying which load model ran."""
-    if load.shape == "rate":
-        return (
-            f"closed model: {load.users} users paced to {load.rate:g} requests/s in total "
-            "(constant throughput per user; slower responses lower the achieved rate)"
-        )
-    waits = (
-        f"wait {load.wait_min * 1000:g}-{load.wait_max * 1000:g} ms between requests"
-        if load.wait_max
-        else "no wait between requests"
-    )
-    return f"closed model: {load.shape} shape, up to {load.peak_users()} users, {waits}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +37,16 @@ class ReportError(HarnessError):
     """One or more report files could not be written (the others were)."""
 
 
-def render_reports(run: RunDir) -> tuple[GradedRun, dict[str, Path]]:
+def render_reports(
+    run: RunDir, *, on_graded: Callable[[GradedRun], None] | None = None
+) -> tuple[GradedRun, dict[str, Path]]:
     """Grade ``run`` from its directory alone and write every report into it.
 
     A run whose records cannot be graded still gets reports: an ERROR verdict whose reasons
-    say why (the traceback goes to ``logs/report.log``). Returns the graded run and the paths
-    written, by output key (``html``, ``markdown``, ``json``, ``junit``).
+    say why (the traceback goes to ``logs/report.log``). ``on_graded`` is told the graded run
+    before rendering starts (``dualsys run`` keeps it for its last-resort reports). Returns the
+    graded run and the paths written, by output key (``html``, ``markdown``, ``json``,
+    ``junit``).
     """
     from harness.grading import grade_run
 
@@ -50,6 +55,8 @@ def render_reports(run: RunDir) -> tuple[GradedRun, dict[str, Path]]:
     except Exception as err:  # a broken run directory must still get a report
         _log(run, "grading failed", err)
         graded = _ungradable(run, err)
+    if on_graded is not None:
+        on_graded(graded)
     return graded, write_reports(run, graded)
 
 

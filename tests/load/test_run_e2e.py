@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -386,3 +387,81 @@ def test_an_external_gateway_is_put_back_as_it_was(tmp_path: Path) -> None:
         assert "gateway_set" in kinds and "gateway_restored" in kinds
         now = httpx.get(f"{info.admin_url}/admin/settings", timeout=5).json()
         assert now["ai_share"] == 0.1 and now["kill_switch"] is False
+
+
+def _events(run: RunDir) -> list[dict[str, Any]]:
+    return run.read_events() if run.events.is_file() else []
+
+
+def test_a_second_signal_while_grading_still_leaves_a_report_set(tmp_path: Path) -> None:
+    """CI runners send SIGTERM, then another a few seconds later: the second one arrives while
+    the run grades. The process must not die without reports: it writes the last-resort set
+    (status interrupted) and exits 3."""
+    proc = start(tmp_path, scenario_file(tmp_path, duration="60s", chaos=[]), "--quiet")
+    try:
+        runs = tmp_path / "runs"
+        wait_until(lambda: runs.is_dir() and any(runs.iterdir()), 30, what="run dir")
+        run = RunDir(next(runs.iterdir()))
+        wait_until(
+            lambda: run.requests.is_file() and run.requests.stat().st_size > 2000,
+            30,
+            what="records flowing",
+        )
+        proc.send_signal(signal.SIGTERM)
+        # run_stop is the run's last event: grading starts right after it.
+        wait_until(lambda: any(e["kind"] == "run_stop" for e in _events(run)), 30, what="run_stop")
+        proc.send_signal(signal.SIGTERM)
+        code, out, err = finish(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 3, (out, err)
+    assert "last-resort reports" in out, out
+    summary = json.loads(run.summary.read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["last_resort"] is True
+    assert "interrupted" in (run.path / "report.md").read_text().lower()
+    assert 'type="interrupted"' in (run.path / "junit.xml").read_text()
+    assert (run.path / "report.html").is_file()
+    assert not list(run.path.glob("*.tmp"))
+    assert run.read_meta()["status"] == "interrupted"
+    assert_nothing_left(run)
+
+
+def test_a_lost_worker_ends_the_run_at_once_and_stops_the_chaos(tmp_path: Path) -> None:
+    """A killed Locust worker ends the run within seconds (exit 3, naming it), and a fault the
+    timeline had still to apply is never applied after the load broke."""
+    sc = scenario_file(
+        tmp_path,
+        duration="60s",
+        chaos=[{"at": "20s", "for": "2s", "target": "ai", "action": "down"}],
+    )
+    proc = start(tmp_path, sc, "--quiet", "--workers", "2")
+    try:
+        runs = tmp_path / "runs"
+        wait_until(lambda: runs.is_dir() and any(runs.iterdir()), 30, what="run dir")
+        run = RunDir(next(runs.iterdir()))
+        pids = wait_until(lambda: run.read_meta().get("worker_pids"), 30, what="worker pids")
+        wait_until(
+            lambda: run.requests.is_file() and run.requests.stat().st_size > 2000,
+            30,
+            what="records flowing",
+        )
+        os.kill(pids[0], signal.SIGKILL)
+        killed = time.monotonic()
+        code, _out, err = finish(proc, 60)
+        took = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 3, err
+    assert "locust worker" in err
+    meta = run.read_meta()
+    assert meta["status"] == "harness_error"
+    assert "locust worker" in meta["harness_error"]
+    # grading and rendering are part of it; the old path waited ~35 s for the dead worker
+    assert took < 20, took
+    assert not [e for e in run.read_events() if e["kind"] == "chaos_applied"]
+    # the live worker's records still arrived
+    assert meta["load_stats"]["workers_reported"] == 1
+    assert_nothing_left(run)
