@@ -14,7 +14,9 @@ plain values from its ``request`` event.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +24,18 @@ from typing import Any
 
 from harness.scenario import HeaderMap
 
-__all__ = ["ClientRecorder", "LiveWindow", "WindowStats", "read_field", "response_fields"]
+__all__ = [
+    "ClientRecorder",
+    "LiveWindow",
+    "RequestLedger",
+    "StartedCounts",
+    "WindowStats",
+    "guard_exit",
+    "guard_request",
+    "process_ledger",
+    "read_field",
+    "response_fields",
+]
 
 #: Fallback reasons that mean the AI was tried and failed (not skipped on purpose).
 AI_FAILURE_REASONS = frozenset({"error", "timeout", "unreachable"})
@@ -152,12 +165,54 @@ class LiveWindow:
         )
 
 
+def _compile_spec(spec: str) -> tuple[str, tuple[str, ...] | None]:
+    """A contract field as (header name, None) or ("", JSON body path)."""
+    if spec.startswith("body:"):
+        return "", tuple(spec[5:].split("."))
+    return spec, None
+
+
+def _read_compiled(
+    spec: tuple[str, tuple[str, ...] | None], headers: Mapping[str, str] | None, body: Any
+) -> str:
+    header, path = spec
+    if path is None:
+        if headers is None:
+            return ""
+        return str(headers.get(header) or "")
+    node = body
+    for part in path:
+        if not isinstance(node, dict):
+            return ""
+        node = node.get(part)
+    return "" if node is None else str(node)
+
+
+def _parse_body(text: Callable[[], str | None] | None, response: Any) -> Any:
+    """The JSON body, or None (not JSON, no body, or a body the client cannot decode)."""
+    try:
+        raw = text() if text is not None else getattr(response, "text", None)
+        return json.loads(raw or "null")
+    except Exception:  # a body we cannot read is a field we cannot read, never a lost row
+        return None
+
+
+def describe_error(exception: BaseException) -> str:
+    """The ``error`` field: exception class and message, bounded."""
+    return f"{type(exception).__name__}: {exception}"[:300]
+
+
 class ClientRecorder:
     """Builds client records from Locust request events and hands them to ``sink``.
 
     ``sink`` receives each row (a dict with :data:`~harness.rundir.REQUEST_FIELDS` keys): a
     :class:`~harness.rundir.RecordWriter` in local mode, a batcher that forwards to the master
-    in a worker."""
+    in a worker. A request event always gives one row: a response whose headers or body cannot be
+    read gives a row with empty contract fields, never none.
+
+    ``ledger`` (the process's :class:`RequestLedger` unless given) learns of every event this
+    recorder sees, so that a guarded session (:func:`guard_request`) knows its request was
+    reported; :attr:`started` is the independent count of requests the load started."""
 
     def __init__(
         self,
@@ -165,11 +220,26 @@ class ClientRecorder:
         worker: str,
         sink: Callable[[dict[str, Any]], None],
         live: LiveWindow | None = None,
+        ledger: RequestLedger | None = None,
     ) -> None:
         self.headers = headers
         self.worker = worker
         self.sink = sink
         self.live = live
+        self.ledger = ledger if ledger is not None else process_ledger()
+        hm = headers
+        # Compiled once: the hot path reads headers directly and parses the body only when a
+        # field (or an accuracy label) needs it.
+        self._specs = tuple(
+            _compile_spec(s)
+            for s in (hm.served_by, hm.fallback, hm.fallback_reason, hm.route, hm.request_id)
+        )
+        self._needs_body = any(path is not None for _, path in self._specs)
+
+    @property
+    def started(self) -> int:
+        """Requests this process's load started (counted at the start, not the end)."""
+        return self.ledger.started
 
     def _served_by(self, raw: str) -> str:
         if raw == self.headers.ai_value:
@@ -192,31 +262,45 @@ class ClientRecorder:
         start_time: float,
     ) -> dict[str, Any]:
         """Record one request; returns the row it wrote."""
-        ctx = context or {}
-        cache: list[Any] = []
+        return self._record(
+            name, response_time, response_length, status, headers, text, None, context,
+            exception, start_time,
+        )  # fmt: skip
 
-        def body() -> Any:
-            if not cache:
-                try:
-                    cache.append(json.loads(text() or "null"))
-                except (ValueError, TypeError):
-                    cache.append(None)
-            return cache[0]
-
-        hm = self.headers
+    def _record(
+        self,
+        name: str,
+        response_time: float,
+        response_length: int,
+        status: int,
+        headers: Mapping[str, str] | None,
+        text: Callable[[], str | None] | None,
+        response: Any,
+        context: Mapping[str, Any] | None,
+        exception: BaseException | None,
+        start_time: float,
+    ) -> dict[str, Any]:
         ok = int(exception is None and 200 <= status < 300)
-        served_by = self._served_by(read_field(hm.served_by, headers, body))
-        fallback = _truthy(read_field(hm.fallback, headers, body))
-        reason = read_field(hm.fallback_reason, headers, body)
+        label = context.get("label") if context else None
+        served_by = reason = route = request_id = ""
+        fallback = 0
         correct: int | None = None
-        label = ctx.get("label")
-        if label is not None and ok:
-            data = body()
-            answer = data.get("answer") if isinstance(data, dict) else None
-            correct = int(answer == label) if answer is not None else None
-        error = ""
-        if exception is not None:
-            error = f"{type(exception).__name__}: {exception}"[:300]
+        error = "" if exception is None else describe_error(exception)
+        try:
+            body = _parse_body(text, response) if self._needs_body else None
+            s_served, s_fallback, s_reason, s_route, s_request_id = self._specs
+            served_by = self._served_by(_read_compiled(s_served, headers, body))
+            fallback = _truthy(_read_compiled(s_fallback, headers, body))
+            reason = _read_compiled(s_reason, headers, body)
+            route = _read_compiled(s_route, headers, body)
+            request_id = _read_compiled(s_request_id, headers, body)
+            if label is not None and ok:
+                if not self._needs_body:
+                    body = _parse_body(text, response)
+                answer = body.get("answer") if isinstance(body, dict) else None
+                correct = int(answer == label) if answer is not None else None
+        except Exception as err:  # odd headers: keep the row, say why its fields are empty
+            error = (error + "; " if error else "") + "reading the response: " + describe_error(err)
         row = {
             "ts": start_time,
             "latency_ms": response_time,
@@ -226,12 +310,12 @@ class ClientRecorder:
             "served_by": served_by,
             "fallback": fallback,
             "fallback_reason": reason,
-            "route": read_field(hm.route, headers, body),
-            "request_id": read_field(hm.request_id, headers, body),
-            "user_id": ctx.get("user_id", ""),
+            "route": route,
+            "request_id": request_id,
+            "user_id": context.get("user_id", "") if context else "",
             "endpoint": name,
             "correct": correct,
-            "error": error,
+            "error": error[:300],
             "worker": self.worker,
         }
         self.sink(row)
@@ -251,17 +335,279 @@ class ClientRecorder:
         **_: Any,
     ) -> dict[str, Any]:
         """A listener for Locust's ``request`` event (any client: fast, requests-based)."""
-        status, headers, text = response_fields(response)
+        # First: even if recording fails below, the guard must not report this request again.
+        self.ledger.reported()
+        if response is None:
+            status, headers = 0, None
+        else:
+            try:
+                status = int(getattr(response, "status_code", 0) or 0)
+                headers = getattr(response, "headers", None)
+            except Exception:  # a response object that cannot say its status: still one row
+                status, headers = 0, None
         if start_time is None:
-            start_time = time.time() - response_time / 1000.0
-        return self.on_request(
-            name=name,
-            response_time=response_time,
-            response_length=response_length,
-            status=status,
-            headers=headers,
-            text=text,
-            context=context,
-            exception=exception,
-            start_time=start_time,
-        )
+            start_time = time.time() - (response_time or 0.0) / 1000.0
+        return self._record(
+            name, response_time or 0.0, response_length, status, headers, None, response,
+            context, exception, start_time,
+        )  # fmt: skip
+
+
+class RequestLedger:
+    """Requests this process's load started, counted when they start, and a per-greenlet note
+    of whether each one was reported yet (so that :func:`guard_request` reports those Locust
+    did not, exactly once).
+
+    ``started`` counts every guarded request at its start plus every request event that no
+    guarded request started (a user's own ``events.request.fire``). ``cancelled`` counts
+    requests the load itself cut off (the user's greenlet killed when the run stops): they end
+    as no record, by design, so ``started - cancelled`` is what the records must add up to.
+    ``recovered`` counts requests the guard had to report itself (Locust raised instead).
+
+    Per-greenlet state uses ``threading.local``, which Locust's gevent monkey-patching turns
+    into a greenlet-local: construct the ledger after Locust was imported
+    (:func:`process_ledger` is lazy for that reason)."""
+
+    def __init__(
+        self,
+        cancel_types: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit),
+    ) -> None:
+        self.started = 0
+        self.cancelled = 0
+        self.recovered = 0
+        self.cancel_types = cancel_types
+        self._local = threading.local()
+
+    def _state(self) -> list[int]:
+        """[guarded requests in progress, events reported] of the current greenlet."""
+        loc = self._local
+        try:
+            state: list[int] = loc.s
+        except AttributeError:
+            state = loc.s = [0, 0]
+        return state
+
+    def begin(self) -> int:
+        """A guarded request starts; returns the mark that :meth:`reported_since` takes."""
+        state = self._state()
+        self.started += 1
+        state[0] += 1
+        return state[1]
+
+    def end(self) -> None:
+        """A guarded request is over (reported one way or another)."""
+        state = self._state()
+        if state[0] > 0:
+            state[0] -= 1
+
+    def reported(self) -> None:
+        """A request event fired (called by the recorder's listener)."""
+        state = self._state()
+        state[1] += 1
+        if state[0] == 0:
+            self.started += 1  # an event no guarded request started: it starts and ends here
+
+    def reported_since(self, mark: int) -> bool:
+        """Whether an event fired in this greenlet since :meth:`begin` returned ``mark``."""
+        return self._state()[1] > mark
+
+    def is_cancel(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the load cut the request off (no record expected)."""
+        return isinstance(exc, self.cancel_types)
+
+
+_PROCESS_LEDGER: list[RequestLedger] = []
+
+
+def process_ledger() -> RequestLedger:
+    """The ledger of this process (created on first use, after Locust patched threading)."""
+    if not _PROCESS_LEDGER:
+        _PROCESS_LEDGER.append(RequestLedger())
+    return _PROCESS_LEDGER[0]
+
+
+def response_in(exc: BaseException) -> Any:
+    """A response object carried by ``exc`` or the exceptions it was raised from (Locust's
+    fast client attaches the response to a bad-status error, then may fail decoding its body
+    while describing it: the response still says the status), else None."""
+    seen = 0
+    node: BaseException | None = exc
+    while node is not None and seen < 4:
+        response = getattr(node, "response", None)
+        if response is not None:
+            return response
+        node = node.__cause__ or node.__context__
+        seen += 1
+    return None
+
+
+def call_fields(
+    session: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[str, str, str]:
+    """(method, url, name) of a ``session.request(method, url, name=..., ...)`` call, as
+    Locust would name it: ``name``, else the session's ``request_name``, else the url."""
+    method = args[0] if args else kwargs.get("method", "")
+    url = args[1] if len(args) > 1 else kwargs.get("url", "")
+    name = kwargs.get("name") or (args[2] if len(args) > 2 else None)
+    name = name or getattr(session, "request_name", None) or url
+    if isinstance(method, bytes):
+        method = method.decode("ascii", "replace")
+    if isinstance(url, bytes):
+        url = url.decode("utf-8", "replace")
+    return str(method), str(url), str(name)
+
+
+def _call_context(session: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    ctx = dict(kwargs.get("context") or {})
+    user = getattr(session, "user", None)
+    if user is not None:
+        # The user's own context() may be what failed: then the call's context alone.
+        with contextlib.suppress(Exception):
+            ctx = {**user.context(), **ctx}
+    return ctx
+
+
+def report_failure(
+    session: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    exc: BaseException,
+    start_time: float,
+    response_time: float,
+) -> None:
+    """Fire ``session.request_event`` for a request the client raised on instead of reporting:
+    a failed request with the exception (Locust's statistics and the records both count it)."""
+    method, url, name = call_fields(session, args, kwargs)
+    session.request_event.fire(
+        request_type=method,
+        name=name,
+        response_time=response_time,
+        response_length=0,
+        response=response_in(exc),
+        context=_call_context(session, kwargs),
+        exception=exc,
+        start_time=start_time,
+        url=url,
+    )
+
+
+#: Attribute a guarded request leaves on a ``catch_response`` context manager: its mark.
+MARK_ATTR = "_dualsys_mark"
+
+
+def guard_request(
+    original: Callable[..., Any],
+    ledger: RequestLedger,
+    deferred: Callable[[Any], bool],
+) -> Callable[..., Any]:
+    """Wrap a session's ``request(self, method, url, ...)`` so that every call counts as started
+    and ends as exactly one request event, whatever the client raises.
+
+    If ``original`` raises and did not fire the event, the guard fires it (a failure with the
+    exception, see :func:`report_failure`) and re-raises, so the caller sees what it always
+    saw. A cancellation (:meth:`RequestLedger.is_cancel`) is counted, not reported.
+    ``deferred(result)`` says that the result reports later (a ``catch_response`` context
+    manager): its ``__exit__`` must then be wrapped by :func:`guard_exit`."""
+
+    def request(session: Any, *args: Any, **kwargs: Any) -> Any:
+        mark = ledger.begin()
+        start_time = time.time()
+        t0 = time.perf_counter()
+        try:
+            result = original(session, *args, **kwargs)
+        except BaseException as exc:
+            try:
+                if not ledger.reported_since(mark):
+                    if ledger.is_cancel(exc):
+                        ledger.cancelled += 1
+                    else:
+                        ledger.recovered += 1
+                        elapsed = (time.perf_counter() - t0) * 1000.0
+                        report_failure(session, args, kwargs, exc, start_time, elapsed)
+            finally:
+                ledger.end()
+            raise
+        if deferred(result):
+            setattr(result, MARK_ATTR, mark)
+        else:
+            ledger.end()
+        return result
+
+    request.__wrapped__ = original  # type: ignore[attr-defined]
+    request.__doc__ = original.__doc__
+    return request
+
+
+def guard_exit(original: Callable[..., Any], ledger: RequestLedger) -> Callable[..., Any]:
+    """Wrap a ``catch_response`` context manager's ``__exit__``: an exception in the user's
+    ``with`` block that Locust does not report (anything but its ResponseError) is reported as
+    a failure of that request, with the request's own metadata."""
+
+    def __exit__(self: Any, exc_type: Any, value: Any, tb: Any) -> Any:
+        mark = self.__dict__.pop(MARK_ATTR, None)
+        if mark is None:  # not a guarded request (or Locust's own internal exit)
+            return original(self, exc_type, value, tb)
+        try:
+            result = original(self, exc_type, value, tb)
+            if value is not None and not ledger.reported_since(mark):
+                if ledger.is_cancel(value):
+                    ledger.cancelled += 1
+                else:
+                    ledger.recovered += 1
+                    meta = dict(getattr(self, "request_meta", None) or {})
+                    meta["exception"] = value
+                    meta.setdefault("response", self)
+                    self._request_event.fire(**meta)
+            return result
+        finally:
+            ledger.end()
+
+    __exit__.__wrapped__ = original  # type: ignore[attr-defined]
+    return __exit__
+
+
+class StartedCounts:
+    """The requests every load process started, gathered by the process that writes the run
+    (a worker's count arrives in its ``dualsys_records`` messages; the local count is read
+    from :func:`process_ledger`). Counts are cumulative, so the latest per node wins."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[int, int]] = {}
+
+    def add(self, node: str, started: int, cancelled: int = 0) -> None:
+        """Set ``node``'s count (a repeated or older report never lowers it)."""
+        old = self._nodes.get(node, (0, 0))
+        self._nodes[node] = (max(old[0], int(started)), max(old[1], int(cancelled)))
+
+    def add_message(self, node: str, data: Mapping[str, Any]) -> bool:
+        """Take the count from a ``dualsys_records`` message; False if it carries none."""
+        if "started" not in data:
+            return False
+        self.add(node, data["started"], data.get("cancelled", 0))
+        return True
+
+    def add_ledger(self, node: str, ledger: RequestLedger) -> None:
+        """Take the count of a ledger of this process."""
+        self.add(node, ledger.started, ledger.cancelled)
+
+    def started(self) -> int:
+        """Requests started, all nodes."""
+        return sum(s for s, _ in self._nodes.values())
+
+    def cancelled(self) -> int:
+        """Requests the load itself cut off when it stopped (no record expected)."""
+        return sum(c for _, c in self._nodes.values())
+
+    def expected(self) -> int:
+        """Records the run must hold: started minus cancelled."""
+        return self.started() - self.cancelled()
+
+    def meta(self, records: int) -> dict[str, Any]:
+        """The ``meta.json`` ``load_stats`` entries: started, cancelled, lost (expected minus
+        the records the run wrote; above 0 means the harness lost requests) and per node."""
+        return {
+            "requests_started": self.started(),
+            "requests_cancelled": self.cancelled(),
+            "requests_lost": self.expected() - records,
+            "started_by_node": {n: s for n, (s, _) in sorted(self._nodes.items())},
+        }

@@ -1,72 +1,83 @@
-"""Locust users: the built-in ``DualSystemUser`` and loading a user's own locustfile.
+"""Locust users: the built-in ``DualSystemUser``, loading a user's own locustfile, and the request
+guard that makes every request either of them sends end as exactly one record.
 
 Importing this module imports Locust, which monkey-patches the process with gevent: only the
 load side (``dualsys run`` and its workers) imports it, never the asyncio servers.
 
-``DualSystemUser`` sends the scenario's weighted request mix to the gateway. Each request carries
-a user id drawn from ``load.population`` (so that split stickiness can be checked per user), an
-input drawn from ``load.inputs`` and, with ``load.labels``, the ground-truth label of that input
-(so that accuracy and the quality delta can be computed). What came back is recorded by the
-request-event listener of :mod:`harness.load.records`, the same path a user's own locustfile's
-requests take.
+``DualSystemUser`` sends the scenario's weighted request mix (:class:`~harness.load.mix.RequestMix`)
+to the gateway. What came back is recorded by the request-event listener of
+:mod:`harness.load.records`, the same path a user's own locustfile's requests take.
+
+The request guard (:func:`install_request_guard`) wraps, once per process and at class level,
+``request`` of both Locust HTTP sessions (``FastHttpSession`` of ``FastHttpUser``,
+``HttpSession`` of ``HttpUser``; ``get``/``post``/... and ``FastHttpUser.rest`` all go through
+it, and so does a user's session subclass that calls ``super().request``) and ``__exit__`` of both
+``catch_response`` context managers. Class level, because a user's locustfile creates its
+clients itself: patching the two session classes reaches every client of every user class
+without touching the user's classes. Each call counts as started in the process's
+:class:`~harness.load.records.RequestLedger`; when the client raises instead of firing Locust's
+``request`` event (a body that is not UTF-8 on a bad status, an exception Locust does not
+classify, a user's exception inside a ``with ... catch_response=True`` block), the guard fires
+the event itself with the exception, so Locust's statistics and the records count the failed
+request, then re-raises. Not covered: a ``catch_response=True`` response never entered with
+``with`` (Locust never reports it either: the started count shows it as lost).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
-import random
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import gevent
 from locust import User, between, constant, constant_throughput, task
-from locust.contrib.fasthttp import FastHttpUser
+from locust.clients import HttpSession
+from locust.clients import ResponseContextManager as HttpResponseContextManager
+from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
+from locust.contrib.fasthttp import ResponseContextManager as FastResponseContextManager
+from locust.exception import (
+    InterruptTaskSet,
+    RescheduleTask,
+    RescheduleTaskImmediately,
+    StopTest,
+    StopUser,
+)
 
 from harness.errors import ScenarioError
-from harness.scenario import RequestSpec, Scenario
+from harness.load.mix import RequestMix, UserConfig
+from harness.load.records import RequestLedger, guard_exit, guard_request, process_ledger
 
-__all__ = ["DualSystemUser", "UserConfig", "load_locustfile"]
+__all__ = ["DualSystemUser", "UserConfig", "install_request_guard", "load_locustfile"]
 
+#: Locust's control-flow exceptions: a task must let them through.
+_LOCUST_FLOW = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet)
 
-@dataclass
-class UserConfig:
-    """What every DualSystemUser of a run sends, derived from the scenario."""
-
-    requests: list[RequestSpec]
-    population: int
-    inputs: int
-    labels: bool
-    seed: int
-    wait_min: float
-    wait_max: float
-    pacing_rps: float | None  # per-user pacing (shape 'rate'), else None
-    request_timeout: float
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> UserConfig:
-        load = scenario.load
-        pacing = None
-        if load.shape == "rate" and load.rate:
-            pacing = load.rate / load.users
-        return cls(
-            requests=list(load.requests),
-            population=load.population,
-            inputs=load.inputs,
-            labels=load.labels,
-            seed=scenario.seed,
-            wait_min=load.wait_min,
-            wait_max=load.wait_max,
-            pacing_rps=pacing,
-            request_timeout=load.request_timeout,
-        )
+_GUARDED = "_dualsys_guarded"
 
 
-def _truth() -> Any:
-    from harness.stack.answers import truth
+def _deferred(result: Any) -> bool:
+    """A ``catch_response=True`` result: Locust reports it when its ``with`` block exits."""
+    return getattr(result, "_catch_response", False) is True
 
-    return truth
+
+def install_request_guard() -> RequestLedger:
+    """Guard every Locust HTTP session of this process (idempotent); returns the ledger."""
+    ledger = process_ledger()
+    # Stopping a user kills its greenlet: a request cut off that way is cancelled, not failed.
+    ledger.cancel_types = (gevent.GreenletExit, KeyboardInterrupt, SystemExit)
+    for session in (FastHttpSession, HttpSession):
+        if not getattr(session.request, _GUARDED, False):
+            wrapped = guard_request(session.request, ledger, _deferred)
+            setattr(wrapped, _GUARDED, True)
+            session.request = wrapped  # type: ignore[method-assign]
+    for manager in (FastResponseContextManager, HttpResponseContextManager):
+        if not getattr(manager.__exit__, _GUARDED, False):
+            wrapped = guard_exit(manager.__exit__, ledger)
+            setattr(wrapped, _GUARDED, True)
+            manager.__exit__ = wrapped  # type: ignore[method-assign]
+    return ledger
 
 
 class DualSystemUser(FastHttpUser):
@@ -79,6 +90,7 @@ class DualSystemUser(FastHttpUser):
     @classmethod
     def configure(cls, config: UserConfig) -> None:
         """Set what every user of this class sends (called before any user starts)."""
+        install_request_guard()
         cls.config = config
         cls.network_timeout = config.request_timeout
         cls.connection_timeout = min(config.request_timeout, 5.0)
@@ -95,38 +107,28 @@ class DualSystemUser(FastHttpUser):
         if cfg is None:
             raise RuntimeError("DualSystemUser.configure() was not called")
         type(self)._counter += 1
-        # Each user has its own stream, seeded by the scenario's seed, the worker's index and
-        # the user's number: the same scenario sends the same mix of users and inputs.
         worker = getattr(environment.runner, "worker_index", 0)
-        self._rng = random.Random(f"{cfg.seed}-{worker}-{type(self)._counter}")
-        self._weights = [r.weight for r in cfg.requests]
-        self._truth = _truth() if cfg.labels else None
+        self._mix = RequestMix(cfg, worker, type(self)._counter)
 
     wait_time = constant(0)
 
     @task
     def send(self) -> None:
-        cfg = self.config
-        assert cfg is not None
-        spec = self._rng.choices(cfg.requests, self._weights)[0]
-        user_id = f"u{self._rng.randrange(cfg.population)}"
-        text = f"q{self._rng.randrange(cfg.inputs)}"
-        body: dict[str, Any] = {"user_id": user_id, "input": text, **spec.fields}
-        context: dict[str, Any] = {"user_id": user_id}
-        if self._truth is not None:
-            label = self._truth(text)
-            body["label"] = label
-            context["label"] = label
-        kwargs: dict[str, Any] = {"name": spec.name, "context": context}
-        if spec.method == "GET":
-            kwargs["params"] = {k: str(v) for k, v in body.items()}
-        else:
-            kwargs["json"] = body
-        self.client.request(spec.method, spec.path, **kwargs)
+        method, path, kwargs = self._mix.next_request()
+        try:
+            self.client.request(method, path, **kwargs)
+        except _LOCUST_FLOW:
+            raise
+        except Exception:
+            # The guard reported it as a failed request (class and message in the record);
+            # letting it propagate would only log a traceback per failed request.
+            pass
 
 
 def load_locustfile(path: str) -> list[type[User]]:
-    """The concrete User classes defined in a user's locustfile (ScenarioError if none)."""
+    """The concrete User classes defined in a user's locustfile (ScenarioError if none).
+    Installs the request guard first, so their HTTP clients' requests are all recorded."""
+    install_request_guard()
     file = Path(path)
     if not file.is_file():
         raise ScenarioError(path, ["load.locustfile: no such file"])

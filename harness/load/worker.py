@@ -4,6 +4,11 @@ The master sends the resolved scenario and the gateway URL in a ``dualsys_config
 it spawns users; the worker records every request it sends and forwards the records to the
 master in ``dualsys_records`` batches about once a second, and a ``final`` batch when the master
 stops the test, so every record reaches the master's run directory (on this machine or another).
+
+Every batch also carries this process's count of requests started and cancelled so far
+(cumulative: ``started``, ``cancelled``; see :func:`records_message`), counted independently of
+the records, so the master can tell a lost record from one never sent
+(:class:`~harness.load.records.StartedCounts`).
 """
 
 from __future__ import annotations
@@ -19,17 +24,31 @@ import yaml
 from locust import User
 from locust.env import Environment
 
-from harness.load.records import ClientRecorder
-from harness.load.users import DualSystemUser, UserConfig, load_locustfile
+from harness.load.records import ClientRecorder, RequestLedger
+from harness.load.users import DualSystemUser, UserConfig, install_request_guard, load_locustfile
 from harness.scenario import HeaderMap, parse_scenario
 
-__all__ = ["run_worker"]
+__all__ = ["records_message", "run_worker"]
 
 log = logging.getLogger("dualsys.worker")
 
 
+def records_message(
+    rows: list[dict[str, Any]], final: bool, ledger: RequestLedger
+) -> dict[str, Any]:
+    """The data of one ``dualsys_records`` message: a batch of rows, whether it is the last,
+    and the requests this process started and cancelled so far."""
+    return {
+        "rows": rows,
+        "final": final,
+        "started": ledger.started,
+        "cancelled": ledger.cancelled,
+    }
+
+
 def run_worker(master_host: str, master_port: int, locustfile: str | None = None) -> int:
     """Connect to the master and work until it quits; returns the exit code."""
+    ledger = install_request_guard()
     classes: list[type[User]] = load_locustfile(locustfile) if locustfile else [DualSystemUser]
     env = Environment(user_classes=classes)
     runner = env.create_worker_runner(master_host, master_port)
@@ -47,7 +66,7 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
         if not locustfile:
             DualSystemUser.configure(UserConfig.from_scenario(scenario))
         headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
-        recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink)]
+        recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink, ledger=ledger)]
 
     def on_request(**kwargs: Any) -> None:
         if recorder_box:  # records start once the master sent the scenario
@@ -56,7 +75,7 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
     def send(final: bool) -> None:
         rows = pending[:]
         del pending[: len(rows)]
-        runner.send_message("dualsys_records", {"rows": rows, "final": final})
+        runner.send_message("dualsys_records", records_message(rows, final, ledger))
 
     def pump() -> None:
         while True:

@@ -132,3 +132,25 @@ def test_live_window_memory_is_bounded() -> None:
     assert len(w._buckets) <= 10
     assert all(len(b.latencies) <= 5 for b in w._buckets.values())
     assert w.total == 20_000 and w.stats(3.0, now=999.9).requests == 60
+
+
+def test_a_response_that_cannot_be_read_still_gives_one_row() -> None:
+    class Headers:
+        def get(self, key: str) -> str:
+            raise RuntimeError("broken headers")
+
+    rows: list[dict[str, Any]] = []
+    rec = ClientRecorder(HeaderMap(served_by="body:served"), "w1", rows.append)
+
+    class Resp:
+        status_code = 200
+        headers = Headers()
+
+        @property
+        def text(self) -> str:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    rec.on_locust_request("answer", 3.0, 1, response=Resp(), context={"label": "A"})
+    (row,) = rows
+    assert row["ok"] == 1 and row["served_by"] == "" and row["correct"] is None
+    assert row["error"] == "reading the response: RuntimeError: broken headers"
