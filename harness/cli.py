@@ -255,7 +255,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from harness.stack.launcher import serve
 
-    scenario = _load(args)
+    scenario = load_scenario(resolve_scenario_path(args.scenario))
     return serve(scenario, Path(args.out))
 
 
@@ -400,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Start the embedded stack (services, fault proxy, gateway) and keep it up.",
         "dualsys serve scenarios/default.yaml   # Ctrl-C stops every process",
     )
-    _add_scenario_args(p)
+    # No --duration/--duration-scale: serve runs until stopped, and it applies no faults.
+    p.add_argument("scenario", help="scenario YAML file, or the name of a shipped scenario")
     p.add_argument("--out", default="runs", help="where the stack's decision records go")
 
     p = add(

@@ -84,3 +84,30 @@ def test_console_script_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "load.shape" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_flags_that_would_be_ignored_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # --workers starts local workers, --master waits for remote ones: never both, silently.
+    assert main(["run", "default", "--master", "--workers", "2"]) == 2
+    assert "--workers" in capsys.readouterr().err
+    # serve applies no faults and runs until stopped: a duration would mean nothing.
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "default", "--duration", "5s"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --duration" in capsys.readouterr().err
+
+
+def test_dualsys_help_starts_without_heavy_imports() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from harness.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "heavy = {'locust', 'gevent', 'pandas', 'jinja2', 'matplotlib', 'httpx'}\n"
+        "heavy &= set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out

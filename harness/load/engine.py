@@ -23,9 +23,14 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, STATE_STOPPED, MasterRunner, Runner
 
 from harness.errors import ComponentFailed
-from harness.load.records import ClientRecorder
+from harness.load.records import ClientRecorder, process_ledger
 from harness.load.shapes import make_shape
-from harness.load.users import DualSystemUser, UserConfig, load_locustfile
+from harness.load.users import (
+    DualSystemUser,
+    UserConfig,
+    install_request_guard,
+    load_locustfile,
+)
 from harness.process import Child, spawn, tail
 from harness.run.engine import LoadStats, RecordSink
 from harness.run.session import RunOptions
@@ -77,6 +82,7 @@ class LocustEngine:
 
     def start(self, host: str, should_stop: Callable[[], bool]) -> None:
         sc = self.scenario
+        install_request_guard()  # every request started ends as one record (idempotent)
         if sc.load.locustfile:
             user_classes = load_locustfile(sc.load.locustfile)
         else:
@@ -149,15 +155,8 @@ class LocustEngine:
     def _on_records(self, environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data or {}
         node = str(msg.node_id)
-        final = bool(data.get("final"))
-        started = data.get("started")
-        self.sink.rows(
-            list(data.get("rows", [])),
-            node,
-            final=final,
-            started=int(started) if isinstance(started, int) else None,
-        )
-        if final:
+        self.sink.batch(node, data)
+        if data.get("final"):
             self.finals.add(node)
 
     def check(self) -> None:
@@ -211,9 +210,9 @@ class LocustEngine:
             total = self.env.stats.total
             stats.locust_requests = total.num_requests
             stats.locust_failures = total.num_failures
-        started = getattr(self.recorder, "started", None)
-        if not isinstance(runner, MasterRunner) and isinstance(started, int):
-            stats.started = {"local": started}
+        if not isinstance(runner, MasterRunner):
+            ledger = process_ledger()
+            stats.counts = {"local": (ledger.started, ledger.cancelled)}
         return stats
 
     def _reachable(self, runner: MasterRunner) -> set[str]:

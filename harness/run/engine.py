@@ -11,12 +11,12 @@ whichever process sent the request (the local runner, or a worker through the ma
                ──begin()                    │
                ──check() every 0.25 s       │  (a worker lost: ComponentFailed)
                ──stop(hurry) ─> LoadStats   │
-               <──────── RecordSink.rows(rows, node, final, started) ┘
+               <──────── RecordSink.batch(node, data)  (worker records + counts) ┘
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,22 +29,21 @@ class LoadStats:
 
     locust_requests: int = 0
     locust_failures: int = 0
-    #: per node ("local", or a worker's id): requests its users *started*
-    started: dict[str, int] = field(default_factory=dict)
+    #: per node of this process ("local"): (requests its users started, requests the load
+    #: itself cut off when it stopped); workers' counts come in their batches instead
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: nodes that sent their final records
     finals: set[str] = field(default_factory=set)
 
 
 class RecordSink(Protocol):
-    """Where the engine delivers the client records workers forward (one dict per request,
-    ``REQUEST_FIELDS``). Requests sent in the run's own process are recorded by the
-    :class:`~harness.load.records.ClientRecorder` the engine is given."""
+    """Where the engine delivers what workers forward. Requests sent in the run's own process
+    are recorded by the :class:`~harness.load.records.ClientRecorder` the engine is given."""
 
-    def rows(
-        self, rows: list[dict[str, Any]], node: str, *, final: bool, started: int | None
-    ) -> None:
-        """A batch forwarded by a worker; ``final`` is its last batch, ``started`` the number
-        of requests its users started so far (when it says)."""
+    def batch(self, node: str, data: Mapping[str, Any]) -> None:
+        """One ``dualsys_records`` message of worker ``node``: ``rows`` (one dict per request,
+        ``REQUEST_FIELDS``), ``final`` (its last batch), and its cumulative ``started`` and
+        ``cancelled`` counts (:func:`harness.load.worker.records_message`)."""
 
 
 class LoadEngine(Protocol):
