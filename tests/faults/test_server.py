@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,50 @@ def test_port_in_use_is_a_harness_error() -> None:
 )
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+HEAVY = ("pydantic", "yaml", "httpx")
+
+
+def test_the_proxy_process_imports_neither_pydantic_nor_yaml_nor_httpx(
+    tmp_path: Path, echo_upstream: Upstream
+) -> None:
+    """Every module the proxy process imports in its whole life (start-up, API calls, data
+    through a toxic, shutdown), as ``-X importtime`` lists them."""
+    proc, url = start(["-X", "importtime", "-m", "harness.faults", "--port", "0"], tmp_path / "e")
+    try:
+        client = ToxiproxyClient(url)
+        listen = client.create_proxy("ai", echo_upstream.address)["listen"]
+        client.add_toxic("ai", {"type": "latency", "attributes": {"latency": 1}})
+        with connect(listen) as sock:
+            roundtrip(sock)
+        client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+    lines = (tmp_path / "e").read_text().splitlines()
+    imported = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:")}
+    assert "harness.faults.server" in imported  # the listing is real
+    assert not {m for m in imported if m.split(".")[0] in HEAVY}
+
+
+def test_help_imports_neither_pydantic_nor_yaml_nor_httpx() -> None:
+    script = textwrap.dedent("""
+        import runpy, sys
+        sys.argv = ["harness.faults", "--help"]
+        try:
+            runpy.run_module("harness.faults", run_name="__main__", alter_sys=True)
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}))
+    """).format(heavy=set(HEAVY))
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+    assert out.stdout.splitlines()[-1] == "[]"
