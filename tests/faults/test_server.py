@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
@@ -14,21 +13,15 @@ import pytest
 
 from harness.faults import ToxiproxyClient
 from harness.faults.addresses import is_loopback_host
-from harness.process import READY_PREFIX
 from tests.conftest import REPO, port_listening
-from tests.faults.conftest import Upstream, address, connect, roundtrip
-
-
-def start(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start the fault proxy as the harness does; the process and the URL it announced."""
-    with log.open("w") as stderr:  # the child keeps its own copy
-        proc = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True
-        )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith(READY_PREFIX), (line, log.read_text())
-    return proc, json.loads(line[len(READY_PREFIX) :])["url"]
+from tests.faults.conftest import (
+    Upstream,
+    address,
+    connect,
+    end_process,
+    roundtrip,
+    start_proxy_process,
+)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +30,7 @@ def start(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
 def test_runs_announces_and_stops_cleanly(
     tmp_path: Path, echo_upstream: Upstream, args: list[str]
 ) -> None:
-    proc, url = start([*args, "--port", "0"], tmp_path / "proxy.log")
+    proc, url = start_proxy_process([*args, "--port", "0"], tmp_path / "proxy.log")
     try:
         assert url.startswith("http://127.0.0.1:")
         client = ToxiproxyClient(url)
@@ -50,10 +43,7 @@ def test_runs_announces_and_stops_cleanly(
         assert not port_listening(address(url.removeprefix("http://"))[1])
         assert not port_listening(address(listen)[1])
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        end_process(proc)
     assert "listening on" in (tmp_path / "proxy.log").read_text()
 
 
@@ -111,7 +101,8 @@ def test_the_proxy_process_imports_neither_pydantic_nor_yaml_nor_httpx(
 ) -> None:
     """Every module the proxy process imports in its whole life (start-up, API calls, data
     through a toxic, shutdown), as ``-X importtime`` lists them."""
-    proc, url = start(["-X", "importtime", "-m", "harness.faults", "--port", "0"], tmp_path / "e")
+    args = ["-X", "importtime", "-m", "harness.faults", "--port", "0"]
+    proc, url = start_proxy_process(args, tmp_path / "e")
     try:
         client = ToxiproxyClient(url)
         listen = client.create_proxy("ai", echo_upstream.address)["listen"]
@@ -122,10 +113,7 @@ def test_the_proxy_process_imports_neither_pydantic_nor_yaml_nor_httpx(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        end_process(proc)
     lines = (tmp_path / "e").read_text().splitlines()
     imported = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:")}
     assert "harness.faults.server" in imported  # the listing is real
