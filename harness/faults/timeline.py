@@ -121,10 +121,12 @@ class ChaosTimeline:
 
     @property
     def finished(self) -> bool:
-        """True once the worker has ended (or never started after :meth:`stop`): no pending
-        fault can be applied any more."""
+        """True once the worker has ended (stopped, failed, or every event done), or was stopped
+        before it started: no pending fault can be applied any more."""
         thread = self._thread
-        return self._stopped and (thread is None or not thread.is_alive())
+        if thread is None:
+            return self._stopped
+        return not thread.is_alive()
 
     def start(self) -> None:
         """Run the events in a background thread, each at ``run_start + at``."""

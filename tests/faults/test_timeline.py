@@ -194,7 +194,7 @@ def test_a_fault_that_cannot_be_applied_is_a_harness_error(
     (error,) = read(log, "harness_error")
     assert error["component"] == "chaos" and "chaos[1]" in error["message"]
     assert "proxy not found" in error["message"]
-    time.sleep(0.2)  # the thing under test: the later event is never applied
+    wait_until(lambda: timeline.finished, timeout=5, what="the worker to give up")
     assert [e["index"] for e in read(log, "chaos_applied")] == [0]
     timeline.stop("harness_error")
     assert clean(proxies)
