@@ -12,6 +12,10 @@ with a raw asyncio keep-alive HTTP client. It prints, direct vs through the prox
 
 and the accuracy of the ``latency`` toxic (100 ms and 1000 ms: measured minus configured, p50
 and p99 of the error) and of ``toxicity`` (0.3 over 1,000 connections: observed share).
+
+``--startup`` measures only the proxy process's start-up (spawn to ``DUALSYS_READY``), against a
+baseline in the same run: the same entry point after importing what ``harness.faults`` used to
+import eagerly (the client's httpx, the timeline's scenario models: pydantic, yaml).
 """
 
 from __future__ import annotations
@@ -191,6 +195,39 @@ async def first_request_times(address: str, n: int, concurrency: int) -> list[fl
     return out
 
 
+# ---- start-up of the proxy process ---------------------------------------------------------------
+
+EAGER_START = (
+    "import sys, harness.faults.client, harness.faults.timeline; "
+    "from harness.faults.__main__ import main; sys.exit(main())"
+)
+
+
+def startup_seconds(args: list[str]) -> float:
+    """Seconds from spawning ``python args`` to its ``DUALSYS_READY`` line."""
+    start = time.perf_counter()
+    proc, _ = start_child(args)
+    elapsed = time.perf_counter() - start
+    proc.terminate()
+    proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    return elapsed
+
+
+def startup(n: int) -> None:
+    """Print the proxy's start-up time, lazy package against the eager imports (interleaved)."""
+    lazy: list[float] = []
+    eager: list[float] = []
+    for _ in range(n):
+        lazy.append(startup_seconds(["-m", "harness.faults", "--port", "0"]))
+        eager.append(startup_seconds(["-c", EAGER_START, "--port", "0"]))
+    print(f"== proxy start-up, spawn to DUALSYS_READY ({n} interleaved starts each)")
+    for name, values in (("eager imports (before)", eager), ("python -m harness.faults", lazy)):
+        print(f"  {name:25} median {ms(statistics.median(values))}  min {ms(min(values))}")
+    print(f"  ratio median {statistics.median(lazy) / statistics.median(eager):.2f}")
+
+
 # ---- orchestration -------------------------------------------------------------------------------
 
 
@@ -315,8 +352,12 @@ async def run(quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--startup", action="store_true", help="only the start-up time")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.startup:
+        startup(5 if args.quick else 20)
+        return
     if args.serve_upstream:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve_upstream())

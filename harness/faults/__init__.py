@@ -11,12 +11,16 @@ API, and the chaos timeline that drives it during a run.
                                                          └─ Connection  connection.py
                                                              └─ Link    link.py: a chain of toxics
                                                                  └─ toxics/  one module per fault
+
+The names below are loaded on first use (PEP 562): the proxy's own process (``python -m
+harness.faults``) imports the server side only, never the client's httpx nor the timeline's
+scenario models (pydantic, yaml).
 """
 
-from harness.faults.client import FaultProxyError, ToxiproxyClient
-from harness.faults.server import FaultProxyServer, run_server
-from harness.faults.timeline import AppliedFault, ChaosTimeline
-from harness.faults.toxics import REGISTRY as TOXICS
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "TOXICS",
@@ -27,3 +31,33 @@ __all__ = [
     "ToxiproxyClient",
     "run_server",
 ]
+
+# public name -> (the module that defines it, its name there)
+_LAZY = {
+    "TOXICS": ("harness.faults.toxics", "REGISTRY"),
+    "AppliedFault": ("harness.faults.timeline", "AppliedFault"),
+    "ChaosTimeline": ("harness.faults.timeline", "ChaosTimeline"),
+    "FaultProxyError": ("harness.faults.client", "FaultProxyError"),
+    "ToxiproxyClient": ("harness.faults.client", "ToxiproxyClient"),
+    "FaultProxyServer": ("harness.faults.server", "FaultProxyServer"),
+    "run_server": ("harness.faults.server", "run_server"),
+}
+
+if TYPE_CHECKING:
+    from harness.faults.client import FaultProxyError, ToxiproxyClient
+    from harness.faults.server import FaultProxyServer, run_server
+    from harness.faults.timeline import AppliedFault, ChaosTimeline
+    from harness.faults.toxics import REGISTRY as TOXICS
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'harness.faults' has no attribute {name!r}")
+    value = getattr(import_module(where[0]), where[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,17 +8,20 @@ import errno
 import ipaddress
 import socket
 
-from harness.faults.errors import ApiError, bad_request, conflict
+from harness.faults.errors import AddressInUse, InvalidAddress, bad_request_body
 
 __all__ = ["bind_listener", "format_address", "is_loopback_host", "split_address"]
 
 
 def split_address(address: str, what: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port``, ``:port``) as (host, port); a 400 error when malformed."""
+    """``host:port`` (``[v6]:port``, ``:port``) as (host, port); :class:`InvalidAddress` when
+    malformed."""
     host, sep, port_text = address.rpartition(":")
     if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise bad_request(
-            f"{what} {address!r} is not an address: expected host:port, e.g. 127.0.0.1:21002"
+        raise InvalidAddress(
+            bad_request_body(
+                f"{what} {address!r} is not an address: expected host:port, e.g. 127.0.0.1:21002"
+            )
         )
     return host.strip("[]"), int(port_text)
 
@@ -47,13 +50,14 @@ async def bind_listener(address: str, allow_remote: bool) -> socket.socket:
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except socket.gaierror as err:
-        raise bad_request(f"listen address {address!r} cannot be resolved: {err}") from None
+        raise InvalidAddress(
+            bad_request_body(f"listen address {address!r} cannot be resolved: {err}")
+        ) from None
     # One address only, IPv4 first, so that port 0 means one port.
     infos.sort(key=lambda info: info[0] != socket.AF_INET)
     family, _, _, _, sockaddr = infos[0]
     if not allow_remote and not all(is_loopback_host(str(i[4][0])) for i in infos):
-        raise ApiError(
-            400,
+        raise InvalidAddress(
             f"listen address {address!r} is not on loopback: the fault proxy only listens on "
             "127.0.0.1/::1 unless it was started with --allow-remote",
         )
@@ -68,9 +72,11 @@ async def bind_listener(address: str, allow_remote: bool) -> socket.socket:
     except OSError as err:
         sock.close()
         if err.errno == errno.EADDRINUSE:
-            raise conflict(
+            raise AddressInUse(
                 f"listen address {address!r} is already in use: choose another port, "
                 "or port 0 for a free one"
             ) from None
-        raise bad_request(f"cannot listen on {address!r}: {err.strerror or err}") from None
+        raise InvalidAddress(
+            bad_request_body(f"cannot listen on {address!r}: {err.strerror or err}")
+        ) from None
     return sock

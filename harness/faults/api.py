@@ -37,12 +37,21 @@ from typing import Any
 from harness import __version__
 from harness.faults.addresses import split_address
 from harness.faults.collection import ProxyCollection, ProxyConfig
-from harness.faults.errors import ApiError, bad_request, conflict, not_found
+from harness.faults.errors import (
+    Conflict,
+    FaultProxyFault,
+    InvalidRequest,
+    InvalidToxic,
+    NotFound,
+    ToxicExists,
+    ToxicNotFound,
+    bad_request_body,
+)
 from harness.faults.http11 import Request, Response, json_response
 from harness.faults.proxy import STREAMS, Proxy, ToxicEntry
 from harness.faults.toxics import REGISTRY, new_toxic
 
-__all__ = ["TOXIPROXY_VERSION", "ControlAPI"]
+__all__ = ["STATUS_OF", "TOXIPROXY_VERSION", "ControlAPI", "error_body", "status_of"]
 
 TOXIPROXY_VERSION = "2.12.0"
 """The Toxiproxy release whose API this one follows."""
@@ -50,6 +59,31 @@ TOXIPROXY_VERSION = "2.12.0"
 DEFAULT_LISTEN = "127.0.0.1:0"
 
 Route = Callable[..., Awaitable[Response]]
+
+STATUS_OF: tuple[tuple[type[FaultProxyFault], int], ...] = (
+    (InvalidRequest, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+)
+"""The one place a domain error becomes an HTTP status (the first kind that matches)."""
+
+
+def status_of(err: FaultProxyFault) -> int:
+    """The HTTP status Toxiproxy answers for ``err`` (500 for a kind it does not know)."""
+    for kind, status in STATUS_OF:
+        if isinstance(err, kind):
+            return status
+    return 500
+
+
+def error_body(err: FaultProxyFault) -> dict[str, Any]:
+    """Toxiproxy's JSON error body: ``{"error": message, "status": code}``."""
+    return {"error": err.message, "status": status_of(err)}
+
+
+def bad_request(detail: str) -> InvalidRequest:
+    """A body that could not be used, in Toxiproxy's words (``bad request body: ...``)."""
+    return InvalidRequest(bad_request_body(detail))
 
 
 class ControlAPI:
@@ -66,8 +100,8 @@ class ControlAPI:
         try:
             async with self.collection.lock:
                 return await route(request, *args)
-        except ApiError as err:
-            return json_response(err.status, err.body())
+        except FaultProxyFault as err:
+            return json_response(status_of(err), error_body(err))
 
     def _route(self, request: Request) -> tuple[Route, list[str]]:
         seg, method = request.segments, request.method
@@ -145,7 +179,7 @@ class ControlAPI:
         proxies, error = await self.collection.populate(configs)
         listed = [p.to_json() for p in proxies]
         if error is not None:
-            return json_response(error.status, {**error.body(), "proxies": listed})
+            return json_response(status_of(error), {**error_body(error), "proxies": listed})
         return json_response(201, {"proxies": listed})
 
     async def proxy_show(self, request: Request, name: str) -> Response:
@@ -181,17 +215,17 @@ class ControlAPI:
             )
         stream = _string(body, "stream", "downstream") or "downstream"
         if stream not in STREAMS:
-            raise ApiError(
-                400, f"stream was invalid, can be either upstream or downstream (got {stream!r})"
+            raise InvalidToxic(
+                f"stream was invalid, can be either upstream or downstream (got {stream!r})"
             )
         type_name = _string(body, "type", "")
         if type_name not in REGISTRY:
-            raise ApiError(
-                400, f"invalid toxic type {type_name!r}: expected one of {', '.join(REGISTRY)}"
+            raise InvalidToxic(
+                f"invalid toxic type {type_name!r}: expected one of {', '.join(REGISTRY)}"
             )
         toxic_name = _string(body, "name", "") or f"{type_name}_{stream}"
         if proxy.find_toxic(toxic_name) is not None:
-            raise conflict(
+            raise ToxicExists(
                 f"toxic already exists: {toxic_name!r} on proxy {proxy.name!r}; remove it "
                 "first, update it, or give the new one another name"
             )
@@ -199,7 +233,7 @@ class ControlAPI:
         try:
             toxic = new_toxic(type_name, _attributes(body))
         except ValueError as err:
-            raise bad_request(str(err)) from None
+            raise InvalidToxic(bad_request_body(str(err))) from None
         entry = ToxicEntry(toxic_name, stream, toxicity, toxic)
         proxy.add_toxic(entry)
         return json_response(200, entry.to_json())
@@ -217,7 +251,7 @@ class ControlAPI:
         try:
             toxic = new_toxic(entry.type, _attributes(body), base=entry.toxic)
         except ValueError as err:
-            raise bad_request(str(err)) from None
+            raise InvalidToxic(bad_request_body(str(err))) from None
         await proxy.update_toxic(entry, toxic, toxicity)
         return json_response(200, entry.to_json())
 
@@ -292,9 +326,9 @@ def _proxy_config(body: Any, index: int | None = None) -> ProxyConfig:
     name = _string(body, "name", "")
     upstream = _string(body, "upstream", "")
     if not name:
-        raise ApiError(400, f"missing required field: name{where}")
+        raise InvalidRequest(f"missing required field: name{where}")
     if not upstream:
-        raise ApiError(400, f"missing required field: upstream{where}")
+        raise InvalidRequest(f"missing required field: upstream{where}")
     listen = _string(body, "listen", "") or DEFAULT_LISTEN
     return ProxyConfig(name, listen, upstream, _boolean(body, "enabled", True))
 
@@ -302,5 +336,5 @@ def _proxy_config(body: Any, index: int | None = None) -> ProxyConfig:
 def _toxic(proxy: Proxy, name: str) -> ToxicEntry:
     entry = proxy.find_toxic(name)
     if entry is None:
-        raise not_found("toxic", name, [e.name for e in proxy.toxic_list()])
+        raise ToxicNotFound(name, [e.name for e in proxy.toxic_list()])
     return entry

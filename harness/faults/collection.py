@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from harness.faults.addresses import split_address
-from harness.faults.errors import ApiError, conflict, not_found
+from harness.faults.errors import FaultProxyFault, ProxyExists, ProxyNotFound
 from harness.faults.proxy import Proxy
 
 __all__ = ["ProxyCollection", "ProxyConfig"]
@@ -34,16 +34,17 @@ class ProxyCollection:
         self.lock = asyncio.Lock()
 
     def get(self, name: str) -> Proxy:
-        """The proxy ``name``, or a 404 naming the proxies that exist."""
+        """The proxy ``name``; :class:`ProxyNotFound` (naming those that exist) when unknown."""
         proxy = self.proxies.get(name)
         if proxy is None:
-            raise not_found("proxy", name, list(self.proxies))
+            raise ProxyNotFound(name, list(self.proxies))
         return proxy
 
     async def create(self, config: ProxyConfig) -> Proxy:
-        """Add a proxy (409 when the name exists), listening at once when enabled."""
+        """Add a proxy (:class:`ProxyExists` when the name is taken), listening at once when
+        enabled."""
         if config.name in self.proxies:
-            raise conflict(
+            raise ProxyExists(
                 f"proxy already exists: {config.name!r}; delete it first, or use /populate "
                 "to create or replace proxies by name"
             )
@@ -51,7 +52,9 @@ class ProxyCollection:
         self.proxies[config.name] = proxy
         return proxy
 
-    async def populate(self, configs: list[ProxyConfig]) -> tuple[list[Proxy], ApiError | None]:
+    async def populate(
+        self, configs: list[ProxyConfig]
+    ) -> tuple[list[Proxy], FaultProxyFault | None]:
         """Create or replace each proxy by name; one whose upstream and listen match is left
         as it is (so populating twice changes nothing). Returns the proxies, and the error that
         stopped it part way, if any."""
@@ -69,7 +72,7 @@ class ProxyCollection:
                 await existing.stop()  # frees its port for the replacement
             try:
                 proxy = await self._new(config)
-            except ApiError as err:
+            except FaultProxyFault as err:
                 return done, err
             self.proxies[config.name] = proxy
             done.append(proxy)
@@ -85,7 +88,7 @@ class ProxyCollection:
         return proxy
 
     async def remove(self, name: str) -> None:
-        """Stop and forget the proxy ``name`` (404 when unknown)."""
+        """Stop and forget the proxy ``name`` (:class:`ProxyNotFound` when unknown)."""
         proxy = self.get(name)
         await proxy.stop()
         del self.proxies[name]

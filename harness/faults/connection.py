@@ -18,19 +18,34 @@ import contextlib
 import logging
 import socket
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from harness.faults.addresses import split_address
 from harness.faults.link import Link
 
-if TYPE_CHECKING:
-    from harness.faults.proxy import Proxy
-
-__all__ = ["ClientSide", "Connection"]
+__all__ = ["ClientSide", "Connection", "ConnectionOwner"]
 
 log = logging.getLogger("harness.faults")
 
 _CONNECT_TIMEOUT = 10.0
+
+
+class ConnectionOwner(Protocol):
+    """The proxy a connection belongs to: what a connection needs of it, and nothing more.
+
+    (A protocol rather than the :class:`~harness.faults.proxy.Proxy` class, so that this module
+    does not import the module that imports it; :mod:`harness.faults.link` does the same one
+    level down with ``LinkOwner``.)
+    """
+
+    name: str
+    upstream: str
+    enabled: bool
+    connections: set[Connection]
+
+    def attach(self, conn: Connection) -> None:
+        """Start the owner's toxics on a new connection's links."""
+        ...
 
 
 class _Side(asyncio.Protocol):
@@ -82,7 +97,7 @@ class ClientSide(_Side):
 
     __slots__ = ("proxy",)
 
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: ConnectionOwner) -> None:
         super().__init__(None)
         self.proxy = proxy
 
@@ -100,7 +115,7 @@ class ClientSide(_Side):
 class Connection:
     """A client connection through a proxy: two sockets, two links."""
 
-    def __init__(self, proxy: Proxy, client: _Side) -> None:
+    def __init__(self, proxy: ConnectionOwner, client: _Side) -> None:
         self.proxy = proxy
         self.client = client
         self.upstream: _Side | None = None

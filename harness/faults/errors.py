@@ -1,4 +1,7 @@
-"""Errors of the fault proxy's API, as Toxiproxy reports them: a status and a JSON body.
+"""Errors of the fault proxy's domain: what a request to the proxies cannot do, and why.
+
+The proxies, their connections, links and toxics raise these plain errors and know nothing of
+HTTP; only the API layer (:mod:`harness.faults.api`) turns each kind into a status code.
 
 Each message starts with Toxiproxy's own wording (``proxy not found``, ``bad request body``...) so
 that tools matching it keep working, and goes on with what to do about it.
@@ -6,40 +9,85 @@ that tools matching it keep working, and goes on with what to do about it.
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = [
-    "ApiError",
-    "bad_request",
-    "conflict",
-    "not_found",
+    "AddressInUse",
+    "Conflict",
+    "FaultProxyFault",
+    "InvalidAddress",
+    "InvalidRequest",
+    "InvalidToxic",
+    "NotFound",
+    "ProxyExists",
+    "ProxyNotFound",
+    "ToxicExists",
+    "ToxicNotFound",
+    "bad_request_body",
 ]
 
 
-class ApiError(Exception):
-    """An API failure: ``status`` and ``message`` become ``{"error": ..., "status": ...}``."""
+class FaultProxyFault(Exception):
+    """Something a client asked of the fault proxy could not be done; ``message`` says why."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.message = message
 
-    def body(self) -> dict[str, Any]:
-        """The JSON error body Toxiproxy sends."""
-        return {"error": self.message, "status": self.status}
+
+class InvalidRequest(FaultProxyFault):
+    """The request itself is unusable: a bad body, a missing or mistyped field."""
 
 
-def bad_request(detail: str) -> ApiError:
-    """400: the body could not be used (Toxiproxy's ``bad request body``)."""
-    return ApiError(400, f"bad request body: {detail}")
+class InvalidAddress(InvalidRequest):
+    """A listen or upstream address that is malformed, unresolvable, or off loopback."""
 
 
-def not_found(what: str, name: str, known: list[str]) -> ApiError:
-    """404: ``what`` (``proxy``, ``toxic``) named ``name`` does not exist."""
-    listed = ", ".join(sorted(known)) if known else "none"
-    return ApiError(404, f"{what} not found: no {what} named {name!r} (existing: {listed})")
+class InvalidToxic(InvalidRequest):
+    """An unknown toxic type or stream, or attributes the toxic does not take."""
 
 
-def conflict(message: str) -> ApiError:
-    """409: a name that exists, or an address in use."""
-    return ApiError(409, message)
+class NotFound(FaultProxyFault):
+    """``what`` (``proxy``, ``toxic``) named ``name`` does not exist; ``known`` are the names
+    that do."""
+
+    what = "object"
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        listed = ", ".join(sorted(known)) if known else "none"
+        super().__init__(
+            f"{self.what} not found: no {self.what} named {name!r} (existing: {listed})"
+        )
+        self.name = name
+        self.known = known
+
+
+class ProxyNotFound(NotFound):
+    """No proxy by that name."""
+
+    what = "proxy"
+
+
+class ToxicNotFound(NotFound):
+    """No toxic by that name on the proxy."""
+
+    what = "toxic"
+
+
+class Conflict(FaultProxyFault):
+    """The request clashes with what exists: a name taken, an address in use."""
+
+
+class ProxyExists(Conflict):
+    """A proxy by that name exists already."""
+
+
+class ToxicExists(Conflict):
+    """A toxic by that name exists already on the proxy (names are per proxy)."""
+
+
+class AddressInUse(Conflict):
+    """The listen address is taken by another socket."""
+
+
+def bad_request_body(detail: str) -> str:
+    """Toxiproxy's wording for a body it cannot use: ``bad request body: <detail>``."""
+    return f"bad request body: {detail}"

@@ -25,7 +25,7 @@ from harness.faults.addresses import (
     split_address,
 )
 from harness.faults.connection import ClientSide, Connection
-from harness.faults.errors import ApiError
+from harness.faults.errors import InvalidAddress
 from harness.faults.link import Link
 from harness.faults.toxics.base import Toxic
 
@@ -110,7 +110,7 @@ class Proxy:
         try:
             want_host, want_port = split_address(listen, "listen")
             have_host, have_port = split_address(self.listen, "listen")
-        except ApiError:
+        except InvalidAddress:
             return False
         same_host = want_host == have_host or (
             want_host == "localhost" and is_loopback_host(have_host)

@@ -24,7 +24,8 @@ from types import TracebackType
 from harness.faults.addresses import format_address, is_loopback_host
 from harness.faults.api import ControlAPI
 from harness.faults.collection import ProxyCollection
-from harness.faults.http11 import HttpServer, start_http_server
+from harness.faults.h11server import start_h11_server
+from harness.faults.http11 import HttpServer
 from harness.process import announce_ready
 from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 
@@ -65,9 +66,7 @@ class FaultProxyServer:
 
     async def start_async(self) -> None:
         """Start the API in the running loop. Raises ``OSError`` when it cannot listen."""
-        self._api_server = await start_http_server(
-            ControlAPI(self.collection), self.host, self.port
-        )
+        self._api_server = await start_h11_server(ControlAPI(self.collection), self.host, self.port)
         self.port = self._api_server.port
         log.info("fault proxy API listening on %s", self.url)
 

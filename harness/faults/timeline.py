@@ -16,6 +16,12 @@ Every application and removal is written to the run's ``events.jsonl`` with the 
 it took effect (``chaos_applied``, ``chaos_removed``). A fault that cannot be applied or removed
 is a ``harness_error`` event and :attr:`ChaosTimeline.error`: the run must be reported as a
 harness error, never graded as if the fault had happened.
+
+Every applied fault gets its ``chaos_removed``, whose ``removed`` says how it ended: ``undone``
+(the API confirmed it) or ``proxy gone`` (the fault proxy's API could not be reached, e.g. the
+proxy process died mid-outage: its faults ended with it, at a time nobody saw). Once the proxy is
+gone, the faults still in force are recorded so without calling it again, and :meth:`stop`
+returns at once.
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ from harness.faults.client import FaultProxyError, ToxiproxyClient
 from harness.rundir import EventLog
 from harness.scenario import ChaosEvent
 
-__all__ = ["AppliedFault", "ChaosTimeline"]
+__all__ = ["PROXY_GONE", "UNDONE", "AppliedFault", "ChaosTimeline"]
+
+UNDONE = "undone"
+"""``removed`` of a ``chaos_removed`` event: the fault proxy confirmed the removal."""
+PROXY_GONE = "proxy gone"
+"""``removed`` of a ``chaos_removed`` event: the fault proxy's API was unreachable (the proxy
+died, and its faults with it)."""
 
 
 @dataclass
@@ -49,6 +61,8 @@ class AppliedFault:
     applied_ts: float | None = None
     removed_ts: float | None = None
     removal_reason: str | None = None
+    removed: str | None = None
+    """How it ended: :data:`UNDONE` or :data:`PROXY_GONE`."""
 
 
 class ChaosTimeline:
@@ -81,6 +95,7 @@ class ChaosTimeline:
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopped = False
+        self._proxy_gone = False
         self._stop_reason = "end_of_run"
         self._thread: threading.Thread | None = None
         self._mono_start = 0.0
@@ -104,6 +119,15 @@ class ChaosTimeline:
                 out.append(f"{rec.label}{until}")
             return out
 
+    @property
+    def finished(self) -> bool:
+        """True once the worker has ended (stopped, failed, or every event done), or was stopped
+        before it started: no pending fault can be applied any more."""
+        thread = self._thread
+        if thread is None:
+            return self._stopped
+        return not thread.is_alive()
+
     def start(self) -> None:
         """Run the events in a background thread, each at ``run_start + at``."""
         if self._thread is not None:
@@ -117,7 +141,9 @@ class ChaosTimeline:
 
     def stop(self, reason: str = "end_of_run") -> None:
         """Stop applying, and undo every fault still in force (``chaos_removed`` with
-        ``reason``). Idempotent; safe from another thread or a signal handler's path."""
+        ``reason``). Pending faults are cancelled at once, never applied later: call it as soon
+        as the run is lost (e.g. ``stop("load_lost")``). Idempotent; safe from another thread or
+        a signal handler's path."""
         with self._lock:
             if self._stopped:
                 return
@@ -216,18 +242,32 @@ class ChaosTimeline:
             if ev.action == "down":
                 self._down[ev.target] -= 1
             last_down = ev.action == "down" and self._down[ev.target] == 0
-        try:
-            if last_down:
-                client.set_enabled(ev.target, True)
-            elif ev.action == "toxic":
-                assert rec.toxic is not None
-                _remove_toxic(client, ev.target, rec.toxic["name"])
-        except FaultProxyError as err:
-            self._fail(f"removing chaos[{index}] ({rec.label}) failed: {err.message}", err)
-            return
+            gone = self._proxy_gone
+        removed = PROXY_GONE if gone else UNDONE
+        if not gone:
+            try:
+                if last_down:
+                    client.set_enabled(ev.target, True)
+                elif ev.action == "toxic":
+                    assert rec.toxic is not None
+                    _remove_toxic(client, ev.target, rec.toxic["name"])
+            except FaultProxyError as err:
+                if err.status is not None:
+                    self._fail(f"removing chaos[{index}] ({rec.label}) failed: {err.message}", err)
+                    return
+                # Unreachable: the proxy died, and took its faults with it. Record how this one
+                # ended, and do not wait on the API for the others.
+                with self._lock:
+                    self._proxy_gone = True
+                removed = PROXY_GONE
+                self._fail(
+                    f"removing chaos[{index}] ({rec.label}) failed, the fault proxy is gone "
+                    f"(its faults ended with it): {err.message}",
+                    err,
+                )
         ts = time.time()
         with self._lock:
-            rec.removed_ts, rec.removal_reason = ts, reason
+            rec.removed_ts, rec.removal_reason, rec.removed = ts, reason, removed
         self._log(
             "chaos_removed",
             ts=ts,
@@ -235,12 +275,15 @@ class ChaosTimeline:
             target=ev.target,
             planned_at=rec.planned_at,
             reason=reason,
+            removed=removed,
             label=rec.label,
             actual_at=round(ts - self._wall_start, 3),
         )
 
     def _undo_quietly(self, index: int, client: ToxiproxyClient) -> None:
         ev, rec = self.events[index], self._records[index]
+        if self._proxy_gone:
+            return  # nothing left to undo it on
         try:
             if ev.action == "down":
                 if self._down[ev.target] <= 0:

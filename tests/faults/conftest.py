@@ -7,15 +7,21 @@ with its own event loop (as a child process in a real run).
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from harness.faults import FaultProxyServer, ToxiproxyClient
+from harness.process import READY_PREFIX
+from tests.conftest import REPO
 
 Behaviour = Callable[[socket.socket], None]
 
@@ -119,3 +125,24 @@ def roundtrip(sock: socket.socket, payload: bytes = b"ping") -> float:
     sock.sendall(payload)
     assert recv_exactly(sock, len(payload)) == payload
     return time.perf_counter() - start
+
+
+def start_proxy_process(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start the fault proxy as the harness does (``python args``, stderr to ``log``); the
+    process and the URL it announced."""
+    with log.open("w") as stderr:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith(READY_PREFIX), (line, log.read_text())
+    return proc, str(json.loads(line[len(READY_PREFIX) :])["url"])
+
+
+def end_process(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs, and reap it."""
+    proc.kill()
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -471,3 +471,32 @@ def test_stop_drops_every_connection(echo_upstream: Upstream) -> None:
     assert sock.recv(10) == b""
     sock.close()
     wait_until(lambda: not port_listening(address(body["listen"])[1]), what="proxy port closed")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # two lengths: which body is it? (the way to smuggle a request past a front proxy)
+        b"POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n",
+        b"GET /version HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",  # space in a name
+        b"GET /version HTTP/1.1\r\n\r\n",  # HTTP/1.1 without Host
+    ],
+    ids=["two-lengths", "space-in-name", "no-host"],
+)
+def test_ambiguous_requests_are_400_and_close(server: FaultProxyServer, head: bytes) -> None:
+    with socket.create_connection(address(server.url.removeprefix("http://"))) as sock:
+        sock.settimeout(5)
+        sock.sendall(head + b"{}")
+        reply = b""
+        while data := sock.recv(4096):
+            reply += data
+    assert reply.startswith(b"HTTP/1.1 400"), reply
+    assert b"Connection: close" in reply
+
+
+def test_a_body_over_the_limit_is_413(server: FaultProxyServer) -> None:
+    with socket.create_connection(address(server.url.removeprefix("http://"))) as sock:
+        sock.settimeout(5)
+        sock.sendall(b"POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n")
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 
 import pytest
 
@@ -11,6 +12,7 @@ import harness.faults
 from harness.faults.toxics import REGISTRY, Toxic, new_toxic, register
 from harness.faults.toxics.base import Chunk, ChunkQueue, End, ToxicStub
 from harness.scenario import TOXIC_ATTRIBUTES
+from tests.conftest import REPO
 
 
 def test_registry_matches_toxiproxy_names_attributes_and_defaults() -> None:
@@ -168,3 +170,26 @@ def test_discard_reports_what_was_dropped() -> None:
 
     asyncio.run(scenario())
     assert dropped == [4]
+
+
+# ---- what CONTRIBUTING.md ("Adding a fault") promises about tests ----------------------------
+
+
+def _adding_a_fault() -> str:
+    text = (REPO / "CONTRIBUTING.md").read_text()
+    return text.split("## Adding a fault", 1)[1].split("\n## ", 1)[0]
+
+
+def test_contributing_names_test_files_that_exist() -> None:
+    named = set(re.findall(r"`(tests/[^`]+\.py)`", _adding_a_fault()))
+    assert named, "the section names no test file"
+    assert sorted(p for p in named if not (REPO / p).is_file()) == []
+
+
+@pytest.mark.parametrize("type_name", sorted(REGISTRY))
+def test_every_toxic_has_the_tests_contributing_asks_for(type_name: str) -> None:
+    from tests.faults import test_dropin, test_toxics
+
+    effect = [n for n in vars(test_toxics) if n.startswith(f"test_{type_name}")]
+    assert effect, f"no test_{type_name}... in tests/faults/test_toxics.py"
+    assert type_name in {row[0] for row in test_dropin.EVERY_TOXIC}

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from harness.faults import ToxiproxyClient
 from harness.faults.addresses import is_loopback_host
-from harness.process import READY_PREFIX
 from tests.conftest import REPO, port_listening
-from tests.faults.conftest import Upstream, address, connect, roundtrip
-
-
-def start(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start the fault proxy as the harness does; the process and the URL it announced."""
-    with log.open("w") as stderr:  # the child keeps its own copy
-        proc = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True
-        )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith(READY_PREFIX), (line, log.read_text())
-    return proc, json.loads(line[len(READY_PREFIX) :])["url"]
+from tests.faults.conftest import (
+    Upstream,
+    address,
+    connect,
+    end_process,
+    roundtrip,
+    start_proxy_process,
+)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +30,7 @@ def start(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
 def test_runs_announces_and_stops_cleanly(
     tmp_path: Path, echo_upstream: Upstream, args: list[str]
 ) -> None:
-    proc, url = start([*args, "--port", "0"], tmp_path / "proxy.log")
+    proc, url = start_proxy_process([*args, "--port", "0"], tmp_path / "proxy.log")
     try:
         assert url.startswith("http://127.0.0.1:")
         client = ToxiproxyClient(url)
@@ -49,10 +43,7 @@ def test_runs_announces_and_stops_cleanly(
         assert not port_listening(address(url.removeprefix("http://"))[1])
         assert not port_listening(address(listen)[1])
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        end_process(proc)
     assert "listening on" in (tmp_path / "proxy.log").read_text()
 
 
@@ -100,3 +91,48 @@ def test_port_in_use_is_a_harness_error() -> None:
 )
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+HEAVY = ("pydantic", "yaml", "httpx")
+
+
+def test_the_proxy_process_imports_neither_pydantic_nor_yaml_nor_httpx(
+    tmp_path: Path, echo_upstream: Upstream
+) -> None:
+    """Every module the proxy process imports in its whole life (start-up, API calls, data
+    through a toxic, shutdown), as ``-X importtime`` lists them."""
+    args = ["-X", "importtime", "-m", "harness.faults", "--port", "0"]
+    proc, url = start_proxy_process(args, tmp_path / "e")
+    try:
+        client = ToxiproxyClient(url)
+        listen = client.create_proxy("ai", echo_upstream.address)["listen"]
+        client.add_toxic("ai", {"type": "latency", "attributes": {"latency": 1}})
+        with connect(listen) as sock:
+            roundtrip(sock)
+        client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        end_process(proc)
+    lines = (tmp_path / "e").read_text().splitlines()
+    imported = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:")}
+    assert "harness.faults.server" in imported  # the listing is real
+    assert not {m for m in imported if m.split(".")[0] in HEAVY}
+
+
+def test_help_imports_neither_pydantic_nor_yaml_nor_httpx() -> None:
+    script = textwrap.dedent("""
+        import runpy, sys
+        sys.argv = ["harness.faults", "--help"]
+        try:
+            runpy.run_module("harness.faults", run_name="__main__", alter_sys=True)
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}))
+    """).format(heavy=set(HEAVY))
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+    assert out.stdout.splitlines()[-1] == "[]"

@@ -19,7 +19,7 @@ from harness.faults import ChaosTimeline, FaultProxyError, FaultProxyServer, Tox
 from harness.rundir import EventLog
 from harness.scenario import ChaosEvent
 from tests.conftest import REPO, wait_until
-from tests.faults.conftest import Upstream
+from tests.faults.conftest import Upstream, end_process, start_proxy_process
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def test_a_fault_that_cannot_be_applied_is_a_harness_error(
     (error,) = read(log, "harness_error")
     assert error["component"] == "chaos" and "chaos[1]" in error["message"]
     assert "proxy not found" in error["message"]
-    time.sleep(0.2)  # the thing under test: the later event is never applied
+    wait_until(lambda: timeline.finished, timeout=5, what="the worker to give up")
     assert [e["index"] for e in read(log, "chaos_applied")] == [0]
     timeline.stop("harness_error")
     assert clean(proxies)
@@ -278,4 +278,113 @@ def test_works_in_a_gevent_patched_process(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "None"]
+    assert clean(proxies)
+
+
+def test_a_proxy_killed_mid_fault_ends_its_faults_as_proxy_gone(
+    tmp_path: Path, echo_upstream: Upstream, log: EventLog
+) -> None:
+    """A real fault proxy process, killed while three faults are in force: the scheduled removal
+    and stop() each record how their fault ended, and stop() does not wait on the dead API."""
+    proc, url = start_proxy_process(["-m", "harness.faults", "--port", "0"], tmp_path / "p.log")
+    client = ToxiproxyClient(url, timeout=2)
+    try:
+        for name in ("ai", "legacy"):
+            client.create_proxy(name, echo_upstream.address)
+        seen: list[Exception] = []
+        timeline = ChaosTimeline(
+            client,
+            events(
+                {"at": 0, "for": 30, "target": "ai", "action": "down"},
+                {"at": 0, "target": "legacy", "toxic": LATENCY},
+                {"at": 0, "for": 1.5, "target": "ai", "toxic": LATENCY},
+            ),
+            log,
+            on_error=seen.append,
+        )
+        timeline.start()
+        wait_until(lambda: len(timeline.applied) == 3, timeout=5, what="three faults applied")
+        proc.kill()  # mid-outage: SIGKILL, nothing of the proxy survives to undo anything
+        proc.wait()
+        assert read(log, "chaos_removed") == []  # the scheduled removal is still to come
+        wait_until(lambda: read(log, "chaos_removed"), timeout=5, what="the scheduled removal")
+        (scheduled,) = read(log, "chaos_removed")
+        assert (scheduled["index"], scheduled["reason"], scheduled["removed"]) == (
+            2,
+            "scheduled",
+            "proxy gone",
+        )
+        assert {"ts", "target", "planned_at", "label", "actual_at"} <= set(scheduled)
+        started = time.monotonic()
+        timeline.stop("end_of_run")
+        assert time.monotonic() - started < 1.0  # the API is known gone: not asked again
+    finally:
+        client.close()
+        end_process(proc)
+    removed = sorted((e["index"], e["reason"], e["removed"]) for e in read(log, "chaos_removed"))
+    assert removed == [
+        (0, "end_of_run", "proxy gone"),
+        (1, "end_of_run", "proxy gone"),
+        (2, "scheduled", "proxy gone"),
+    ]
+    assert [(f.index, f.removed) for f in timeline.applied] == [
+        (0, "proxy gone"),
+        (1, "proxy gone"),
+        (2, "proxy gone"),
+    ]
+    (error,) = read(log, "harness_error")  # one harness error, not one per fault
+    assert "the fault proxy is gone" in error["message"] and "chaos[2]" in error["message"]
+    assert isinstance(timeline.error, FaultProxyError) and timeline.error.status is None
+    assert seen == [timeline.error]
+
+
+def test_faults_undone_through_the_api_are_recorded_so(
+    proxies: ToxiproxyClient, log: EventLog
+) -> None:
+    timeline = ChaosTimeline(
+        proxies,
+        events(
+            {"at": 0, "for": 0.1, "target": "ai", "action": "down"},
+            {"at": 0, "target": "legacy", "toxic": LATENCY},
+        ),
+        log,
+    )
+    timeline.start()
+    wait_until(lambda: read(log, "chaos_removed"), timeout=5, what="the scheduled removal")
+    timeline.stop()
+    removed = sorted((e["index"], e["reason"], e["removed"]) for e in read(log, "chaos_removed"))
+    assert removed == [(0, "scheduled", "undone"), (1, "end_of_run", "undone")]
+    assert clean(proxies)
+
+
+def test_stop_cancels_pending_faults_at_once(proxies: ToxiproxyClient, log: EventLog) -> None:
+    """The load was lost: stop() returns promptly, and a pending fault is never applied."""
+    timeline = ChaosTimeline(
+        proxies,
+        events(
+            {"at": 0, "target": "ai", "toxic": LATENCY},
+            {"at": 0.4, "target": "legacy", "action": "down"},
+            {"at": 30, "target": "ai", "action": "down"},
+        ),
+        log,
+    )
+    timeline.start()
+    wait_until(lambda: timeline.applied, timeout=5, what="the first fault")
+    started = time.monotonic()
+    timeline.stop("load_lost")
+    assert time.monotonic() - started < 1.0  # not held up by the faults still to come
+    assert timeline.finished  # the worker is over: nothing can be applied from now on
+    assert [e["index"] for e in read(log, "chaos_applied")] == [0]
+    assert [(e["index"], e["reason"]) for e in read(log, "chaos_removed")] == [(0, "load_lost")]
+    assert clean(proxies)
+
+
+def test_a_timeline_stopped_before_it_started_applies_nothing(
+    proxies: ToxiproxyClient, log: EventLog
+) -> None:
+    timeline = ChaosTimeline(proxies, events({"at": 0, "target": "ai", "action": "down"}), log)
+    timeline.stop("load_lost")
+    timeline.start()
+    wait_until(lambda: timeline.finished, timeout=5, what="the worker to end")
+    assert read(log) == []
     assert clean(proxies)

@@ -1,4 +1,9 @@
-"""Each toxic's effect over real sockets (timings with tolerances that hold on a busy machine)."""
+"""Each toxic's effect over real sockets.
+
+Timings: a toxic cannot be early, so the lower bound is the configured delay (less 20 ms of
+clock granularity); the upper bound allows 250 ms of a busy machine and no more, so that a delay
+applied twice (or per chunk, or at a wrong rate) fails.
+"""
 
 from __future__ import annotations
 
@@ -44,15 +49,15 @@ def add(api: ToxiproxyClient, type_name: str, stream: str = "downstream", **attr
 def test_latency(api: ToxiproxyClient, proxy: str, stream: str) -> None:
     add(api, "latency", stream, latency=300)
     with connect(proxy) as sock:
-        assert 0.28 <= roundtrip(sock) <= 1.5
-        assert 0.28 <= roundtrip(sock) <= 1.5
+        assert 0.28 <= roundtrip(sock) <= 0.55
+        assert 0.28 <= roundtrip(sock) <= 0.55
 
 
 def test_latency_jitter_varies_the_delay(api: ToxiproxyClient, proxy: str) -> None:
     add(api, "latency", latency=100, jitter=90)
     with connect(proxy) as sock:
         times = [roundtrip(sock) for _ in range(6)]
-    assert all(0.005 <= t <= 1.5 for t in times), times
+    assert all(0.009 <= t <= 0.19 + 0.25 for t in times), times  # 100 ms ± 90 ms
     assert max(times) - min(times) > 0.01, times
 
 
@@ -74,7 +79,7 @@ def test_bandwidth(api: ToxiproxyClient, proxy: str) -> None:
         start = time.perf_counter()
         sock.sendall(payload)
         assert recv_exactly(sock, len(payload)) == payload
-        assert 0.4 <= time.perf_counter() - start <= 3.0
+        assert 0.45 <= time.perf_counter() - start <= 0.5 + 0.35  # 50 KB at 100 KB/s
 
 
 def test_bandwidth_zero_holds_data_until_removed(api: ToxiproxyClient, proxy: str) -> None:
@@ -95,7 +100,7 @@ def test_slow_close(api: ToxiproxyClient, closing_upstream: Upstream) -> None:
     start = time.perf_counter()
     with connect(listen) as sock:
         assert recv_all(sock) == b"hello"
-    assert 0.28 <= time.perf_counter() - start <= 1.5
+    assert 0.28 <= time.perf_counter() - start <= 0.55
 
 
 def test_without_slow_close_the_close_is_prompt(
@@ -114,7 +119,7 @@ def test_timeout_closes_after_the_timeout_and_drops_data(api: ToxiproxyClient, p
     with connect(proxy) as sock:
         sock.sendall(b"ping")
         assert recv_all(sock) == b""  # no data got through, then the close
-    assert 0.28 <= time.perf_counter() - start <= 1.5
+    assert 0.28 <= time.perf_counter() - start <= 0.55
 
 
 def test_timeout_zero_holds_until_removed_then_closes(api: ToxiproxyClient, proxy: str) -> None:
@@ -147,7 +152,7 @@ def test_reset_peer_after_a_timeout(api: ToxiproxyClient, proxy: str) -> None:
         sock.sendall(b"ping")
         with pytest.raises(ConnectionResetError):
             recv_all(sock)
-        assert 0.28 <= time.perf_counter() - start <= 1.5
+        assert 0.28 <= time.perf_counter() - start <= 0.55
 
 
 def test_slicer(api: ToxiproxyClient, proxy: str) -> None:
@@ -227,4 +232,4 @@ def test_toxics_chain_in_order(api: ToxiproxyClient, proxy: str) -> None:
         start = time.perf_counter()
         sock.sendall(b"abcdef")
         assert recv_all(sock) == b"abc"
-        assert 0.18 <= time.perf_counter() - start <= 1.5
+        assert 0.18 <= time.perf_counter() - start <= 0.45
