@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from harness.errors import ScenarioError
 from harness.scenario.model import Scenario, _Problems
+from harness.scenario.yamlread import read_yaml
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -24,9 +24,22 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+MAX_PROBLEMS = 20
+"""Problems listed at most; the rest are counted (a file of 100,000 typos is one screen)."""
+
+
+def _capped(problems: list[str]) -> list[str]:
+    """The first :data:`MAX_PROBLEMS` problems, then one line counting the rest."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], f"... and {rest} more problem{'s' if rest > 1 else ''}"]
+
+
 def _messages(err: ValidationError) -> list[str]:
+    """One located line per problem of ``err``, at most :data:`MAX_PROBLEMS` (then a count)."""
     problems: list[str] = []
-    for e in err.errors():
+    for e in err.errors(include_url=False):
         loc = _location(tuple(e["loc"]))
         ctx_err = (e.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _Problems):
@@ -41,7 +54,7 @@ def _messages(err: ValidationError) -> list[str]:
         elif e["type"] == "literal_error" or e["type"].endswith(("_type", "_parsing")):
             msg = f"{msg}, got {e.get('input')!r}"
         problems.append(f"{loc}: {msg}")
-    return problems
+    return _capped(problems)
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
@@ -71,15 +84,7 @@ def load_scenario(
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(source, ["(file): no such scenario file"])
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        at = f"line {where.line + 1}, column {where.column + 1}" if where else "(file)"
-        problem = getattr(err, "problem", None) or str(err)
-        raise ScenarioError(source, [f"{at}: not valid YAML: {problem}"]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(source, [f"(file): cannot read: {err}"]) from None
+    data = read_yaml(p, source)
     scenario = parse_scenario(data, source)
     if duration is not None:
         if duration <= 0:
