@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.values import Offset, Share, _Model
+from harness.scenario.values import Address, Label, Offset, Share, _Model
 
 ToxicType = Literal[
     "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"
@@ -29,7 +29,7 @@ class ToxicSpec(_Model):
     """A Toxiproxy toxic: its type, stream, toxicity and attributes (Toxiproxy's names/units)."""
 
     type: ToxicType
-    name: str | None = None
+    name: Label | None = None
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: Share = 1.0
     attributes: dict[str, Annotated[int, Field(ge=0)]] = {}
@@ -74,10 +74,10 @@ class ChaosEvent(_Model):
     at: Offset
     for_: Offset | None = Field(default=None, alias="for")
     """How long the fault lasts; omitted means until the end of the run."""
-    target: str
+    target: Label
     action: Literal["down", "toxic"] = "toxic"
     toxic: ToxicSpec | None = None
-    label: str | None = None
+    label: Label | None = None
 
     @model_validator(mode="after")
     def _toxic_given(self) -> ChaosEvent:
@@ -102,15 +102,15 @@ class ProxySpec(_Model):
     automatically in front of the demo services; with an external Toxiproxy, an ``upstream``
     makes the harness create (populate) it, else it must already exist on the server."""
 
-    name: str
-    listen: str = "127.0.0.1:0"
-    upstream: str | None = None
+    name: Label
+    listen: Address = "127.0.0.1:0"
+    upstream: Address | None = None
 
 
 class FaultsSpec(_Model):
     """Which fault proxy to drive, and which proxies it has."""
 
-    toxiproxy_url: str | None = None
+    toxiproxy_url: Address | None = None
     proxies: list[ProxySpec] = Field(
         default_factory=lambda: [ProxySpec(name="legacy"), ProxySpec(name="ai")]
     )

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from harness.errors import ScenarioError
 from harness.scenario.model import Scenario, _Problems
+from harness.scenario.values import printable
 from harness.scenario.yamlread import read_yaml
 
 
@@ -20,7 +21,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
         elif part in ("function-after", "function-before") or "[" in str(part):
             continue
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + printable(str(part))
     return out or "(top level)"
 
 
@@ -52,7 +53,7 @@ def _messages(err: ValidationError) -> list[str]:
         elif e["type"] == "missing":
             msg = "required field is missing"
         elif e["type"] == "literal_error" or e["type"].endswith(("_type", "_parsing")):
-            msg = f"{msg}, got {e.get('input')!r}"
+            msg = f"{msg}, got {printable(repr(e.get('input')), 80)}"
         problems.append(f"{loc}: {msg}")
     return _capped(problems)
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ScenarioError
+from harness.scenario.values import printable
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "read_yaml"]
 
@@ -73,8 +74,8 @@ def _add_child(parent: _Frame, nodes: int, key: yaml.ScalarEvent | None = None) 
         first = parent.keys.get(kid)
         if first is not None and key.value != "<<":
             return (
-                f"line {line}: duplicate key {key.value!r} (first given on line {first}); "
-                "expected each key once in a mapping"
+                f"line {line}: duplicate key {printable(key.value)!r} "
+                f"(first given on line {first}); expected each key once in a mapping"
             )
         parent.keys[kid] = line
     parent.at_key = not parent.at_key
