@@ -94,7 +94,12 @@ def _load(args: argparse.Namespace) -> Scenario:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Check a scenario; print what it would run, and its timeline warnings (stderr)."""
+    from harness.scenario import timeline_warnings
+
     scenario = _load(args)
+    for warning in timeline_warnings(scenario):
+        print(f"dualsys: warning: {args.scenario}: {warning}", file=sys.stderr)
     print(
         f"{args.scenario}: ok: '{scenario.name}' ({scenario.stack.gateway.pattern}, "
         f"{scenario.duration:g}s, {len(scenario.chaos)} fault(s))"

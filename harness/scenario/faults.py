@@ -7,7 +7,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.values import Address, Label, Offset, Share, _Model
+from harness.errors import ScenarioError
+from harness.scenario.values import (
+    Address,
+    Label,
+    Offset,
+    Share,
+    _Model,
+    check_text,
+    is_loopback,
+    printable,
+)
+
+TOXIPROXY_ENV = "TOXIPROXY_URL"
+"""The environment variable that names a Toxiproxy to use instead of the file's."""
 
 ToxicType = Literal[
     "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"
@@ -117,6 +130,31 @@ class FaultsSpec(_Model):
     allow_non_loopback: bool = False
     """Aim load and chaos at addresses off this machine. Off unless the user says so."""
 
+    def environment_problems(self) -> list[str]:
+        """What is wrong with ``TOXIPROXY_URL`` from the environment, checked as the file's
+        ``faults.toxiproxy_url`` is (printable text, loopback unless ``allow_non_loopback``)."""
+        url = os.environ.get(TOXIPROXY_ENV)
+        if not url:
+            return []
+        where = f"{TOXIPROXY_ENV} (environment)"
+        try:
+            check_text(url, max_length=2048)
+        except ValueError as err:
+            return [f"{where}: {err}"]
+        if not self.allow_non_loopback and not is_loopback(url):
+            return [
+                f"{where}: {printable(url, 200)!r} is not a loopback address; load and chaos "
+                "go only to this machine unless faults.allow_non_loopback is true"
+            ]
+        return []
+
     def effective_url(self) -> str | None:
-        """``TOXIPROXY_URL`` from the environment wins over the file."""
-        return os.environ.get("TOXIPROXY_URL") or self.toxiproxy_url
+        """``TOXIPROXY_URL`` from the environment wins over the file.
+
+        Raises :class:`~harness.errors.ScenarioError` when the environment's URL fails the
+        checks the file's would (:meth:`environment_problems`).
+        """
+        problems = self.environment_problems()
+        if problems:
+            raise ScenarioError(TOXIPROXY_ENV, problems)
+        return os.environ.get(TOXIPROXY_ENV) or self.toxiproxy_url

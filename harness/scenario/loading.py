@@ -58,6 +58,23 @@ def _messages(err: ValidationError) -> list[str]:
     return _capped(problems)
 
 
+def _locustfile_problems(scenario: Scenario) -> list[str]:
+    """``load.locustfile`` must be a file. Relative to the current directory, as the load
+    side resolves it (:func:`harness.load.users.load_locustfile`, the workers)."""
+    name = scenario.load.locustfile
+    if name is None:
+        return []
+    path = Path(name)
+    if path.is_file():
+        return []
+    what = "is a directory" if path.is_dir() else "does not exist"
+    where = "" if path.is_absolute() else f" (relative to the current directory {Path.cwd()})"
+    return [
+        f"load.locustfile: {printable(name, 200)!r} {what}{where}; expected a locustfile "
+        "(a Python file defining a locust User class)"
+    ]
+
+
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     """Validate already-parsed YAML data; raise :class:`ScenarioError` naming ``source``."""
     if not isinstance(data, dict):
@@ -87,6 +104,9 @@ def load_scenario(
         raise ScenarioError(source, ["(file): no such scenario file"])
     data = read_yaml(p, source)
     scenario = parse_scenario(data, source)
+    problems = [*_locustfile_problems(scenario), *scenario.faults.environment_problems()]
+    if problems:
+        raise ScenarioError(source, problems)
     if duration is not None:
         if duration <= 0:
             raise ScenarioError(source, ["--duration: expected a positive duration"])
