@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 __all__ = ["timeline_warnings"]
 
 
+def _end(scenario: Scenario, i: int) -> float:
+    ev = scenario.chaos[i]
+    return scenario.duration if ev.for_ is None else ev.at + ev.for_
+
+
 def timeline_warnings(scenario: Scenario) -> list[str]:
     """One line per fault that starts less than ``grading.window`` after the end of the
     previous fault on the same target (or while it still lasts), naming both by index."""
@@ -28,23 +33,30 @@ def timeline_warnings(scenario: Scenario) -> list[str]:
     out: list[tuple[float, int, str]] = []
     for target, indices in by_target.items():
         order = sorted(indices, key=lambda i: (scenario.chaos[i].at, i))
-        for prev_i, next_i in zip(order, order[1:], strict=False):
-            prev, nxt = scenario.chaos[prev_i], scenario.chaos[next_i]
-            prev_end = scenario.duration if prev.for_ is None else prev.at + prev.for_
+        # Compare each fault with the one before it on this target that ends last.
+        last_i, last_end = order[0], _end(scenario, order[0])
+        for next_i in order[1:]:
+            nxt = scenario.chaos[next_i]
+            prev_i, prev_end = last_i, last_end
+            if _end(scenario, next_i) > last_end:
+                last_i, last_end = next_i, _end(scenario, next_i)
             gap = nxt.at - prev_end
             if gap >= window - 1e-9:
                 continue
             if gap < 0:
                 how = f"starts at {nxt.at:g}s while chaos[{prev_i}] still lasts (to {prev_end:g}s)"
             else:
-                how = f"starts {gap:g}s after chaos[{prev_i}] ends ({prev_end:g}s)"
+                how = (
+                    f"starts {gap:g}s after chaos[{prev_i}] ends ({prev_end:g}s), "
+                    f"less than grading.window ({window:g}s)"
+                )
             out.append(
                 (
                     nxt.at,
                     next_i,
-                    f"chaos[{next_i}]: on target {target!r} it {how}, less than grading.window "
-                    f"({window:g}s): it cannot be detected as a separate fault; expected a gap "
-                    f"of at least {window:g}s between faults on one target",
+                    f"chaos[{next_i}]: on target {target!r} it {how}, so it cannot be detected "
+                    f"as a separate fault; expected it to start at least {window:g}s "
+                    f"(grading.window) after the previous fault on {target!r} ends",
                 )
             )
     return [msg for _, _, msg in sorted(out)]
