@@ -21,7 +21,19 @@ from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 
 __all__ = ["main"]
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+def _shipped_scenario_dir() -> Path:
+    """Where the shipped scenarios are: inside the package when installed from a wheel
+    (``harness/shipped_scenarios``, mapped from ``scenarios/`` by setup.py), else the source
+    checkout's ``scenarios/`` (a clone, or an editable install)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "shipped_scenarios"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "scenarios"
+
+
+SCENARIO_DIR = _shipped_scenario_dir()
 
 
 class _Parser(argparse.ArgumentParser):
