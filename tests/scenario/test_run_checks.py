@@ -28,7 +28,7 @@ def test_locustfile_directory_refused(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lf").mkdir()
     (tmp_path / "s.yaml").write_text(HEAD + "load: {locustfile: lf}\n")
-    with pytest.raises(ScenarioError, match="load.locustfile: 'lf' is a directory"):
+    with pytest.raises(ScenarioError, match=r"load\.locustfile: 'lf' is a directory"):
         load_scenario("s.yaml")
 
 
