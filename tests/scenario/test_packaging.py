@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,12 +11,25 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
+# What the Dockerfile copies before `pip install .`: the build must need nothing else.
+BUILD_INPUTS = ["pyproject.toml", "setup.py", "README.md", "harness", "scenarios", "reports"]
+
 
 def test_wheel_ships_every_scenario_and_list_works_from_it(tmp_path: Path) -> None:
+    # A clean copy: setuptools reuses build/ in the tree it builds, which could hide a
+    # missing mapping behind files left by an earlier build.
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in BUILD_INPUTS:
+        if (REPO / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(REPO / name, src / name, ignore=ignore)
+        else:
+            shutil.copy2(REPO / name, src / name)
     out = tmp_path / "wheel"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(out)],
-        cwd=REPO,
+        cwd=src,
         check=True,
         capture_output=True,
         timeout=120,
