@@ -8,8 +8,23 @@ wheel. Everything else is in pyproject.toml.
 
 from setuptools import find_packages, setup
 
+# The report templates ride along the same way (harness.report_templates, from reports/templates)
+# so that a wheel unpacked anywhere (pip --target, --user, a zipapp) carries them beside the code;
+# the data-files copy under share/dualsys/templates (pyproject.toml) is found only when the wheel
+# is installed into sys.prefix.
 setup(
-    packages=[*find_packages(include=["harness", "harness.*"]), "harness.shipped_scenarios"],
-    package_dir={"harness.shipped_scenarios": "scenarios"},
-    package_data={"harness": ["py.typed"], "harness.shipped_scenarios": ["*.yaml"]},
+    packages=[
+        *find_packages(include=["harness", "harness.*"]),
+        "harness.shipped_scenarios",
+        "harness.report_templates",
+    ],
+    package_dir={
+        "harness.shipped_scenarios": "scenarios",
+        "harness.report_templates": "reports/templates",
+    },
+    package_data={
+        "harness": ["py.typed"],
+        "harness.shipped_scenarios": ["*.yaml"],
+        "harness.report_templates": ["*"],
+    },
 )

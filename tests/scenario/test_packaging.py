@@ -41,6 +41,9 @@ def test_wheel_ships_every_scenario_and_list_works_from_it(tmp_path: Path) -> No
         names = set(zf.namelist())
         inside = sorted(Path(n).name for n in names if n.startswith("harness/shipped_scenarios/"))
         assert inside == shipped
+        templates = sorted(p.name for p in (REPO / "reports" / "templates").iterdir())
+        packaged = sorted(Path(n).name for n in names if n.startswith("harness/report_templates/"))
+        assert packaged == templates
         site = tmp_path / "site"
         zf.extractall(site)
     # Run from the unpacked wheel alone: the source tree is neither the cwd nor on the path.
