@@ -1,7 +1,7 @@
 # One image for every dualsys component in docker-compose.yml (services, gateway, locust).
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY harness ./harness
 COPY scenarios ./scenarios
 COPY reports ./reports

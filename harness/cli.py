@@ -27,7 +27,19 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+def _shipped_scenario_dir() -> Path:
+    """Where the shipped scenarios are: inside the package when installed from a wheel
+    (``harness/shipped_scenarios``, mapped from ``scenarios/`` by setup.py), else the source
+    checkout's ``scenarios/`` (a clone, or an editable install)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "shipped_scenarios"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "scenarios"
+
+
+SCENARIO_DIR = _shipped_scenario_dir()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,7 +112,12 @@ def _load(args: argparse.Namespace) -> Scenario:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Check a scenario; print what it would run, and its timeline warnings (stderr)."""
+    from harness.scenario import timeline_warnings
+
     scenario = _load(args)
+    for warning in timeline_warnings(scenario):
+        print(f"dualsys: warning: {args.scenario}: {warning}", file=sys.stderr)
     print(
         f"{args.scenario}: ok: '{scenario.name}' ({scenario.stack.gateway.pattern}, "
         f"{scenario.duration:g}s, {len(scenario.chaos)} fault(s))"

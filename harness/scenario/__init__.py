@@ -33,13 +33,16 @@ file, the field path (``chaos[1].toxic.attributes.latency``) and what was expect
 
 Modules, one concept each (everything public is re-exported here)::
 
-    values.py    parse_duration, parse_share, Duration, Offset, Share, is_loopback
+    values.py    parse_duration, parse_share, Duration, Offset, Share, is_loopback, the text
+                 types (Label, Address, FreeText, FreeData)
     stack.py     the system under test: services, gateway, patterns, external stack
     faults.py    toxics (TOXIC_ATTRIBUTES), chaos events, fault proxies
     load.py      users, shapes, the request mix, gateway changes
     grading.py   SLAs, alerts, rollback triggers, cost, rollback, capacity
     model.py     Scenario: cross-field checks, scaling, YAML out
     loading.py   parse_scenario, load_scenario and their messages
+    yamlread.py  reading YAML within bounds (size, depth, aliases, duplicate keys)
+    timeline.py  timeline_warnings: faults too close together to be told apart
 """
 
 from harness.scenario.faults import TOXIC_ATTRIBUTES, ChaosEvent, ToxicSpec
@@ -73,6 +76,7 @@ from harness.scenario.stack import (
 from harness.scenario.stack import ExternalSpec as ExternalSpec
 from harness.scenario.stack import Pattern as Pattern
 from harness.scenario.stack import StackSpec as StackSpec
+from harness.scenario.timeline import timeline_warnings
 from harness.scenario.values import Duration, Offset, is_loopback, parse_duration, parse_share
 from harness.scenario.values import NonNegative as NonNegative
 from harness.scenario.values import PositiveInt as PositiveInt
@@ -102,4 +106,5 @@ __all__ = [
     "parse_duration",
     "parse_scenario",
     "parse_share",
+    "timeline_warnings",
 ]

@@ -7,7 +7,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.values import Offset, Share, _Model
+from harness.errors import ScenarioError
+from harness.scenario.values import (
+    Address,
+    Label,
+    Offset,
+    Share,
+    _Model,
+    check_text,
+    is_loopback,
+    printable,
+)
+
+TOXIPROXY_ENV = "TOXIPROXY_URL"
+"""The environment variable that names a Toxiproxy to use instead of the file's."""
 
 ToxicType = Literal[
     "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"
@@ -29,7 +42,7 @@ class ToxicSpec(_Model):
     """A Toxiproxy toxic: its type, stream, toxicity and attributes (Toxiproxy's names/units)."""
 
     type: ToxicType
-    name: str | None = None
+    name: Label | None = None
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: Share = 1.0
     attributes: dict[str, Annotated[int, Field(ge=0)]] = {}
@@ -74,10 +87,10 @@ class ChaosEvent(_Model):
     at: Offset
     for_: Offset | None = Field(default=None, alias="for")
     """How long the fault lasts; omitted means until the end of the run."""
-    target: str
+    target: Label
     action: Literal["down", "toxic"] = "toxic"
     toxic: ToxicSpec | None = None
-    label: str | None = None
+    label: Label | None = None
 
     @model_validator(mode="after")
     def _toxic_given(self) -> ChaosEvent:
@@ -102,21 +115,46 @@ class ProxySpec(_Model):
     automatically in front of the demo services; with an external Toxiproxy, an ``upstream``
     makes the harness create (populate) it, else it must already exist on the server."""
 
-    name: str
-    listen: str = "127.0.0.1:0"
-    upstream: str | None = None
+    name: Label
+    listen: Address = "127.0.0.1:0"
+    upstream: Address | None = None
 
 
 class FaultsSpec(_Model):
     """Which fault proxy to drive, and which proxies it has."""
 
-    toxiproxy_url: str | None = None
+    toxiproxy_url: Address | None = None
     proxies: list[ProxySpec] = Field(
         default_factory=lambda: [ProxySpec(name="legacy"), ProxySpec(name="ai")]
     )
     allow_non_loopback: bool = False
     """Aim load and chaos at addresses off this machine. Off unless the user says so."""
 
+    def environment_problems(self) -> list[str]:
+        """What is wrong with ``TOXIPROXY_URL`` from the environment, checked as the file's
+        ``faults.toxiproxy_url`` is (printable text, loopback unless ``allow_non_loopback``)."""
+        url = os.environ.get(TOXIPROXY_ENV)
+        if not url:
+            return []
+        where = f"{TOXIPROXY_ENV} (environment)"
+        try:
+            check_text(url, max_length=2048)
+        except ValueError as err:
+            return [f"{where}: {err}"]
+        if not self.allow_non_loopback and not is_loopback(url):
+            return [
+                f"{where}: {printable(url, 200)!r} is not a loopback address; load and chaos "
+                "go only to this machine unless faults.allow_non_loopback is true"
+            ]
+        return []
+
     def effective_url(self) -> str | None:
-        """``TOXIPROXY_URL`` from the environment wins over the file."""
-        return os.environ.get("TOXIPROXY_URL") or self.toxiproxy_url
+        """``TOXIPROXY_URL`` from the environment wins over the file.
+
+        Raises :class:`~harness.errors.ScenarioError` when the environment's URL fails the
+        checks the file's would (:meth:`environment_problems`).
+        """
+        problems = self.environment_problems()
+        if problems:
+            raise ScenarioError(TOXIPROXY_ENV, problems)
+        return os.environ.get(TOXIPROXY_ENV) or self.toxiproxy_url

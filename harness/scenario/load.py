@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from harness.scenario.stack import GatewaySettings
-from harness.scenario.values import Duration, Offset, PositiveInt, _Model
+from harness.scenario.values import (
+    Address,
+    Duration,
+    FreeData,
+    Label,
+    Offset,
+    PositiveInt,
+    _Model,
+)
 
 
 class RequestSpec(_Model):
     """One kind of request in the mix. The body sent is ``{"user_id", "input", "label"?}``
     plus ``fields`` (which feature routing rules can match)."""
 
-    name: str = "answer"
+    name: Label = "answer"
     weight: PositiveInt = 1
     method: Literal["GET", "POST", "PUT"] = "POST"
-    path: str = "/v1/answer"
-    fields: dict[str, Any] = {}
+    path: Address = "/v1/answer"
+    fields: dict[Label, FreeData] = {}
 
 
 class Step(_Model):
@@ -61,7 +69,7 @@ class LoadSpec(_Model):
     labels: bool = True
     """Send the ground-truth label so that accuracy and quality delta can be computed."""
     requests: list[RequestSpec] = Field(default_factory=lambda: [RequestSpec()])
-    locustfile: str | None = None
+    locustfile: Address | None = None
     """A user's own locustfile instead of the built-in user; its requests are recorded too."""
     request_timeout: Duration = 10.0
     gateway_changes: list[GatewayChange] = []

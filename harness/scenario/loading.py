@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from harness.errors import ScenarioError
 from harness.scenario.model import Scenario, _Problems
+from harness.scenario.values import printable
+from harness.scenario.yamlread import read_yaml
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -20,13 +21,26 @@ def _location(loc: tuple[int | str, ...]) -> str:
         elif part in ("function-after", "function-before") or "[" in str(part):
             continue
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + printable(str(part))
     return out or "(top level)"
 
 
+MAX_PROBLEMS = 20
+"""Problems listed at most; the rest are counted (a file of 100,000 typos is one screen)."""
+
+
+def _capped(problems: list[str]) -> list[str]:
+    """The first :data:`MAX_PROBLEMS` problems, then one line counting the rest."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], f"... and {rest} more problem{'s' if rest > 1 else ''}"]
+
+
 def _messages(err: ValidationError) -> list[str]:
+    """One located line per problem of ``err``, at most :data:`MAX_PROBLEMS` (then a count)."""
     problems: list[str] = []
-    for e in err.errors():
+    for e in err.errors(include_url=False):
         loc = _location(tuple(e["loc"]))
         ctx_err = (e.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _Problems):
@@ -39,9 +53,26 @@ def _messages(err: ValidationError) -> list[str]:
         elif e["type"] == "missing":
             msg = "required field is missing"
         elif e["type"] == "literal_error" or e["type"].endswith(("_type", "_parsing")):
-            msg = f"{msg}, got {e.get('input')!r}"
+            msg = f"{msg}, got {printable(repr(e.get('input')), 80)}"
         problems.append(f"{loc}: {msg}")
-    return problems
+    return _capped(problems)
+
+
+def _locustfile_problems(scenario: Scenario) -> list[str]:
+    """``load.locustfile`` must be a file. Relative to the current directory, as the load
+    side resolves it (:func:`harness.load.users.load_locustfile`, the workers)."""
+    name = scenario.load.locustfile
+    if name is None:
+        return []
+    path = Path(name)
+    if path.is_file():
+        return []
+    what = "is a directory" if path.is_dir() else "does not exist"
+    where = "" if path.is_absolute() else f" (relative to the current directory {Path.cwd()})"
+    return [
+        f"load.locustfile: {printable(name, 200)!r} {what}{where}; expected a locustfile "
+        "(a Python file defining a locust User class)"
+    ]
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
@@ -71,16 +102,11 @@ def load_scenario(
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(source, ["(file): no such scenario file"])
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        at = f"line {where.line + 1}, column {where.column + 1}" if where else "(file)"
-        problem = getattr(err, "problem", None) or str(err)
-        raise ScenarioError(source, [f"{at}: not valid YAML: {problem}"]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(source, [f"(file): cannot read: {err}"]) from None
+    data = read_yaml(p, source)
     scenario = parse_scenario(data, source)
+    problems = [*_locustfile_problems(scenario), *scenario.faults.environment_problems()]
+    if problems:
+        raise ScenarioError(source, problems)
     if duration is not None:
         if duration <= 0:
             raise ScenarioError(source, ["--duration: expected a positive duration"])

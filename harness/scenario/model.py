@@ -11,7 +11,7 @@ from harness.scenario.faults import ChaosEvent, FaultsSpec
 from harness.scenario.grading import GradingSpec
 from harness.scenario.load import LoadSpec
 from harness.scenario.stack import StackSpec
-from harness.scenario.values import Offset, _Model, _Scaled, is_loopback
+from harness.scenario.values import FreeText, Offset, _Model, _Scaled, is_loopback
 
 SCENARIO_VERSION = 1
 
@@ -21,7 +21,7 @@ class Scenario(_Model):
 
     version: Literal[1] = 1
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=64)]
-    description: str = ""
+    description: FreeText = ""
     duration: Annotated[Offset, Field(gt=0)]
     seed: int = 0
     stack: StackSpec = StackSpec()

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.values import Duration, NonNegative, PositiveInt, Share, _Model
+from harness.scenario.values import (
+    Address,
+    Duration,
+    FreeData,
+    Label,
+    NonNegative,
+    PositiveInt,
+    Share,
+    _Model,
+)
 
 
 class LatencySpec(_Model):
@@ -87,10 +96,10 @@ class FeatureRule(_Model):
     """Feature routing: when request field ``field`` compares ``op`` to ``value``, go to
     ``route``."""
 
-    name: str
-    field: str
+    name: Label
+    field: Label
     op: Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "contains"] = "eq"
-    value: Any
+    value: FreeData
     route: Literal["legacy", "ai"]
 
 
@@ -133,20 +142,20 @@ class HeaderMap(_Model):
     own gateway name its headers, or JSON body fields with ``body:`` prefixed
     (``body:meta.served``)."""
 
-    served_by: str = "X-Served-By"
-    fallback: str = "X-Fallback"
-    fallback_reason: str = "X-Fallback-Reason"
-    route: str = "X-Route"
-    request_id: str = "X-Request-Id"
-    legacy_value: str = "legacy"
-    ai_value: str = "ai"
+    served_by: Label = "X-Served-By"
+    fallback: Label = "X-Fallback"
+    fallback_reason: Label = "X-Fallback-Reason"
+    route: Label = "X-Route"
+    request_id: Label = "X-Request-Id"
+    legacy_value: Label = "legacy"
+    ai_value: Label = "ai"
 
 
 class ExternalSpec(_Model):
     """A user's own gateway (``stack.mode: external``)."""
 
-    gateway_url: str
-    admin_url: str | None = None
+    gateway_url: Address
+    admin_url: Address | None = None
     """Base URL of an admin API compatible with the reference gateway's (kill switch, share)."""
     headers: HeaderMap = HeaderMap()
 
