@@ -146,7 +146,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.scenario import timeline_warnings
+
     scenario = _load(args)  # a bad file exits 2 before anything starts
+    for warning in timeline_warnings(scenario):
+        print(f"dualsys: warning: {args.scenario}: {warning}", file=sys.stderr)
     if args.master and args.workers:
         print(
             "dualsys: error: --workers N starts N workers on this machine; --master waits for "

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ScenarioError
 from harness.load.admin import GatewayAdmin
 from harness.load.progress import Progress, Snapshot
 from harness.load.records import ClientRecorder, LiveWindow, StartedCounts
@@ -175,12 +175,15 @@ class RunSession:
         )
         status = "complete"
         error: HarnessError | None = None
+        bad_input: ScenarioError | None = None
         try:
             self._execute()
             if self.signals.reason is not None and self.ended is None:
                 status = "interrupted"
         except HarnessError as err:
             status, error = "harness_error", err
+        except ScenarioError as err:  # found only once running (a value from the environment)
+            status, error, bad_input = "harness_error", HarnessError(str(err)), err
         except Exception as err:  # a bug of ours: still stop everything and say so
             status = "harness_error"
             error = HarnessError(f"internal error: {err!r}")
@@ -208,6 +211,8 @@ class RunSession:
         if status == "interrupted":
             meta["stop_reason"] = self.signals.reason
         self.run.write_meta(**meta)
+        if bad_input is not None:
+            raise bad_input  # exit 2 (harness.cli), after everything was stopped
         return RunOutcome(
             run=self.run,
             status=status,
