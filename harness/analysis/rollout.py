@@ -41,6 +41,7 @@ import numpy as np
 
 from harness.analysis.data import FloatArray, Population, RunData, _as_epoch
 from harness.analysis.detection import _event_offsets
+from harness.analysis.model import Interval, RolloutFigures, RolloutStep
 from harness.analysis.routing import split_rows
 from harness.analysis.stats import wilson
 from harness.analysis.systems import _ci, _num, summarise
@@ -138,7 +139,7 @@ def _first(times: list[float], lo: float, hi: float) -> float | None:
 
 def rollout_figures(
     data: RunData, pops: dict[str, Population], confidence: float
-) -> dict[str, Any]:
+) -> RolloutFigures:
     """Per step of a progressive rollout: figures and a grade (see the module docstring).
 
     ``{"applies": False}`` unless a ``gateway_set`` event set the AI share or the kill switch."""
@@ -176,7 +177,7 @@ def rollout_figures(
     user, ai = pops["user"], pops["ai"]
     u_step, a_step = step_of(user.t), step_of(ai.t)
 
-    out_steps = []
+    out_steps: list[RolloutStep] = []
     for i, st in enumerate(steps):
         last = i == n_steps - 1
         hi_t = math.inf if last else st.end
@@ -196,7 +197,7 @@ def rollout_figures(
         fired = _first([t for t, _ in triggers], ref, hi_t)
         trigger = next((ev for t, ev in triggers if t == fired), {}) if fired is not None else {}
         flip = _first([t for t, on in flips if on], st.start, hi_t)
-        step: dict[str, Any] = {
+        step: RolloutStep = {
             "index": i,
             "start": _num(st.start),
             "end": _num(st.end),
@@ -243,15 +244,15 @@ def rollout_figures(
     }
 
 
-def _low(ci: list[float | None]) -> float:
+def _low(ci: Interval) -> float:
     return math.nan if ci[0] is None else ci[0]
 
 
-def _high(ci: list[float | None]) -> float:
+def _high(ci: Interval) -> float:
     return math.nan if ci[1] is None else ci[1]
 
 
-def _detected(s: dict[str, Any]) -> str:
+def _detected(s: RolloutStep) -> str:
     since = "the fault" if s["detected_from"] == "fault" else "the step began"
     return (
         f"{s['trigger'] or 'a trigger'} fired at +{s['trigger_fired_at']:.1f}s, "
@@ -259,7 +260,7 @@ def _detected(s: dict[str, Any]) -> str:
     )
 
 
-def _grade(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[str, str]:
+def _grade(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str, str]:
     """The step's grade and a short evidence string (rules: the module docstring)."""
     grade, evidence = _judge(s, data, drift_max)
     if s["trigger_fired_at"] is not None and s["kill_switch_at"] is None:
@@ -267,7 +268,7 @@ def _grade(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[s
     return grade, evidence
 
 
-def _judge(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[str, str]:
+def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str, str]:
     g = data.scenario.grading
     m, t = g.min_samples, g.triggers
     n_ai, n_user = s["ai_requests"], s["user_requests"]
@@ -300,7 +301,8 @@ def _judge(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[s
             f"{_pct(sla)} SLA"
         )
     ai_part = ai_text if n_ai >= m else f"AI not judged ({n_ai} calls, min_samples {m})"
-    lo, hi, conf = _low(s["observed_ci"]), _high(s["observed_ci"]), s["configured_share"]
+    lo, hi = _low(s["observed_ci"]), _high(s["observed_ci"])
+    conf = math.nan if s["configured_share"] is None else s["configured_share"]
     if (
         drift_max is not None
         and not s["kill_switch"]
@@ -308,7 +310,7 @@ def _judge(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[s
         and (lo > conf + drift_max or hi < conf - drift_max)
     ):
         return "WARN", (
-            f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {s['drift'] * 100:+.1f} points past "
+            f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {(s['drift'] or 0.0) * 100:+.1f} points past "
             f"±{drift_max * 100:g}; {ai_part}"
         )
     return "PASS", f"{context}{ai_part}; {users}; {share}"
