@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from harness.analysis.data import Population, RunData, _as_epoch

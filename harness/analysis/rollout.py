@@ -303,6 +303,7 @@ def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str,
     ai_part = ai_text if n_ai >= m else f"AI not judged ({n_ai} calls, min_samples {m})"
     lo, hi = _low(s["observed_ci"]), _high(s["observed_ci"])
     conf = math.nan if s["configured_share"] is None else s["configured_share"]
+    drift = 0.0 if s["drift"] is None else s["drift"]
     if (
         drift_max is not None
         and not s["kill_switch"]
@@ -310,7 +311,7 @@ def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str,
         and (lo > conf + drift_max or hi < conf - drift_max)
     ):
         return "WARN", (
-            f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {(s['drift'] or 0.0) * 100:+.1f} points past "
+            f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {drift * 100:+.1f} points past "
             f"±{drift_max * 100:g}; {ai_part}"
         )
     return "PASS", f"{context}{ai_part}; {users}; {share}"
