@@ -212,9 +212,9 @@ class StackInfo(TypedDict):
     gateway_url: str
     admin_url: str | None
     toxiproxy_url: str
-    proxies: dict[str, Any]
-    services: dict[str, Any]
-    pids: dict[str, Any]
+    proxies: dict[str, str]  # proxy name -> its listen address
+    services: dict[str, str]  # service name -> its URL
+    pids: dict[str, int]
 
 
 class RunMeta(TypedDict, total=False):
