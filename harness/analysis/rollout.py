@@ -43,7 +43,7 @@ from harness.analysis.data import FloatArray, Population, RunData, _as_epoch
 from harness.analysis.detection import _event_offsets
 from harness.analysis.model import Interval, RolloutFigures, RolloutStep
 from harness.analysis.routing import split_rows
-from harness.analysis.stats import wilson
+from harness.analysis.stats import beyond, beyond_band, wilson
 from harness.analysis.systems import _ci, _num, summarise
 
 __all__ = ["GRADES", "rollout_figures"]
@@ -244,6 +244,10 @@ def rollout_figures(
     }
 
 
+def _value(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
 def _low(ci: Interval) -> float:
     return math.nan if ci[0] is None else ci[0]
 
@@ -272,7 +276,21 @@ def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str,
     g = data.scenario.grading
     m, t = g.min_samples, g.triggers
     n_ai, n_user = s["ai_requests"], s["user_requests"]
-    err_lo, av_hi = _low(s["ai_error_rate_ci"]), _high(s["ai_availability_ci"])
+    av_hi = _high(s["ai_availability_ci"])
+    ai_err = beyond(
+        _value(s["ai_error_rate"]),
+        _low(s["ai_error_rate_ci"]),
+        _high(s["ai_error_rate_ci"]),
+        t.ai_error_rate_max,
+        "<=",
+    )
+    ai_av = beyond(
+        _value(s["ai_availability"]),
+        _low(s["ai_availability_ci"]),
+        av_hi,
+        t.ai_availability_min,
+        ">=",
+    )
     ai_text = (
         f"AI errors {_pct(s['ai_error_rate'])} (CI {_pct(_low(s['ai_error_rate_ci']))}-"
         f"{_pct(_high(s['ai_error_rate_ci']))}, n={n_ai})"
@@ -285,9 +303,9 @@ def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str,
         if s["trigger_fired_at"] is not None:
             why += f" ({_detected(s)})"
         return "ROLLBACK", f"{why}; {ai_text}"
-    if n_ai >= m and err_lo > t.ai_error_rate_max:
+    if n_ai >= m and ai_err.firm:
         return "ROLLBACK", f"{ai_text} over the {_pct(t.ai_error_rate_max)} trigger"
-    if n_ai >= m and av_hi < t.ai_availability_min:
+    if n_ai >= m and ai_av.firm:
         return "ROLLBACK", (
             f"AI availability {_pct(s['ai_availability'])} (CI up to {_pct(av_hi)}, n={n_ai}) "
             f"under the {_pct(t.ai_availability_min)} trigger"
@@ -295,7 +313,11 @@ def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str,
     if n_user < m:
         return "n/a", f"{context}only {n_user} user requests (min_samples {m})"
     sla = g.slas.user.availability_min
-    if sla is not None and _high(s["user_availability_ci"]) < sla:
+    users_av = s["user_availability"], s["user_availability_ci"]
+    if (
+        sla is not None
+        and beyond(_value(users_av[0]), _low(users_av[1]), _high(users_av[1]), sla, ">=").firm
+    ):
         return "FAIL", (
             f"{context}{users} (CI up to {_pct(_high(s['user_availability_ci']))}) under the "
             f"{_pct(sla)} SLA"
@@ -308,7 +330,7 @@ def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str,
         drift_max is not None
         and not s["kill_switch"]
         and s["split_requests"] >= m
-        and (lo > conf + drift_max or hi < conf - drift_max)
+        and beyond_band(_value(s["observed_share"]), lo, hi, conf, drift_max).firm
     ):
         return "WARN", (
             f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {drift * 100:+.1f} points past "
