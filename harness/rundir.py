@@ -46,11 +46,13 @@ __all__ = [
     "RECORDS_VERSION",
     "REQUEST_FIELDS",
     "RUN_META_KEYS",
+    "DecisionRecord",
     "EventLog",
     "LoadRequested",
     "LoadStats",
     "MachineInfo",
     "RecordWriter",
+    "RequestRecord",
     "RunDir",
     "RunMeta",
     "StackInfo",
@@ -147,8 +149,63 @@ FIELD_DTYPES: dict[str, str] = {
     },
 }  # fmt: skip
 
+
+class RequestRecord(TypedDict):
+    """One ``requests.csv`` row as a writer hands it to :class:`RecordWriter` (``None``: an
+    empty cell)."""
+
+    ts: float
+    latency_ms: float
+    status: int
+    ok: int
+    bytes: int
+    served_by: str
+    fallback: int
+    fallback_reason: str
+    route: str
+    request_id: str
+    user_id: str
+    endpoint: str
+    correct: int | None
+    error: str
+    worker: str
+
+
+class DecisionRecord(TypedDict):
+    """One ``decisions.csv`` row as the gateway hands it to :class:`RecordWriter`."""
+
+    ts: float
+    request_id: str
+    user_id: str
+    pattern: str
+    route: str
+    served_by: str
+    status: int
+    latency_ms: float
+    fallback: int
+    fallback_reason: str
+    legacy_outcome: str
+    legacy_status: int
+    legacy_latency_ms: float | None
+    ai_outcome: str
+    ai_status: int
+    ai_latency_ms: float | None
+    shadow: int
+    agree: int | None
+    legacy_correct: int | None
+    ai_correct: int | None
+    legacy_cost: float
+    ai_cost: float
+    ai_share: float | None
+    kill_switch: int
+
+
 if set(FIELD_DTYPES) != {*REQUEST_FIELDS, *DECISION_FIELDS}:  # pragma: no cover - import check
     raise RuntimeError("FIELD_DTYPES must give the type of every record field, and only those")
+if tuple(RequestRecord.__annotations__) != REQUEST_FIELDS or (
+    tuple(DecisionRecord.__annotations__) != DECISION_FIELDS
+):  # pragma: no cover - import check
+    raise RuntimeError("RequestRecord/DecisionRecord must list the record fields, in order")
 
 # --------------------------------------------------------------------------------------------
 # The timeline
