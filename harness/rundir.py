@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,15 +42,28 @@ if TYPE_CHECKING:
 __all__ = [
     "DECISION_FIELDS",
     "EVENT_KINDS",
+    "FIELD_DTYPES",
     "RECORDS_VERSION",
     "REQUEST_FIELDS",
+    "RUN_META_KEYS",
+    "DecisionRecord",
     "EventLog",
+    "LoadRequested",
+    "LoadStats",
+    "MachineInfo",
     "RecordWriter",
+    "RequestRecord",
     "RunDir",
+    "RunMeta",
+    "StackInfo",
     "new_run_dir",
 ]
 
 RECORDS_VERSION = 1
+
+# --------------------------------------------------------------------------------------------
+# The record schema: one definition for the runner, the gateway, the synthetic generator and
+# every reader (:mod:`harness.analysis.records`).
 
 #: Client records (``requests.csv``): what a load user saw for each request it sent.
 REQUEST_FIELDS: tuple[str, ...] = (
@@ -99,21 +112,192 @@ DECISION_FIELDS: tuple[str, ...] = (
     "kill_switch",  # 1 when the kill switch was on
 )
 
-#: Kinds of timeline events in ``events.jsonl`` (every line: {"ts", "kind", ...}).
+#: How every record field reads back (a field has one type in both files):
+#:
+#: - ``float64``: a number; an empty cell is NaN (so the nullable 0/1 columns ``correct``,
+#:   ``agree``, ``legacy_correct``, ``ai_correct`` are float: NaN = not judged);
+#: - ``int8``/``int32``/``int64``: a count, flag or status; an empty cell is 0;
+#: - ``category``: a repeated string (an empty cell is ``""``);
+#: - ``string``: a string unique per row (``request_id``: only ever joined on).
+FIELD_DTYPES: dict[str, str] = {
+    "ts": "float64",
+    "latency_ms": "float64",
+    "legacy_latency_ms": "float64",
+    "ai_latency_ms": "float64",
+    "legacy_cost": "float64",
+    "ai_cost": "float64",
+    "ai_share": "float64",
+    "correct": "float64",
+    "agree": "float64",
+    "legacy_correct": "float64",
+    "ai_correct": "float64",
+    "status": "int32",
+    "legacy_status": "int32",
+    "ai_status": "int32",
+    "ok": "int8",
+    "fallback": "int8",
+    "shadow": "int8",
+    "kill_switch": "int8",
+    "bytes": "int64",
+    "request_id": "string",
+    **{
+        f: "category"
+        for f in (
+            "served_by", "fallback_reason", "route", "user_id", "endpoint", "error", "worker",
+            "pattern", "legacy_outcome", "ai_outcome",
+        )
+    },
+}  # fmt: skip
+
+
+class RequestRecord(TypedDict):
+    """One ``requests.csv`` row as a writer hands it to :class:`RecordWriter` (``None``: an
+    empty cell)."""
+
+    ts: float
+    latency_ms: float
+    status: int
+    ok: int
+    bytes: int
+    served_by: str
+    fallback: int
+    fallback_reason: str
+    route: str
+    request_id: str
+    user_id: str
+    endpoint: str
+    correct: int | None
+    error: str
+    worker: str
+
+
+class DecisionRecord(TypedDict):
+    """One ``decisions.csv`` row as the gateway hands it to :class:`RecordWriter`."""
+
+    ts: float
+    request_id: str
+    user_id: str
+    pattern: str
+    route: str
+    served_by: str
+    status: int
+    latency_ms: float
+    fallback: int
+    fallback_reason: str
+    legacy_outcome: str
+    legacy_status: int
+    legacy_latency_ms: float | None
+    ai_outcome: str
+    ai_status: int
+    ai_latency_ms: float | None
+    shadow: int
+    agree: int | None
+    legacy_correct: int | None
+    ai_correct: int | None
+    legacy_cost: float
+    ai_cost: float
+    ai_share: float | None
+    kill_switch: int
+
+
+if set(FIELD_DTYPES) != {*REQUEST_FIELDS, *DECISION_FIELDS}:  # pragma: no cover - import check
+    raise RuntimeError("FIELD_DTYPES must give the type of every record field, and only those")
+if tuple(RequestRecord.__annotations__) != REQUEST_FIELDS or (
+    tuple(DecisionRecord.__annotations__) != DECISION_FIELDS
+):  # pragma: no cover - import check
+    raise RuntimeError("RequestRecord/DecisionRecord must list the record fields, in order")
+
+# --------------------------------------------------------------------------------------------
+# The timeline
+
+#: Kinds of timeline events in ``events.jsonl`` (every line: {"ts", "kind", ...}): every kind a
+#: run writes, and only those (:meth:`EventLog.log` refuses others; so does the synthetic
+#: generator).
 EVENT_KINDS: tuple[str, ...] = (
     "run_start",  # scenario, run_dir
     "stage",  # users, rate: a load stage began
-    "chaos_applied",  # index, target, action, toxic, planned_at (offset s), label
-    "chaos_removed",  # index, target, planned_at, reason (scheduled | end_of_run | interrupted)
-    "gateway_set",  # settings: what changed through the admin API
+    "chaos_applied",  # index, target, action, toxic, planned_at, label, actual_at (offsets, s)
+    "chaos_removed",  # index, target, planned_at, reason (scheduled | end_of_run | interrupted |
+    # terminated | harness_error), label, actual_at
+    "gateway_set",  # settings (what changed through the admin API), planned_at, now
     "gateway_restored",  # settings: an external gateway put back as it was before the run
-    "trigger_fired",  # trigger, value, threshold (live check during the run)
+    "trigger_fired",  # trigger, value, threshold, window, samples (live check during the run)
     "kill_switch",  # on: bool, reason
     "warning",  # message (e.g. the load generator ran out of CPU)
     "harness_error",  # component, message, last_lines
-    "run_stopping",  # reason: completed | interrupted | terminated | harness_error
     "run_stop",  # status
 )
+
+# --------------------------------------------------------------------------------------------
+# meta.json
+
+
+class LoadRequested(TypedDict):
+    """``meta.json["load"]``: the load the scenario asked for."""
+
+    model: str  # closed | open (rate)...: harness.load.shapes.load_model
+    shape: str
+    requested_users: int
+    requested_rps: float | None
+    workers: int  # local worker processes (0: one process)
+    distributed: bool
+
+
+class LoadStats(TypedDict, total=False):
+    """``meta.json["load_stats"]``: the load achieved, written when the load stops."""
+
+    locust_requests: int  # Locust's own count of requests
+    locust_failures: int
+    records: int  # client records written
+    achieved_rps: float
+    workers_reported: int  # workers whose final records reached the master
+    requests_started: int  # requests the load users started (finished or not)
+
+
+class MachineInfo(TypedDict):
+    """``meta.json["machine"]``: what ran the test."""
+
+    host: str
+    platform: str
+    python: str
+    cpus: int | None
+
+
+class StackInfo(TypedDict):
+    """``meta.json["stack"]``: where the stack under test listened."""
+
+    gateway_url: str
+    admin_url: str | None
+    toxiproxy_url: str
+    proxies: dict[str, str]  # proxy name -> its listen address
+    services: dict[str, str]  # service name -> its URL
+    pids: dict[str, int]
+
+
+class RunMeta(TypedDict, total=False):
+    """``meta.json``: every key a run writes, and only those (:meth:`RunDir.write_meta`
+    refuses others). Written piece by piece as the run goes, so any key may be missing (a run
+    that died early); times are epoch seconds."""
+
+    harness_version: str
+    locust_version: str
+    records_version: int  # RECORDS_VERSION of the records
+    machine: MachineInfo
+    status: str  # running | complete | interrupted | harness_error
+    started: float  # the run began (before the stack started)
+    scenario: str  # its name
+    load: LoadRequested
+    stack: StackInfo
+    worker_pids: list[int]
+    load_started: float  # the load began: offset 0 of records, faults and analysis windows
+    load_generator_saturated: bool
+    load_stats: LoadStats
+    ended: float
+    harness_error: str  # why the harness could not run the test
+
+
+#: The keys of ``meta.json``.
+RUN_META_KEYS: frozenset[str] = frozenset(RunMeta.__annotations__)
 
 
 class RecordWriter:
@@ -239,15 +423,19 @@ class RunDir:
         """True when this looks like a run directory (it has a resolved scenario)."""
         return self.scenario.is_file()
 
-    def read_meta(self) -> dict[str, Any]:
-        """``meta.json`` as a dict (empty when missing)."""
+    def read_meta(self) -> RunMeta:
+        """``meta.json`` (empty when missing). Raises ``ValueError`` when it is not JSON."""
         if not self.meta.is_file():
             return {}
-        data: dict[str, Any] = json.loads(self.meta.read_text(encoding="utf-8"))
+        data: RunMeta = json.loads(self.meta.read_text(encoding="utf-8"))
         return data
 
-    def write_meta(self, **updates: Any) -> dict[str, Any]:
-        """Merge ``updates`` into ``meta.json`` (atomically replaced)."""
+    def write_meta(self, **updates: Unpack[RunMeta]) -> RunMeta:
+        """Merge ``updates`` into ``meta.json`` (atomically replaced). Raises ``ValueError`` for
+        a key :class:`RunMeta` does not define."""
+        unknown = sorted(set(updates) - RUN_META_KEYS)
+        if unknown:
+            raise ValueError(f"meta.json: unknown key(s) {unknown} (see harness.rundir.RunMeta)")
         meta = self.read_meta()
         meta.update(updates)
         tmp = self.meta.with_suffix(".json.tmp")
@@ -268,93 +456,20 @@ class RunDir:
         return out
 
     def read_requests(self) -> pd.DataFrame:
-        """Client records as a DataFrame (typed; an empty frame when there are none)."""
-        return _read_records(self.requests, REQUEST_FIELDS)
+        """Every column of the client records, typed by :data:`FIELD_DTYPES` (an empty frame when
+        there are none): :func:`harness.analysis.records.read_frame`."""
+        from harness.analysis.records import read_frame
+
+        return read_frame(self.requests, REQUEST_FIELDS)
 
     def read_decisions(self) -> pd.DataFrame:
-        """Gateway decision records as a DataFrame (typed; empty when there are none)."""
-        return _read_records(self.decisions, DECISION_FIELDS)
+        """Every column of the gateway decision records (see :meth:`read_requests`)."""
+        from harness.analysis.records import read_frame
+
+        return read_frame(self.decisions, DECISION_FIELDS)
 
 
-_NUMERIC = {
-    "ts": "float64",
-    "latency_ms": "float64",
-    "status": "int32",
-    "ok": "int8",
-    "bytes": "int64",
-    "fallback": "int8",
-    "legacy_status": "int32",
-    "ai_status": "int32",
-    "legacy_latency_ms": "float64",
-    "ai_latency_ms": "float64",
-    "shadow": "int8",
-    "legacy_cost": "float64",
-    "ai_cost": "float64",
-    "ai_share": "float64",
-    "kill_switch": "int8",
-    # nullable 0/1 columns stay float (NaN = not judged)
-    "correct": "float64",
-    "agree": "float64",
-    "legacy_correct": "float64",
-    "ai_correct": "float64",
-}
-_CATEGORY = {
-    "served_by",
-    "fallback_reason",
-    "route",
-    "endpoint",
-    "worker",
-    "pattern",
-    "legacy_outcome",
-    "ai_outcome",
-}
-
-
-def _read_records(path: Path, fields: Sequence[str]) -> pd.DataFrame:
-    import pandas as pd
-
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame(
-            {
-                f: pd.Series(dtype="category" if f in _CATEGORY else _NUMERIC.get(f, "string"))
-                for f in fields
-            }
-        )
-    # A crash can leave a torn last line: read only up to the last newline.
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - 1))
-        torn = fh.read(1) != b"\n"
-    source: Any = path
-    if torn:
-        raw = path.read_bytes()
-        source = io.BytesIO(raw[: raw.rfind(b"\n") + 1])
-    dtypes: dict[str, Any] = {}
-    for f in fields:
-        if f in _CATEGORY:
-            dtypes[f] = "category"
-        elif f in _NUMERIC and _NUMERIC[f].startswith("float"):
-            dtypes[f] = "float64"
-        elif f not in _NUMERIC:
-            dtypes[f] = "string"
-    df = pd.read_csv(source, engine="pyarrow", dtype=dtypes)
-    for f in fields:
-        if f not in df.columns:
-            df[f] = pd.NA
-    for f, dt in _NUMERIC.items():
-        if f in df.columns and not dt.startswith("float"):
-            df[f] = pd.to_numeric(df[f], errors="coerce").fillna(0).astype(dt)
-    for f in fields:
-        if f in _CATEGORY and df[f].dtype != "category":
-            df[f] = df[f].astype("string").fillna("").astype("category")
-        elif f in _CATEGORY:
-            if "" not in df[f].cat.categories:
-                df[f] = df[f].cat.add_categories([""])
-            df[f] = df[f].fillna("")
-    return df[list(fields)]
-
-
-def machine_info() -> dict[str, Any]:
+def machine_info() -> MachineInfo:
     """What ran the test: for the report's metadata."""
     return {
         "host": socket.gethostname(),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from harness.analysis.data import Population, RunData, _as_epoch
+from harness.analysis.model import CapacityFigures, CapacityStage, DataLoss, LoadFigures
 from harness.analysis.stats import quantiles
 from harness.analysis.systems import _num
 
@@ -19,12 +19,12 @@ DATA_LOSS_TOLERANCE = 0.001
 _FLUSH_TAIL_S = 1.0
 
 
-def load_figures(data: RunData, user: Population) -> dict[str, Any]:
+def load_figures(data: RunData, user: Population) -> LoadFigures:
     """Requests, achieved rate, peak 1-second rate, users, workers, and the runner's notes."""
     n = user.n
     per_s = np.bincount(np.clip(user.t, 0, None).astype(np.int64)) if n else np.zeros(1)
     df = data.requests if data.has_requests else data.decisions
-    out: dict[str, Any] = {
+    out: LoadFigures = {
         "requests": n,
         "duration_s": _num(data.duration),
         "rps": _num(n / data.duration) if data.duration > 0 else None,
@@ -43,9 +43,11 @@ def load_figures(data: RunData, user: Population) -> dict[str, Any]:
         out["endpoints"] = {
             str(k): int(v) for k, v in data.requests["endpoint"].value_counts().items() if v > 0
         }
-    for key in ("load", "load_stats"):
-        if isinstance(data.meta.get(key), dict):
-            out[f"meta_{key}"] = data.meta[key]
+    # as the runner wrote them (meta.json is read as it is: check it is an object)
+    if isinstance(data.meta.get("load"), dict):
+        out["meta_load"] = data.meta["load"]
+    if isinstance(data.meta.get("load_stats"), dict):
+        out["meta_load_stats"] = data.meta["load_stats"]
     return out
 
 
@@ -70,7 +72,7 @@ def stages(data: RunData) -> list[tuple[int, float | None, float, float]]:
     return out
 
 
-def capacity_figures(data: RunData, user: Population, confidence: float) -> dict[str, Any]:
+def capacity_figures(data: RunData, user: Population, confidence: float) -> CapacityFigures:
     """Per stage: achieved rps, user p95 and error rate, and whether the user SLA held; the
     knee (the highest-rate stage that held) and whether it covers peak x (1 + headroom)."""
     g = data.scenario.grading
@@ -84,7 +86,7 @@ def capacity_figures(data: RunData, user: Population, confidence: float) -> dict
         return {"stages": [], "knee": None, "required_rps": None, "covers": None}
     if not plan:
         plan = [(data.scenario.load.peak_users(), None, 0.0, data.duration)]
-    rows = []
+    rows: list[CapacityStage] = []
     for i, (users, rate, a, b) in enumerate(plan):
         m = (user.t >= a) & (user.t < b)
         n = int(m.sum())
@@ -124,7 +126,7 @@ def capacity_figures(data: RunData, user: Population, confidence: float) -> dict
     }
 
 
-def data_loss(data: RunData) -> dict[str, Any]:
+def data_loss(data: RunData) -> DataLoss:
     """Answered requests (a status and a request id) with no decision record; only when both
     record files exist. Requests of the last second are left out (flush lag)."""
     if not (data.has_requests and data.has_decisions):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from harness.analysis.data import Population, RunData
+from harness.analysis.model import (
+    ComparisonFigures,
+    LatencyDeltas,
+    QualityFigures,
+    RankTestFigures,
+)
 from harness.analysis.stats import (
     quantile_delta_ci,
     quantiles,
@@ -28,7 +32,7 @@ def _labelled(data: RunData, column: str) -> tuple[int, int]:
     return int((x[judged] == 1).sum()), int(judged.sum())
 
 
-def _quality(data: RunData, confidence: float) -> dict[str, Any] | None:
+def _quality(data: RunData, confidence: float) -> QualityFigures | None:
     lk, ln = _labelled(data, "legacy_correct")
     ak, an = _labelled(data, "ai_correct")
     if not data.has_decisions and data.has_requests:
@@ -60,12 +64,11 @@ def _quality(data: RunData, confidence: float) -> dict[str, Any] | None:
     }
 
 
-def compare(data: RunData, pops: dict[str, Population], confidence: float) -> dict[str, Any]:
+def compare(data: RunData, pops: dict[str, Population], confidence: float) -> ComparisonFigures:
     """Agreement (Wilson), quality delta (Newcombe), percentile deltas (order-statistic
     intervals), a Mann-Whitney rank test of the latency distributions, and cost delta.
 
     Deltas are AI minus legacy (the article's convention)."""
-    out: dict[str, Any] = {}
     if data.has_decisions:
         agree = data.decisions["agree"].to_numpy(dtype=np.float64, na_value=np.nan)
         judged = ~np.isnan(agree)
@@ -73,23 +76,19 @@ def compare(data: RunData, pops: dict[str, Population], confidence: float) -> di
     else:
         n = k = 0
     lo, hi = wilson(k, n, confidence)
-    out["compared"] = n
-    out["agreed"] = k
-    out["agreement_rate"] = _num(k / n) if n else None
-    out["agreement_ci"] = [_num(lo), _num(hi)]
-    out["quality"] = _quality(data, confidence)
-    out["quality_delta"] = out["quality"]["delta"] if out["quality"] else None
+    quality = _quality(data, confidence)
 
     legacy, ai = pops["legacy"], pops["ai"]
     ql = quantiles(legacy.latency, QS, confidence)
     qa = quantiles(ai.latency, QS, confidence)
-    deltas: dict[str, Any] = {}
-    for q, name in zip(QS, ("p50", "p95", "p99"), strict=True):
-        d, dlo, dhi = quantile_delta_ci(qa[q], ql[q], confidence)
-        deltas[name] = {"value": _num(d), "ci": [_num(dlo), _num(dhi)]}
-    out["latency_delta_ms"] = deltas
+    d50, d95, d99 = (quantile_delta_ci(qa[q], ql[q], confidence) for q in QS)
+    deltas: LatencyDeltas = {
+        "p50": {"value": _num(d50[0]), "ci": [_num(d50[1]), _num(d50[2])]},
+        "p95": {"value": _num(d95[0]), "ci": [_num(d95[1]), _num(d95[2])]},
+        "p99": {"value": _num(d99[0]), "ci": [_num(d99[1]), _num(d99[2])]},
+    }
     rt = rank_test(ai.latency, legacy.latency)
-    out["rank_test"] = (
+    rank: RankTestFigures | None = (
         None
         if rt is None
         else {
@@ -105,6 +104,15 @@ def compare(data: RunData, pops: dict[str, Population], confidence: float) -> di
     )
     lc = float(np.nanmean(legacy.cost)) if legacy.n else float("nan")
     ac = float(np.nanmean(ai.cost)) if ai.n else float("nan")
-    out["cost_delta_per_request"] = _num(ac - lc)
-    out["cost_ratio"] = _num(ac / lc) if lc > 0 else None
-    return out
+    return {
+        "compared": n,
+        "agreed": k,
+        "agreement_rate": _num(k / n) if n else None,
+        "agreement_ci": [_num(lo), _num(hi)],
+        "quality": quality,
+        "quality_delta": quality["delta"] if quality else None,
+        "latency_delta_ms": deltas,
+        "rank_test": rank,
+        "cost_delta_per_request": _num(ac - lc),
+        "cost_ratio": _num(ac / lc) if lc > 0 else None,
+    }

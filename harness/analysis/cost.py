@@ -12,11 +12,10 @@ top, in proportion to the traffic it sees (shadow calls included)::
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from harness.analysis.data import Population, RunData, unit_cost
+from harness.analysis.model import CostFigures
 from harness.analysis.systems import _num
 
 __all__ = ["AI_SHARES", "SECONDS_PER_MONTH", "cost_figures"]
@@ -26,7 +25,7 @@ SECONDS_PER_MONTH = 30 * 86_400
 AI_SHARES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
 
 
-def cost_figures(data: RunData, pops: dict[str, Population], rps: float) -> dict[str, Any]:
+def cost_figures(data: RunData, pops: dict[str, Population], rps: float) -> CostFigures:
     """The cost block of the metrics (see :mod:`harness.analysis`)."""
     spec = data.scenario.grading.cost
     user, legacy, ai = pops["user"], pops["legacy"], pops["ai"]
@@ -51,7 +50,7 @@ def cost_figures(data: RunData, pops: dict[str, Population], rps: float) -> dict
     ai_monthly = ai_per_user_request * monthly_requests
     projected = baseline + ai_monthly
     budget = spec.budget_per_month
-    out: dict[str, Any] = {
+    out: CostFigures = {
         "run_total": _num(legacy_spend + ai_spend),
         "legacy_run_total": _num(legacy_spend),
         "ai_run_total": _num(ai_spend),

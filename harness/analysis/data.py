@@ -30,7 +30,7 @@ from harness.scenario import CostSpec, Scenario, parse_scenario
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.rundir import RunDir
+    from harness.rundir import RunDir, RunMeta
 
 __all__ = ["Fault", "Population", "RunData", "load_run"]
 
@@ -84,7 +84,7 @@ class RunData:
 
     scenario: Scenario
     scenario_doc: dict[str, Any]
-    meta: dict[str, Any]
+    meta: RunMeta
     events: list[dict[str, Any]]
     requests: pd.DataFrame
     decisions: pd.DataFrame
@@ -128,7 +128,7 @@ def _as_epoch(value: Any) -> float | None:
     return None
 
 
-def _origin(meta: dict[str, Any], events: list[dict[str, Any]], first_ts: list[float]) -> float:
+def _origin(meta: RunMeta, events: list[dict[str, Any]], first_ts: list[float]) -> float:
     explicit = _as_epoch(meta.get("load_started"))
     if explicit is not None:
         return explicit
@@ -201,7 +201,7 @@ def load_run(run: RunDir) -> RunData:
         raise ScenarioError(str(run.scenario), [f"(file): not valid YAML: {err}"]) from None
     scenario = parse_scenario(doc, str(run.scenario))
     try:
-        meta = run.read_meta()
+        meta: RunMeta = run.read_meta()
     except ValueError:
         meta = {"status": "harness_error", "harness_error": "meta.json is not valid JSON"}
     events = run.read_events()

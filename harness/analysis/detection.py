@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.data import BoolArray, FloatArray, Population, RunData, _as_epoch
+from harness.analysis.model import DetectionRow
 from harness.analysis.stats import wilson
 from harness.analysis.systems import _num
 from harness.analysis.windows import Bins
@@ -182,7 +183,7 @@ def _event_offsets(data: RunData, kind: str) -> list[tuple[float, dict[str, Any]
 
 def detection(
     data: RunData, conds: list[Condition], states: dict[str, RollingState], bins: Bins
-) -> list[dict[str, Any]]:
+) -> list[DetectionRow]:
     """Per fault: when each relevant condition first held and when it cleared."""
     g = data.scenario.grading
     expected = g.window + g.rollback.check_every

@@ -33,6 +33,14 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.analysis.data import RunData, is_in
+from harness.analysis.model import (
+    EndpointRouting,
+    Interval,
+    RouteFigures,
+    RoutingFigures,
+    RuleCorrectness,
+    ServedBy,
+)
 from harness.analysis.stats import quantiles, wilson
 from harness.analysis.systems import QS, _num
 from harness.scenario import RequestSpec, Scenario
@@ -134,7 +142,7 @@ def _groups(codes: IntArray, k: int) -> list[IntArray]:
     return list(np.split(order, np.cumsum(counts)[:-1]))
 
 
-def _served(row: IntArray) -> dict[str, int]:
+def _served(row: IntArray) -> ServedBy:
     return {"legacy": int(row[0]), "ai": int(row[1]), "none": int(row[2])}
 
 
@@ -146,7 +154,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _rate(k: int, n: int, lo: float, hi: float) -> tuple[float | None, list[float | None]]:
+def _rate(k: int, n: int, lo: float, hi: float) -> tuple[float | None, Interval]:
     """``k / n`` and its interval, JSON-ready (None when ``n`` is 0; no ``-0.0``)."""
     return (_num(k / n) if n else None), [_num(float(lo) + 0.0), _num(float(hi) + 0.0)]
 
@@ -161,7 +169,7 @@ def _route_figures(
     error: npt.NDArray[np.bool_],
     latency: npt.NDArray[np.float64],
     confidence: float,
-) -> list[dict[str, Any]]:
+) -> list[RouteFigures]:
     """One entry per route: the rules' (in order) and the default, even when unused, then any
     other route seen (kill switch, another pattern's...), busiest first."""
     n, k = len(route_codes), len(route_names)
@@ -177,43 +185,41 @@ def _route_figures(
     out = []
     for name in [*order, *seen]:
         kind = "rule" if name in rule_names else "default" if name == DEFAULT_ROUTE else "other"
-        entry: dict[str, Any] = {
-            "route": name,
-            "kind": kind,
-            "expected_system": expected_system.get(name),
-        }
         i = at.get(name)
         nr = int(req[i]) if i is not None else 0
+        entry: RouteFigures
         if i is None or not nr:
-            entry.update(
-                {
-                    "requests": 0,
-                    "share": 0.0 if n else None,
-                    "served_by": _served(np.zeros(3, np.int64)),
-                    "errors": 0,
-                    "error_rate": None,
-                    "error_rate_ci": [None, None],
-                    "p50_ms": None,
-                    "p95_ms": None,
-                    "p99_ms": None,
-                }
-            )
+            entry = {
+                "route": name,
+                "kind": kind,
+                "expected_system": expected_system.get(name),
+                "requests": 0,
+                "share": 0.0 if n else None,
+                "served_by": _served(np.zeros(3, np.int64)),
+                "errors": 0,
+                "error_rate": None,
+                "error_rate_ci": [None, None],
+                "p50_ms": None,
+                "p95_ms": None,
+                "p99_ms": None,
+            }
         else:
             q = quantiles(latency[rows[i]], QS, confidence)
             rate, ci = _rate(int(err[i]), nr, lo[i], hi[i])
-            entry.update(
-                {
-                    "requests": nr,
-                    "share": _num(nr / n),
-                    "served_by": _served(by[i]),
-                    "errors": int(err[i]),
-                    "error_rate": rate,
-                    "error_rate_ci": ci,
-                    "p50_ms": _num(q[0.5].value),
-                    "p95_ms": _num(q[0.95].value),
-                    "p99_ms": _num(q[0.99].value),
-                }
-            )
+            entry = {
+                "route": name,
+                "kind": kind,
+                "expected_system": expected_system.get(name),
+                "requests": nr,
+                "share": _num(nr / n),
+                "served_by": _served(by[i]),
+                "errors": int(err[i]),
+                "error_rate": rate,
+                "error_rate_ci": ci,
+                "p50_ms": _num(q[0.5].value),
+                "p95_ms": _num(q[0.95].value),
+                "p99_ms": _num(q[0.99].value),
+            }
         out.append(entry)
     return out
 
@@ -230,7 +236,7 @@ def _endpoint_figures(
     route_names: list[str],
     confidence: float,
     why_unnamed: str,
-) -> list[dict[str, Any]]:
+) -> list[EndpointRouting]:
     """One entry per endpoint: the scenario's request specs, then any other name recorded
     (unknown expectation: ``why_unnamed``). ``shown`` rows (those the rules routed) say where
     its requests went."""
@@ -247,46 +253,46 @@ def _endpoint_figures(
     for name in dict.fromkeys([*expect, *(e for e in ep_names if e)]):
         x = expect.get(name) or Expectation(None, None, why_unnamed)
         i = at.get(name)
-        entry: dict[str, Any] = {
-            "endpoint": name,
-            "expected_system": x.system,
-            "expected_route": x.route,
-            "known": x.system is not None,
-            "why_unknown": x.why or None,
-        }
+        entry: EndpointRouting
         if i is None:
-            entry.update(
-                {
-                    "requests": 0,
-                    "judged": 0,
-                    "correct": 0,
-                    "misrouted": 0,
-                    "correctness": None,
-                    "correctness_ci": [None, None],
-                    "served_by": _served(np.zeros(3, np.int64)),
-                    "routes": {},
-                }
-            )
+            entry = {
+                "endpoint": name,
+                "expected_system": x.system,
+                "expected_route": x.route,
+                "known": x.system is not None,
+                "why_unknown": x.why or None,
+                "requests": 0,
+                "judged": 0,
+                "correct": 0,
+                "misrouted": 0,
+                "correctness": None,
+                "correctness_ci": [None, None],
+                "served_by": _served(np.zeros(3, np.int64)),
+                "routes": {},
+            }
         else:
             j, c = int(nj[i]), int(kc[i])
             rate, ci = _rate(c, j, lo[i], hi[i])
-            entry.update(
-                {
-                    "requests": int(req[i]),
-                    "judged": j,
-                    "correct": c,
-                    "misrouted": j - c,
-                    "correctness": rate,
-                    "correctness_ci": ci,
-                    "served_by": _served(by[i]),
-                    "routes": {route_names[r]: int(v) for r, v in enumerate(via[i]) if v},
-                }
-            )
+            entry = {
+                "endpoint": name,
+                "expected_system": x.system,
+                "expected_route": x.route,
+                "known": x.system is not None,
+                "why_unknown": x.why or None,
+                "requests": int(req[i]),
+                "judged": j,
+                "correct": c,
+                "misrouted": j - c,
+                "correctness": rate,
+                "correctness_ci": ci,
+                "served_by": _served(by[i]),
+                "routes": {route_names[r]: int(v) for r, v in enumerate(via[i]) if v},
+            }
         out.append(entry)
     return out
 
 
-def feature_figures(data: RunData, confidence: float) -> dict[str, Any]:
+def feature_figures(data: RunData, confidence: float) -> RoutingFigures:
     """``metrics["routing"]``: routing correctness per endpoint, per rule and overall, and
     figures per route (keys in :mod:`harness.analysis`); ``{"applies": False}`` unless the
     gateway's pattern is feature."""
@@ -360,7 +366,7 @@ def feature_figures(data: RunData, confidence: float) -> dict[str, Any]:
         if from_requests
         else []
     )
-    per_rule = []
+    per_rule: list[RuleCorrectness] = []
     for name in order:
         eps = [e for e in endpoints if e["expected_route"] == name]
         j, c = sum(e["judged"] for e in eps), sum(e["correct"] for e in eps)

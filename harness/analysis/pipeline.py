@@ -1,10 +1,10 @@
-"""One pass of analysis over a loaded run: every figure of the metrics dict, the window frame,
-and the rolling conditions grading evaluates."""
+"""One pass of analysis over a loaded run: every figure of the metrics (:class:`~.model.Metrics`),
+the window frame, and the rolling conditions grading evaluates."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.analysis.capacity import capacity_figures, data_loss, load_figures
 from harness.analysis.comparison import compare
@@ -12,6 +12,7 @@ from harness.analysis.cost import cost_figures
 from harness.analysis.data import Population, RunData, load_run, populations
 from harness.analysis.detection import Condition, RollingState, conditions, detection, rolling
 from harness.analysis.feature import feature_figures
+from harness.analysis.model import Metrics, PerSystem
 from harness.analysis.rollout import rollout_figures
 from harness.analysis.routing import fallback_figures, split_figures
 from harness.analysis.systems import _num, fault_phases, summarise
@@ -35,7 +36,7 @@ class Analysis:
     bins: Bins
     conditions: list[Condition]
     states: dict[str, RollingState]
-    metrics: dict[str, Any]
+    metrics: Metrics
     windows: pd.DataFrame
 
 
@@ -45,15 +46,18 @@ def analyse(data: RunData) -> Analysis:
     conf = g.confidence
     pops = populations(data)
     user = pops["user"]
-    per_system = {
-        name: summarise(pop, user_requests=user.n, duration=data.duration, confidence=conf)
-        for name, pop in pops.items()
+    per_system: PerSystem = {
+        "user": summarise(user, user_requests=user.n, duration=data.duration, confidence=conf),
+        "legacy": summarise(
+            pops["legacy"], user_requests=user.n, duration=data.duration, confidence=conf
+        ),
+        "ai": summarise(pops["ai"], user_requests=user.n, duration=data.duration, confidence=conf),
     }
     bins = Bins.for_run(data.duration, g.window, g.rollback.check_every)
     conds = conditions(data, pops, bins)
     states = {c.id: rolling(c, bins, g.min_samples, conf) for c in conds}
     load = load_figures(data, user)
-    metrics: dict[str, Any] = {
+    metrics: Metrics = {
         "run": {
             "status": data.status,
             "t0": data.t0,

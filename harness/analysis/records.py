@@ -1,16 +1,19 @@
-"""Reading record files for analysis: only the columns it uses, in compact types.
+"""Reading record files: the one reader of ``requests.csv`` and ``decisions.csv``.
 
-:meth:`RunDir.read_requests` and :meth:`RunDir.read_decisions` read every column as pandas
-objects, which is right for a person looking at a run but costs about 7 GB for ten million
-requests and their decisions. Analysis reads the same files (same torn-last-line rule, same
-dtypes for the columns it reads: :data:`~harness.rundir.REQUEST_FIELDS`,
-:data:`~harness.rundir.DECISION_FIELDS`) with ``pyarrow.csv`` directly:
+The schema (field names, and the type each reads back as) is :mod:`harness.rundir`'s:
+:data:`~harness.rundir.REQUEST_FIELDS`, :data:`~harness.rundir.DECISION_FIELDS`,
+:data:`~harness.rundir.FIELD_DTYPES`. Reading ten million requests and their decisions as pandas
+objects would cost about 7 GB, so :func:`read_columns` reads with ``pyarrow.csv`` directly:
 
 - only the columns it needs; repeated strings (``served_by``, ``user_id``, outcomes...) as
   categoricals (dictionary-encoded block by block against one dictionary);
 - ``request_id`` kept as a pyarrow string array beside the frame (it is only joined on);
 - a torn last line is cut off by a reader that stops at the last newline, streaming the file
   rather than loading it into memory.
+
+:func:`read_frame` is the same reader for every column (``request_id`` as a pandas string
+column): :meth:`RunDir.read_requests` and :meth:`RunDir.read_decisions`, for a person or a test
+looking at a run.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.rundir import DECISION_FIELDS, REQUEST_FIELDS
+from harness.rundir import DECISION_FIELDS, FIELD_DTYPES, REQUEST_FIELDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DECISION_COLUMNS", "REQUEST_COLUMNS", "read_columns"]
+__all__ = ["DECISION_COLUMNS", "REQUEST_COLUMNS", "read_columns", "read_frame"]
 
 #: Columns of requests.csv that analysis reads (``request_id`` comes back separately).
 REQUEST_COLUMNS: tuple[str, ...] = (
@@ -35,15 +38,9 @@ REQUEST_COLUMNS: tuple[str, ...] = (
 #: Columns of decisions.csv that analysis reads.
 DECISION_COLUMNS: tuple[str, ...] = tuple(f for f in DECISION_FIELDS if f != "pattern")
 
-_FLOATS = {
-    "ts", "latency_ms", "legacy_latency_ms", "ai_latency_ms", "legacy_cost", "ai_cost",
-    "ai_share", "correct", "agree", "legacy_correct", "ai_correct",
-}  # fmt: skip
-_INTS = {
-    "status": "int32", "legacy_status": "int32", "ai_status": "int32",
-    "ok": "int8", "fallback": "int8", "shadow": "int8", "kill_switch": "int8",
-}  # fmt: skip
-_STRINGS = {"request_id"}  # everything else is a categorical
+_FLOATS = {f for f, t in FIELD_DTYPES.items() if t == "float64"}
+_INTS = {f: t for f, t in FIELD_DTYPES.items() if t.startswith("int")}
+_STRINGS = {f for f, t in FIELD_DTYPES.items() if t == "string"}  # the rest: categoricals
 
 assert set(REQUEST_COLUMNS) <= set(REQUEST_FIELDS)
 
@@ -230,3 +227,18 @@ def read_columns(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, Any]
     one = pa.concat_arrays(ids, memory_pool=pool) if ids else pa.array([], type=pa.string())
     ids.clear()
     return frame, one
+
+
+def read_frame(path: Path, fields: Sequence[str]) -> pd.DataFrame:
+    """Every one of ``fields`` of a record file as one DataFrame in file order, typed by
+    :data:`~harness.rundir.FIELD_DTYPES` (``request_id`` as a pandas ``string`` column)."""
+    frame, ids = read_columns(path, fields)
+    if "request_id" in fields:
+        frame["request_id"] = ids.to_pandas(types_mapper=lambda _: _string_dtype())
+    return frame[list(fields)]
+
+
+def _string_dtype() -> Any:
+    import pandas as pd
+
+    return pd.StringDtype()

@@ -41,8 +41,9 @@ import numpy as np
 
 from harness.analysis.data import FloatArray, Population, RunData, _as_epoch
 from harness.analysis.detection import _event_offsets
+from harness.analysis.model import Interval, RolloutFigures, RolloutStep
 from harness.analysis.routing import split_rows
-from harness.analysis.stats import wilson
+from harness.analysis.stats import beyond, beyond_band, wilson
 from harness.analysis.systems import _ci, _num, summarise
 
 __all__ = ["GRADES", "rollout_figures"]
@@ -138,7 +139,7 @@ def _first(times: list[float], lo: float, hi: float) -> float | None:
 
 def rollout_figures(
     data: RunData, pops: dict[str, Population], confidence: float
-) -> dict[str, Any]:
+) -> RolloutFigures:
     """Per step of a progressive rollout: figures and a grade (see the module docstring).
 
     ``{"applies": False}`` unless a ``gateway_set`` event set the AI share or the kill switch."""
@@ -176,7 +177,7 @@ def rollout_figures(
     user, ai = pops["user"], pops["ai"]
     u_step, a_step = step_of(user.t), step_of(ai.t)
 
-    out_steps = []
+    out_steps: list[RolloutStep] = []
     for i, st in enumerate(steps):
         last = i == n_steps - 1
         hi_t = math.inf if last else st.end
@@ -196,7 +197,7 @@ def rollout_figures(
         fired = _first([t for t, _ in triggers], ref, hi_t)
         trigger = next((ev for t, ev in triggers if t == fired), {}) if fired is not None else {}
         flip = _first([t for t, on in flips if on], st.start, hi_t)
-        step: dict[str, Any] = {
+        step: RolloutStep = {
             "index": i,
             "start": _num(st.start),
             "end": _num(st.end),
@@ -243,15 +244,19 @@ def rollout_figures(
     }
 
 
-def _low(ci: list[float | None]) -> float:
+def _value(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
+def _low(ci: Interval) -> float:
     return math.nan if ci[0] is None else ci[0]
 
 
-def _high(ci: list[float | None]) -> float:
+def _high(ci: Interval) -> float:
     return math.nan if ci[1] is None else ci[1]
 
 
-def _detected(s: dict[str, Any]) -> str:
+def _detected(s: RolloutStep) -> str:
     since = "the fault" if s["detected_from"] == "fault" else "the step began"
     return (
         f"{s['trigger'] or 'a trigger'} fired at +{s['trigger_fired_at']:.1f}s, "
@@ -259,7 +264,7 @@ def _detected(s: dict[str, Any]) -> str:
     )
 
 
-def _grade(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[str, str]:
+def _grade(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str, str]:
     """The step's grade and a short evidence string (rules: the module docstring)."""
     grade, evidence = _judge(s, data, drift_max)
     if s["trigger_fired_at"] is not None and s["kill_switch_at"] is None:
@@ -267,11 +272,25 @@ def _grade(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[s
     return grade, evidence
 
 
-def _judge(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[str, str]:
+def _judge(s: RolloutStep, data: RunData, drift_max: float | None) -> tuple[str, str]:
     g = data.scenario.grading
     m, t = g.min_samples, g.triggers
     n_ai, n_user = s["ai_requests"], s["user_requests"]
-    err_lo, av_hi = _low(s["ai_error_rate_ci"]), _high(s["ai_availability_ci"])
+    av_hi = _high(s["ai_availability_ci"])
+    ai_err = beyond(
+        _value(s["ai_error_rate"]),
+        _low(s["ai_error_rate_ci"]),
+        _high(s["ai_error_rate_ci"]),
+        t.ai_error_rate_max,
+        "<=",
+    )
+    ai_av = beyond(
+        _value(s["ai_availability"]),
+        _low(s["ai_availability_ci"]),
+        av_hi,
+        t.ai_availability_min,
+        ">=",
+    )
     ai_text = (
         f"AI errors {_pct(s['ai_error_rate'])} (CI {_pct(_low(s['ai_error_rate_ci']))}-"
         f"{_pct(_high(s['ai_error_rate_ci']))}, n={n_ai})"
@@ -284,9 +303,9 @@ def _judge(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[s
         if s["trigger_fired_at"] is not None:
             why += f" ({_detected(s)})"
         return "ROLLBACK", f"{why}; {ai_text}"
-    if n_ai >= m and err_lo > t.ai_error_rate_max:
+    if n_ai >= m and ai_err.firm:
         return "ROLLBACK", f"{ai_text} over the {_pct(t.ai_error_rate_max)} trigger"
-    if n_ai >= m and av_hi < t.ai_availability_min:
+    if n_ai >= m and ai_av.firm:
         return "ROLLBACK", (
             f"AI availability {_pct(s['ai_availability'])} (CI up to {_pct(av_hi)}, n={n_ai}) "
             f"under the {_pct(t.ai_availability_min)} trigger"
@@ -294,21 +313,27 @@ def _judge(s: dict[str, Any], data: RunData, drift_max: float | None) -> tuple[s
     if n_user < m:
         return "n/a", f"{context}only {n_user} user requests (min_samples {m})"
     sla = g.slas.user.availability_min
-    if sla is not None and _high(s["user_availability_ci"]) < sla:
+    users_av = s["user_availability"], s["user_availability_ci"]
+    if (
+        sla is not None
+        and beyond(_value(users_av[0]), _low(users_av[1]), _high(users_av[1]), sla, ">=").firm
+    ):
         return "FAIL", (
             f"{context}{users} (CI up to {_pct(_high(s['user_availability_ci']))}) under the "
             f"{_pct(sla)} SLA"
         )
     ai_part = ai_text if n_ai >= m else f"AI not judged ({n_ai} calls, min_samples {m})"
-    lo, hi, conf = _low(s["observed_ci"]), _high(s["observed_ci"]), s["configured_share"]
+    lo, hi = _low(s["observed_ci"]), _high(s["observed_ci"])
+    conf = math.nan if s["configured_share"] is None else s["configured_share"]
+    drift = 0.0 if s["drift"] is None else s["drift"]
     if (
         drift_max is not None
         and not s["kill_switch"]
         and s["split_requests"] >= m
-        and (lo > conf + drift_max or hi < conf - drift_max)
+        and beyond_band(_value(s["observed_share"]), lo, hi, conf, drift_max).firm
     ):
         return "WARN", (
-            f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {s['drift'] * 100:+.1f} points past "
+            f"{share} (CI {_pct(lo)}-{_pct(hi)}): drift {drift * 100:+.1f} points past "
             f"±{drift_max * 100:g}; {ai_part}"
         )
     return "PASS", f"{context}{ai_part}; {users}; {share}"

@@ -18,6 +18,7 @@ from harness.analysis.data import (
     _floats,
     is_in,
 )
+from harness.analysis.model import FallbackFault, FallbackFigures, SplitFigures, Stickiness
 from harness.analysis.stats import binomial_p_value, quantiles, wilson, z_value
 from harness.analysis.systems import QS, _num, phase_bounds
 
@@ -41,7 +42,7 @@ def _killed(data: RunData, df: pd.DataFrame) -> BoolArray:
 
 def fallback_figures(
     data: RunData, pops: dict[str, Population], confidence: float
-) -> dict[str, Any]:
+) -> FallbackFigures:
     """Fallback rate and reasons, requests rescued by legacy, user errors during each fault, and
     the latency users paid when the gateway fell back against the configured timeout."""
     df = _users(data)
@@ -59,7 +60,7 @@ def fallback_figures(
     # waiting out the timeout, then legacy; 10% slack for the gateway's own work and the network
     bound = round(timeout_ms * 1.1 + legacy_p99, 1) if math.isfinite(legacy_p99) else math.nan
     over = int((user.latency[fb] > bound).sum()) if math.isfinite(bound) else 0
-    per_fault = []
+    per_fault: list[FallbackFault] = []
     for f, bounds in zip(data.faults, phase_bounds(data.faults, data.duration), strict=True):
         a, b = bounds["during"]
         m = (user.t >= a) & (user.t < b)
@@ -142,7 +143,7 @@ def split_rows(data: RunData) -> SplitRows:
     return SplitRows(df, _floats(df["ts"]) - data.t0, killed, to_ai & ~killed)
 
 
-def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
+def split_figures(data: RunData, confidence: float) -> SplitFigures:
     """Observed AI share against configured (drift) and stickiness per user.
 
     A request counts as sent to the AI when the AI was called on the user's path (or, from
@@ -158,9 +159,14 @@ def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
     g = data.scenario.stack.gateway
     rows = split_rows(data)
     df = rows.frame
-    out: dict[str, Any] = {"pattern": g.pattern, "applies": g.pattern == "split"}
     if not len(df):
-        return {**out, "n": 0, "observed_share": None, "configured_share": g.ai_share}
+        return {
+            "pattern": g.pattern,
+            "applies": g.pattern == "split",
+            "n": 0,
+            "observed_share": None,
+            "configured_share": g.ai_share,
+        }
     killed = rows.killed
     keep = ~killed
     to_ai = rows.to_ai[keep]
@@ -194,22 +200,28 @@ def split_figures(data: RunData, confidence: float) -> dict[str, Any]:
                 else (0.0 if abs(r - expected) > 1e-12 else 1.0)
             )
     decisive = p_clustered if math.isfinite(p_clustered) else p_value
-    out.update(
-        {
-            "n": n,
-            "ai_requests": k,
-            "kill_switch_requests": int(killed.sum()),
-            "configured_share": _num(expected),
-            "configured_from": "records" if from_records else "scenario",
-            "observed_share": _num(k / n) if n else None,
-            "observed_ci": [_num(lo), _num(hi)],
-            "drift": _num(k / n - expected) if n else None,
-            "p_value": _num(p_value),
-            "p_value_clustered": _num(p_clustered),
-            "significant": bool(decisive < 1 - confidence) if math.isfinite(decisive) else False,
-        }
-    )
-    out.update(_stickiness(codes, has, users, to_ai, conf))
+    out: SplitFigures = {
+        "pattern": g.pattern,
+        "applies": g.pattern == "split",
+        "n": n,
+        "ai_requests": k,
+        "kill_switch_requests": int(killed.sum()),
+        "configured_share": _num(expected),
+        "configured_from": "records" if from_records else "scenario",
+        "observed_share": _num(k / n) if n else None,
+        "observed_ci": [_num(lo), _num(hi)],
+        "drift": _num(k / n - expected) if n else None,
+        "p_value": _num(p_value),
+        "p_value_clustered": _num(p_clustered),
+        "significant": bool(decisive < 1 - confidence) if math.isfinite(decisive) else False,
+    }
+    sticky = _stickiness(codes, has, users, to_ai, conf)
+    out["users"] = sticky["users"]
+    out["users_compared"] = sticky["users_compared"]
+    out["sticky_users"] = sticky["sticky_users"]
+    if "switched_users" in sticky:
+        out["switched_users"] = sticky["switched_users"]
+    out["stickiness"] = sticky["stickiness"]
     if g.pattern == "shadow" and data.has_decisions:
         shadow = data.decisions["shadow"].to_numpy() == 1
         out["shadow_sample_configured"] = _num(g.shadow_sample)
@@ -234,9 +246,7 @@ def _user_codes(df: pd.DataFrame, keep: BoolArray) -> tuple[Any, BoolArray, int]
     return codes.astype(np.int64), codes >= 0, len(uniques)
 
 
-def _stickiness(
-    codes: Any, has: BoolArray, users: int, to_ai: BoolArray, conf: Any
-) -> dict[str, Any]:
+def _stickiness(codes: Any, has: BoolArray, users: int, to_ai: BoolArray, conf: Any) -> Stickiness:
     """Users whose requests (at one configured share) all went to the same system."""
     if not has.any():
         return {"users": 0, "users_compared": 0, "sticky_users": 0, "stickiness": None}

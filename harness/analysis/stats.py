@@ -22,8 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "Beyond",
     "QuantileEstimate",
     "RankTest",
+    "beyond",
+    "beyond_band",
     "binomial_p_value",
     "exact_lower",
     "quantile_delta_ci",
@@ -39,6 +42,43 @@ FloatArray = npt.NDArray[np.float64]
 #: Past this many values per side the rank test runs on a fixed-seed subsample: the p-value of
 #: a few hundred thousand values is already 0 for any real difference, and ranking 10M is slow.
 RANK_TEST_MAX = 50_000
+
+
+@dataclass(frozen=True)
+class Beyond:
+    """Where an estimate stands against a limit: the one "borderline" rule.
+
+    ``past``: the point estimate is past the limit; ``firm``: its interval lies wholly past it
+    (what fails a check); ``borderline``: past but not firmly (recorded, never failing). NaN
+    anywhere is neither past nor firm."""
+
+    past: bool
+    firm: bool
+
+    @property
+    def borderline(self) -> bool:
+        """Past the limit, but the interval is not wholly past it."""
+        return self.past and not self.firm
+
+
+def beyond(value: float, low: float, high: float, limit: float, op: str = "<=") -> Beyond:
+    """``value`` with interval ``[low, high]`` against a limit that must hold: ``op`` ``<=``
+    (at most ``limit``; ``<`` the same) or ``>=`` (at least ``limit``)."""
+    if op in ("<=", "<"):
+        return Beyond(past=bool(value > limit), firm=bool(low > limit))
+    if op in (">=", ">"):
+        return Beyond(past=bool(value < limit), firm=bool(high < limit))
+    raise ValueError(f"op must be <=, <, >= or >, not {op!r}")
+
+
+def beyond_band(value: float, low: float, high: float, centre: float, width: float) -> Beyond:
+    """``value`` with interval ``[low, high]`` against ``centre`` ± ``width`` (e.g. an observed
+    share against the configured one ± the allowed drift): past when the estimate is outside
+    the band, firm when the whole interval is on one side outside it."""
+    return Beyond(
+        past=bool(abs(value - centre) > width),
+        firm=bool(low > centre + width or high < centre - width),
+    )
 
 
 def z_value(confidence: float) -> float:

@@ -4,11 +4,17 @@ for a time slice, and per phase of each injected fault (before, during, after)."
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from harness.analysis.data import BoolArray, Fault, Population, RunData
+from harness.analysis.model import (
+    FaultRow,
+    RunSystemFigures,
+    SliceFigures,
+    SystemFigures,
+)
 from harness.analysis.stats import quantiles, wilson
 
 __all__ = ["fault_phases", "phase_bounds", "summarise", "summarise_slice"]
@@ -25,6 +31,19 @@ def _ci(lo: float, hi: float) -> list[float | None]:
     return [_num(lo), _num(hi)]
 
 
+@overload
+def summarise(
+    pop: Population,
+    *,
+    user_requests: int,
+    duration: float,
+    confidence: float,
+    mask: None = None,
+) -> RunSystemFigures: ...
+@overload
+def summarise(
+    pop: Population, *, user_requests: int, duration: float, confidence: float, mask: BoolArray
+) -> SystemFigures: ...
 def summarise(
     pop: Population,
     *,
@@ -32,7 +51,7 @@ def summarise(
     duration: float,
     confidence: float,
     mask: BoolArray | None = None,
-) -> dict[str, Any]:
+) -> SystemFigures | RunSystemFigures:
     """Volume, share, success, availability, error rate, latency and cost of ``pop``.
 
     ``mask`` restricts to a subset of its calls (a phase); ``served``/``share`` then stay
@@ -74,7 +93,7 @@ def summarise(
     return out
 
 
-def summarise_slice(pop: Population, start: float, end: float, confidence: float) -> dict[str, Any]:
+def summarise_slice(pop: Population, start: float, end: float, confidence: float) -> SliceFigures:
     """:func:`summarise` for the calls of ``pop`` in ``[start, end)``."""
     mask = (pop.t >= start) & (pop.t < end)
     out = summarise(pop, user_requests=0, duration=end - start, confidence=confidence, mask=mask)
@@ -102,9 +121,7 @@ def phase_bounds(faults: list[Fault], duration: float) -> list[dict[str, tuple[f
     return out
 
 
-def fault_phases(
-    data: RunData, pops: dict[str, Population], confidence: float
-) -> list[dict[str, Any]]:
+def fault_phases(data: RunData, pops: dict[str, Population], confidence: float) -> list[FaultRow]:
     """For each fault: what it was, and every population's figures before, during and after."""
     users = data.requests if data.has_requests else data.decisions
     fb = users["fallback"].to_numpy() == 1 if len(users) else np.zeros(0, bool)

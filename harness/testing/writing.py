@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from harness.rundir import DECISION_FIELDS, RECORDS_VERSION, REQUEST_FIELDS, RunDir
+from harness.rundir import (
+    DECISION_FIELDS,
+    EVENT_KINDS,
+    RECORDS_VERSION,
+    REQUEST_FIELDS,
+    LoadStats,
+    RunDir,
+    StackInfo,
+)
 from harness.scenario import Scenario
 from harness.testing.records import (
     _OUTCOMES,
@@ -138,6 +146,7 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
     ev: list[dict[str, Any]] = [
         {"ts": t0, "kind": "run_start", "scenario": spec.name, "run_dir": ""},
     ]
+    # The chaos timeline stamps each event with its offset from the start of the load.
     for s in sorted(spec.stages, key=lambda s: s.at):
         ev.append({"ts": t0 + s.at, "kind": "stage", "users": s.users, "rate": s.rps})
     injected = [f for f in spec.faults if f.injected]
@@ -153,6 +162,7 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
                 "toxic": toxic,
                 "planned_at": f.at,
                 "label": c.describe(),
+                "actual_at": round(f.at + 0.01, 3),
             }
         )
         ev.append(
@@ -163,6 +173,8 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
                 "target": f.target,
                 "planned_at": f.at + f.for_,
                 "reason": "scheduled",
+                "label": c.describe(),
+                "actual_at": round(f.at + f.for_ + 0.01, 3),
             }
         )
     for at, share in sorted(spec.share_changes):
@@ -187,6 +199,8 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
                 "trigger": "ai_error_rate",
                 "value": 1.0,
                 "threshold": scenario.grading.triggers.ai_error_rate_max,
+                "window": max(2.0, round(scenario.grading.window)),
+                "samples": scenario.grading.min_samples,
             }
         )
         ev.append(
@@ -207,10 +221,11 @@ def _events(spec: SyntheticRun, scenario: Scenario, n: int) -> list[dict[str, An
                 "last_lines": [],
             }
         )
-    reason = {"complete": "completed"}.get(spec.status, spec.status)
-    ev.append({"ts": end, "kind": "run_stopping", "reason": reason})
     ev.append({"ts": end + 0.1, "kind": "run_stop", "status": spec.status})
     ev.sort(key=lambda e: e["ts"])
+    unknown = sorted({e["kind"] for e in ev} - set(EVENT_KINDS))
+    if unknown:  # a run never writes these: neither may a synthetic one
+        raise ValueError(f"synthetic events of kinds no run writes: {unknown}")
     return ev
 
 
@@ -243,16 +258,17 @@ def make_run(path: Path, spec: SyntheticRun) -> RunDir:
     with open(run.events, "w", encoding="utf-8") as fh:
         for e in _events(spec, scenario, n):
             fh.write(json.dumps(e) + "\n")
-    # the keys harness.load.runner writes
-    meta: dict[str, Any] = {
-        "harness_version": __version__,
-        "records_version": RECORDS_VERSION,
-        "machine": {"host": "synthetic", "platform": "synthetic", "python": "3.11", "cpus": 1},
-        "status": spec.status,
-        "started": spec.start_ts,
-        "ended": spec.start_ts + spec.duration,
-        "scenario": spec.name,
-        "load": {
+    # what harness.load.runner writes, in its order: when the run starts, when the stack is up,
+    # when the load starts (the time origin), when it stops, when the run ends
+    run.write_meta(
+        harness_version=__version__,
+        locust_version=_locust_version(),
+        records_version=RECORDS_VERSION,
+        machine={"host": "synthetic", "platform": "synthetic", "python": "3.11", "cpus": 1},
+        status="running",
+        started=spec.start_ts,
+        scenario=spec.name,
+        load={
             "model": "closed" if spec.stages else "open (rate)",
             "shape": scenario.load.shape,
             "requested_users": scenario.load.peak_users(),
@@ -260,13 +276,48 @@ def make_run(path: Path, spec: SyntheticRun) -> RunDir:
             "workers": 0,
             "distributed": False,
         },
-        "load_stats": {
-            "records": n,
-            "achieved_rps": n / spec.duration if spec.duration else 0.0,
-        },
-        "synthetic": {"seed": spec.seed},
+    )
+    run.write_meta(stack=_stack(scenario))
+    run.write_meta(load_started=spec.start_ts)
+    stats: LoadStats = {
+        "locust_requests": n,
+        "locust_failures": int(n - np.count_nonzero(r["ok"])),
+        "records": n,
+        "achieved_rps": n / spec.duration if spec.duration else 0.0,
+        "workers_reported": 0,
+        "requests_started": n,
     }
+    run.write_meta(load_stats=stats)
     if spec.status == "harness_error":
-        meta["harness_error"] = spec.harness_error or "gateway: exited with code 1"
-    run.meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        run.write_meta(
+            status=spec.status,
+            ended=spec.start_ts + spec.duration,
+            harness_error=spec.harness_error or "gateway: exited with code 1",
+        )
+    else:
+        run.write_meta(status=spec.status, ended=spec.start_ts + spec.duration)
     return run
+
+
+def _locust_version() -> str:
+    """The installed Locust's version, without importing it (it patches the process)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("locust")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _stack(scenario: Scenario) -> StackInfo:
+    """Where the stack would have listened (nothing listens: nothing ran)."""
+    ext = scenario.stack.external
+    gateway = ext.gateway_url if ext is not None else "http://127.0.0.1:0"
+    return {
+        "gateway_url": str(gateway),
+        "admin_url": str(ext.admin_url) if ext is not None and ext.admin_url else None,
+        "toxiproxy_url": "http://127.0.0.1:0",
+        "proxies": {},
+        "services": {},
+        "pids": {},
+    }

@@ -56,10 +56,16 @@ def test_windows_frame(tmp_path: Path) -> None:
     assert len(user) == 6 and user["requests"].sum() == 1200
     assert user["rps"].to_numpy() == pytest.approx(40, abs=1)
     ai = w[w["system"] == "ai"].set_index("window_start")
-    assert ai.loc[10.0, "error_rate"] == pytest.approx(1.0, abs=0.05)  # the AI is down
+    assert ai.loc[10.0, "error_rate"] == 1.0  # the AI is down: every call fails
     assert ai.loc[0.0, "error_rate"] < 0.05
     assert ai.loc[0.0, "p50_ms"] == pytest.approx(120, rel=0.2)
-    assert user["ai_share"].to_numpy() == pytest.approx(0.5, abs=0.15)
+    # window-level AI share: the window's user requests the AI served, as the records say
+    req = a.data.requests
+    t = req["ts"].to_numpy() - a.data.t0
+    served_ai = (req["served_by"] == "ai").to_numpy()
+    expected = [served_ai[(t >= lo) & (t < lo + 5)].mean() for lo in user["window_start"]]
+    assert user["ai_share"].to_numpy() == pytest.approx(expected, abs=1e-12)
+    assert user["ai_share"].to_numpy() == pytest.approx(0.5, abs=0.1)  # 200 requests a window
 
 
 def test_comparison_in_shadow(tmp_path: Path) -> None:
@@ -131,7 +137,11 @@ def test_phases_and_detection(tmp_path: Path) -> None:
     assert f["phases"]["during"]["ai"]["error_rate"] == pytest.approx(1.0)
     assert f["phases"]["before"]["ai"]["error_rate"] < 0.05
     assert f["phases"]["after"]["ai"]["error_rate"] < 0.05
-    assert f["phases"]["during"]["user"]["error_rate"] == pytest.approx(0.5, abs=0.1)
+    during = f["phases"]["during"]
+    # every user error during the outage is a call to the AI (all of which failed), and only
+    assert during["user"]["errors"] == during["ai"]["requests"] > 0
+    assert during["user"]["error_rate"] == during["ai"]["requests"] / during["user"]["requests"]
+    assert during["user"]["error_rate"] == pytest.approx(0.5, abs=0.05)  # the AI's half
     d = a.metrics["detection"][0]
     ids = {c["id"] for c in d["conditions"]}
     assert {"trigger.immediate.ai_error_rate", "trigger.immediate.ai_availability"} <= ids

@@ -1,47 +1,79 @@
-"""The analysis record reader agrees with RunDir's readers on the columns it reads."""
+"""The record reader (harness.analysis.records) reads what the files hold, typed by the one
+record schema (harness.rundir.FIELD_DTYPES)."""
 
 from __future__ import annotations
 
+import csv
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from harness.analysis.records import DECISION_COLUMNS, REQUEST_COLUMNS, read_columns
+from harness.analysis.records import DECISION_COLUMNS, REQUEST_COLUMNS, read_columns, read_frame
+from harness.rundir import DECISION_FIELDS, FIELD_DTYPES, REQUEST_FIELDS
 from harness.testing import SyntheticFault, SyntheticRun, make_run
 
 
-def _compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
-    assert len(ours) == len(theirs)
-    for col in ours.columns:
-        a, b = ours[col], theirs[col]
-        if isinstance(a.dtype, pd.CategoricalDtype):
-            assert list(a.astype(str)) == list(b.astype(str)), col
+def _by_csv_module(path: Path) -> dict[str, list[Any]]:
+    """Every column of a record file as the stdlib csv module reads it, typed by hand the way
+    FIELD_DTYPES says: an independent reading to hold the pyarrow reader to."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out: dict[str, list[Any]] = {}
+    for name in rows[0]:
+        kind = FIELD_DTYPES[name]
+        cells = [r[name] for r in rows]
+        if kind == "float64":
+            out[name] = [float(c) if c else math.nan for c in cells]
+        elif kind.startswith("int"):
+            out[name] = [int(c) if c else 0 for c in cells]
         else:
-            assert a.dtype == b.dtype, col
-            np.testing.assert_array_equal(a.to_numpy(), b.to_numpy(), err_msg=col)
+            out[name] = cells
+    return out
 
 
-def test_same_values_as_rundir(tmp_path: Path) -> None:
+@pytest.mark.parametrize("which", ["requests", "decisions"])
+def test_reader_agrees_with_the_csv_module(tmp_path: Path, which: str) -> None:
     run = make_run(
         tmp_path / "r",
         SyntheticRun(pattern="fallback", rps=20, duration=20, faults=[SyntheticFault(5, 5)]),
     )
-    req, req_ids = read_columns(run.requests, REQUEST_COLUMNS)
-    dec, dec_ids = read_columns(run.decisions, DECISION_COLUMNS)
-    full_req, full_dec = run.read_requests(), run.read_decisions()
-    _compare(req, full_req[[c for c in REQUEST_COLUMNS if c != "request_id"]])
-    _compare(dec, full_dec[[c for c in DECISION_COLUMNS if c != "request_id"]])
-    assert req_ids.to_pylist() == list(full_req["request_id"])
-    assert dec_ids.to_pylist() == list(full_dec["request_id"])
+    path, fields = (
+        (run.requests, REQUEST_FIELDS) if which == "requests" else (run.decisions, DECISION_FIELDS)
+    )
+    expected = _by_csv_module(path)
+    frame = read_frame(path, fields)
+    assert list(frame.columns) == list(fields) == list(expected)
+    for name in fields:
+        col, kind = frame[name], FIELD_DTYPES[name]
+        if kind == "category":
+            assert isinstance(col.dtype, pd.CategoricalDtype), name
+            assert list(col.astype(str)) == expected[name], name
+        elif kind == "string":
+            assert col.dtype == "string" and list(col) == expected[name], name
+        else:
+            assert col.dtype == kind, name
+            np.testing.assert_array_equal(col.to_numpy(), np.array(expected[name]), err_msg=name)
+    # the analysis subset: same values, request_id apart
+    columns = REQUEST_COLUMNS if which == "requests" else DECISION_COLUMNS
+    part, ids = read_columns(path, columns)
+    assert ids.to_pylist() == expected["request_id"]
+    for name in part.columns:
+        pd.testing.assert_series_equal(part[name], frame[name], check_names=False)
+    # RunDir's readers are this reader
+    full = run.read_requests() if which == "requests" else run.read_decisions()
+    pd.testing.assert_frame_equal(full, frame)
 
 
 def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", SyntheticRun(rps=10, duration=10, torn_last_line=True))
     assert not run.requests.read_bytes().endswith(b"\n")
     req, ids = read_columns(run.requests, REQUEST_COLUMNS)
-    assert len(req) == len(run.read_requests()) == 100
-    assert len(ids) == 100
+    assert len(req) == len(ids) == 100  # the designed rows, and not the torn one
+    assert ids.to_pylist() == [f"r{i}" for i in range(100)]
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from harness.rundir import DECISION_FIELDS, EVENT_KINDS, REQUEST_FIELDS
+import harness
+from harness.rundir import DECISION_FIELDS, EVENT_KINDS, REQUEST_FIELDS, RUN_META_KEYS
 from harness.scenario import parse_scenario
 from harness.testing import SyntheticFault, SyntheticRun, SyntheticStage, make_run
 
@@ -21,10 +23,12 @@ def test_files_follow_the_contract(tmp_path: Path) -> None:
     assert run.requests.read_text().splitlines()[0] == ",".join(REQUEST_FIELDS)
     assert run.decisions.read_text().splitlines()[0] == ",".join(DECISION_FIELDS)
     kinds = [json.loads(line)["kind"] for line in run.events.read_text().splitlines()]
-    assert set(kinds) <= set(EVENT_KINDS)
-    assert {"chaos_applied", "chaos_removed", "trigger_fired", "kill_switch"} <= set(kinds)
+    assert set(kinds) == {
+        "run_start", "chaos_applied", "chaos_removed", "trigger_fired", "kill_switch", "run_stop",
+    }  # fmt: skip
     meta = run.read_meta()
     assert meta["status"] == "complete" and meta["started"] < meta["ended"]
+    assert meta["load_started"] == spec.start_ts  # the time origin real runs write
     assert len(run.read_requests()) == len(run.read_decisions()) == 600
 
 
@@ -71,3 +75,64 @@ def test_variants(tmp_path: Path) -> None:
         SyntheticRun(status="harness_error", harness_error="boom", rps=5, duration=5),
     )
     assert err.read_meta()["harness_error"] == "boom"
+
+
+_HARNESS = Path(harness.__file__).parent
+
+
+def _emitted_kinds() -> set[str]:
+    """Event kinds the harness's run side logs: ``<x>.log("kind", ...)`` / ``_log(...)``."""
+    kinds = set()
+    for path in [*(_HARNESS / "load").glob("*.py"), *(_HARNESS / "faults").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("log", "_log")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                kinds.add(node.args[0].value)
+    return kinds
+
+
+def _runner_meta_keys() -> set[str]:
+    """meta.json keys harness/load/runner.py writes: ``write_meta(key=...)`` and the keys of the
+    ``meta`` dict it passes as ``**meta``."""
+    keys = set()
+    tree = ast.parse((_HARNESS / "load" / "runner.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "write_meta":
+            keys |= {k.arg for k in node.keywords if k.arg is not None}
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "meta" for t in node.targets
+        ):
+            assert isinstance(node.value, ast.Dict)
+            keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+        elif isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "meta":
+            assert isinstance(node.slice, ast.Constant)
+            keys.add(node.slice.value)
+    return keys
+
+
+def test_event_kinds_are_what_runs_write() -> None:
+    """EVENT_KINDS lists every kind the run side logs and nothing else (no kind no run writes)."""
+    assert _emitted_kinds() == set(EVENT_KINDS)
+
+
+def test_meta_keys_are_what_runs_write(tmp_path: Path) -> None:
+    """RunMeta documents the runner's keys; a synthetic run writes those a complete,
+    undistributed, unsaturated run writes, and nothing else."""
+    runner = _runner_meta_keys()
+    assert runner == RUN_META_KEYS
+    spec = SyntheticRun(rps=5, duration=5)
+    meta = make_run(tmp_path / "r", spec).read_meta()
+    conditional = {"harness_error", "worker_pids", "load_generator_saturated"}
+    assert set(meta) == runner - conditional
+    assert set(meta["load_stats"]) == {
+        "locust_requests", "locust_failures", "records", "achieved_rps", "workers_reported",
+        "requests_started",
+    }  # fmt: skip
+    err = make_run(tmp_path / "x", SyntheticRun(status="harness_error", rps=5, duration=5))
+    assert set(err.read_meta()) == runner - conditional | {"harness_error"}
