@@ -97,8 +97,8 @@ class FaultDetection:
         text = f"detected {fmt_seconds(self.time_to_detect)} after it started"
         if self.expected_within is not None:
             text += f" (expected within {fmt_seconds(self.expected_within)})"
-        n = len(self.detectors)
-        text += f" by {n} alert{'s' if n != 1 else ''} and trigger{'s' if n != 1 else ''}"
+        if n := len(self.detectors):
+            text += f" by {n} alert{'s' if n != 1 else ''} and trigger{'s' if n != 1 else ''}"
         if self.time_to_recover is not None:
             text += f"; recovered {fmt_seconds(self.time_to_recover)} after it ended"
         if self.trigger_fired is not None:

@@ -91,13 +91,16 @@ class Explanation:
         return f"{self.value} ({context})" if context else self.value
 
     @property
-    def sentence(self) -> str:
-        """One complete explanation: name, figure, threshold, method and n, when, live."""
-        head = f"{self.check.name}: {self.figure}"
-        if self.threshold:
-            head += f", must be {self.threshold}"
+    def body(self) -> str:
+        """The sentence without the check's name: figure, threshold, data, method, n, when."""
+        head = self.figure + (f", must be {self.threshold}" if self.threshold else "")
         parts = [head, self.data, self.method, self.when, self.live]
         return "; ".join(p for p in parts if p)
+
+    @property
+    def sentence(self) -> str:
+        """One complete explanation: name, figure, threshold, method and n, when, live."""
+        return f"{self.check.name}: {self.body}"
 
 
 def explain(check: CheckResult) -> Explanation:
