@@ -6,7 +6,7 @@
       - FAILED sla.user.availability: User availability at least 99.9%: 97.25% (whole run)
         must be ≥ 99.90%; Wilson, n = 3,000; first held +21.0 s, cleared +29.0 s
       - INCONCLUSIVE sla.ai.p95: AI p95 within 1 s: no value, must be ≤ 1,000 ms; too little
-        data: n = 12 of 30 needed (2.5× the load or the run length)
+        data: n = 12 of 30 needed (2.5x the load or the run length)
       - ... and 2 more in the report
 
 Each line is built from the checks (:mod:`harness.report.explain`), never parsed out of the

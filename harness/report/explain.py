@@ -9,10 +9,10 @@
                                ├── run_value   "12.00% over the run" (beside a worst-window figure)
                                ├── method      "Wilson, n = 412"
                                ├── data        inconclusive: "too little data: n = 12 of 30 needed
-                               │               (2.5× the load)"
+                               │               (2.5x the load)"
                                └── live        "acted on by the live check"
                              .figure   "14.90% (worst 5 s window, 12.0-17.0 s; 12.00% over the run)"
-                             .sentence "AI error rate above 10%: 14.90% (...), must be ≤ 10.00%; ..."
+                             .sentence "AI error rate above 10%: 14.90% (...), must be ≤ 10%..."
 
 Every output (HTML, Markdown, JUnit, summary.json, the console) renders these same texts, built
 from the check's fields, never parsed back out of the grading's reason strings. Texts are raw:
@@ -158,7 +158,7 @@ def window_text(check: CheckResult) -> str:
 
 def data_text(check: CheckResult) -> str:
     """For an inconclusive check: how much data it had, how much it needed, and how much more
-    load that means (``too little data: n = 12 of 30 needed (2.5× the load)``)."""
+    load that means (``too little data: n = 12 of 30 needed (2.5x the load)``)."""
     if check.status != "inconclusive":
         return ""
     n, needed = as_float(check.samples), as_float(check.samples_needed)

@@ -165,11 +165,11 @@ def fmt_span(start: Any, end: Any) -> str:
 
 
 def fmt_factor(value: Any) -> str:
-    """A multiplier for people: ``2.5×``, ``12×`` (``n/a`` when not a figure)."""
+    """A multiplier for people: ``2.5x``, ``12x`` (``n/a`` when not a figure)."""
     v = as_float(value)
     if v is None:
         return NA
-    return f"{fmt_num(v, 2)}×"
+    return f"{fmt_num(v, 2)}x"
 
 
 #: Digits a figure may gain to read on its own side of a threshold, before directed rounding.
