@@ -79,6 +79,7 @@ def test_faults_name_what_detected_them_in_markdown_and_junit(fallback_run: RunD
     assert [(d["id"], d["first_held_s"], d["cleared_s"]) for d in detectors] == [
         ("trigger.immediate.ai_error_rate", 21.0, 38.0),
         ("alert.critical.availability.ai", 22.5, 34.0),
+        ("sla.user.availability", 21.0, 29.0),  # a failed check first seen in the fault
     ]
 
 
