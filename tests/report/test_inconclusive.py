@@ -24,7 +24,7 @@ def test_the_html_banner_and_section_say_what_lacked_data(fallback_run: RunDir) 
     html = render(fallback_run, _graded(), "html")  # type: ignore[arg-type]
     banner = html[html.index('<header class="banner v-inconclusive">') : html.index("</header>")]
     assert ">INCONCLUSIVE<" in banner and "Too little data to judge" in banner
-    assert f"<b>Too little data: AI p95 within 1 s</b>: {NEED}" in banner
+    assert f"<b>AI p95 within 1 s</b>: {NEED}" in banner
     assert "exit code <b>4</b>" in banner
     assert '<h3 class="unjudged-title">Too little data to judge</h3>' in html
     assert '<span class="badge b-inconclusive sev-sla">INCONCLUSIVE</span>' in html
