@@ -61,9 +61,10 @@ def render_reports(
 
 
 def gate_exit_code(graded: GradedRun, *, strict: bool = False) -> int:
-    """The CI gate's exit code for a graded run: its verdict's (``strict``: WARN fails), except
-    that a run that did not complete never passes (3), as ``dualsys run`` exits."""
-    from harness.report.view import gate_exit_code as _gate
+    """The CI gate's exit code for a graded run: its verdict's (``strict``: WARN fails;
+    INCONCLUSIVE: 4), except that a run that did not complete never passes (3), as
+    ``dualsys run`` exits (see :mod:`harness.report.gate`)."""
+    from harness.report.gate import gate_exit_code as _gate
 
     return _gate(graded, strict=strict)
 

@@ -8,10 +8,17 @@
           <failure message="<evidence>" type="sla">value, threshold, window, evidence</failure>
       <testsuite name="alert">    ... kind "alert"      (failure: the alert fired)
       <testsuite name="trigger">  ... kind "trigger"    (failure: the trigger fired)
-      <testsuite name="run">      only when the run did not complete: one <error> test case
 
-A check with status "skipped" (not evaluable) is ``<skipped message="<evidence>">``. The XML is
-built with ElementTree (which escapes), after stripping characters XML cannot carry at all.
+      <testsuite name="fault">    one passing <testcase> per injected fault, named by what detected
+                                  it; its output lists each alert and trigger, first held, cleared
+      <testsuite name="run">      a skipped note when checks were inconclusive, an <error> when
+                                  the run did not complete
+
+A check with status "skipped" (not evaluable) is ``<skipped message="<evidence>">``; an
+inconclusive one (too little data) is ``<skipped message="INCONCLUSIVE: ...">``, never a pass;
+an info alert whose condition was met (a milestone) passes, with a note in ``<system-out>``. A
+failure's message is the whole explanation then the evidence. The XML is built with ElementTree
+(which escapes), after stripping characters XML cannot carry at all.
 """
 
 from __future__ import annotations
@@ -22,13 +29,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.grading.model import CheckResult
-from harness.report.numbers import fmt_offset, fmt_unit, op_symbol
+from harness.report.explain import explain, outcome, status_label
+from harness.report.numbers import fmt_count, fmt_unit
 from harness.report.templating import clean_text
 
 if TYPE_CHECKING:
+    from harness.report.detection import FaultDetection
     from harness.report.view import ReportView
 
-__all__ = ["JUnitCase", "JUnitReport", "case_from_check", "junit_xml", "run_case"]
+__all__ = [
+    "JUnitCase",
+    "JUnitReport",
+    "case_from_check",
+    "fault_case",
+    "inconclusive_case",
+    "junit_xml",
+    "run_case",
+]
 
 MESSAGE_MAX = 1000
 #: Suites always present (empty ones too), so that CI shows the same structure every run.
@@ -49,40 +66,97 @@ class JUnitCase:
 
 
 def case_from_check(check: CheckResult) -> JUnitCase:
-    """The test case of one SLA, alert or trigger."""
-    value = fmt_unit(check.value, check.unit)
-    threshold = fmt_unit(check.threshold, check.unit)
+    """The test case of one SLA, alert or trigger.
+
+    A failure's message is the whole explanation (value, threshold, window, method, n) and then
+    the evidence; an inconclusive check is ``<skipped>`` with what it lacked; an info alert whose
+    condition was met (a milestone) passes with a note, never a failure.
+    """
+    why = explain(check)
     lines = [
         f"check: {check.id} ({check.kind}, {check.severity})",
         f"system: {check.system}",
-        f"value: {value}"
+        f"status: {status_label(check)}",
+        f"value: {why.value}"
         + (
             f" (CI {fmt_unit(check.ci_low, check.unit)} to {fmt_unit(check.ci_high, check.unit)})"
             if check.ci_low is not None and check.ci_high is not None
             else ""
         ),
-        f"threshold: {op_symbol(check.op)} {threshold}".replace("  ", " "),
-        f"window: {check.window}",
+        f"threshold: {why.threshold or 'n/a'}",
+        f"window: {why.window}",
     ]
-    if check.first_seen is not None:
-        lines.append(f"first seen: {fmt_offset(check.first_seen)}")
-    if check.cleared is not None:
-        lines.append(f"cleared: {fmt_offset(check.cleared)}")
-    if getattr(check, "samples", None) is not None:
-        lines.append(f"samples: {check.samples}")  # type: ignore[attr-defined,unused-ignore]
-    if getattr(check, "borderline", False):
+    if why.run_value:
+        lines.append(f"over the run: {why.run_value.removesuffix(' over the run')}")
+    if check.method:
+        lines.append(f"method: {check.method}")
+    if check.samples is not None:
+        lines.append(f"samples: {fmt_count(check.samples)}")
+    if why.data:
+        lines.append(f"data: {why.data}")
+    if why.when:
+        lines.append(f"when: {why.when}")
+    if check.fired_live:
+        lines.append("live: acted on by the live check during the run")
+    if check.borderline:
         lines.append("borderline: the value is past the threshold but its interval is not")
     lines.append(f"evidence: {check.evidence}")
-    outcome = {"fail": "fail", "skipped": "skipped"}.get(check.status, "pass")
-    message = check.evidence or f"{check.name}: {value} ({op_symbol(check.op)} {threshold})"
+    out = outcome(check)
+    junit_outcome = {"fail": "fail", "skipped": "skipped", "inconclusive": "skipped"}.get(
+        out, "pass"
+    )
+    if out == "skipped":
+        message = check.evidence or f"{check.name}: skipped"
+    elif out == "inconclusive":
+        message = f"INCONCLUSIVE: {why.sentence}"
+    else:
+        message = why.sentence + (f". {check.evidence}" if check.evidence else "")
     return JUnitCase(
         suite=check.kind,
         classname=f"dualsys.{check.kind}.{check.system}",
         name=f"{check.id}: {check.name}",
-        outcome=outcome,
+        outcome=junit_outcome,
         message=message,
         detail="\n".join(lines),
         kind=check.severity,
+    )
+
+
+def fault_case(d: FaultDetection) -> JUnitCase:
+    """One injected fault: a passing case (the verdict comes from the checks) whose name says
+    what detected it and whose output lists each alert and trigger, when it held and cleared."""
+    return JUnitCase(
+        suite="fault",
+        classname=f"dualsys.fault.{d.target}",
+        name=f"fault: {d.label}: {d.summary}",
+        outcome="pass",
+        message=d.summary,
+        detail="\n".join(
+            [
+                f"fault: {d.label} on {d.target}, {d.span}",
+                d.summary,
+                *(f"tripped: {x.sentence}" for x in d.detectors),
+            ]
+        ),
+        kind="fault",
+    )
+
+
+def inconclusive_case(view: ReportView) -> JUnitCase:
+    """The run-level note: which checks had too little data and how much more load they need."""
+    rows = view.inconclusive_checks
+    message = (
+        f"verdict {view.verdict.value}: {len(rows)} check(s) had too little data to be "
+        "judged: " + "; ".join(f"{r.check.name} ({r.why.data})" for r in rows)
+    )
+    return JUnitCase(
+        suite="run",
+        classname="dualsys.run",
+        name=f"run.inconclusive: {len(rows)} check(s) not judged for lack of data",
+        outcome="skipped",
+        message=message,
+        detail="\n".join(f"{r.check.id}: {r.why.sentence}" for r in rows),
+        kind="inconclusive",
     )
 
 
@@ -164,6 +238,9 @@ class JUnitReport:
     def render(self, view: ReportView) -> str:
         graded = view.graded
         cases = [case_from_check(c) for c in graded.checks]
+        cases += [fault_case(d) for d in view.detections]
+        if view.inconclusive_checks:
+            cases.append(inconclusive_case(view))
         if graded.status != "complete":
             detail = "\n".join(
                 [f"status: {graded.status}", *graded.reasons]

@@ -21,6 +21,7 @@ LIST_MAX = 40
 VERDICT_ICONS = {
     "PASS": "✅",
     "WARN": "⚠️",
+    "INCONCLUSIVE": "❔",
     "FAIL": "❌",
     "ROLLBACK": "⏪",
     "ERROR": "🛠️",

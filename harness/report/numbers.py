@@ -8,6 +8,7 @@ a metric the grading did not produce.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,9 @@ __all__ = [
     "as_float",
     "as_mapping",
     "dig",
+    "fmt_against",
     "fmt_count",
+    "fmt_factor",
     "fmt_money",
     "fmt_ms",
     "fmt_num",
@@ -25,6 +28,7 @@ __all__ = [
     "fmt_rps",
     "fmt_seconds",
     "fmt_share",
+    "fmt_span",
     "fmt_unit",
     "op_symbol",
 ]
@@ -150,3 +154,103 @@ def fmt_unit(value: Any, unit: str) -> str:
 def op_symbol(op: str) -> str:
     """``<=`` as ``≤`` and friends (unknown operators as given)."""
     return _OPS.get(op.strip(), op)
+
+
+def fmt_span(start: Any, end: Any) -> str:
+    """A stretch of the run in seconds from its start: ``12.0-17.0 s``."""
+    a, b = as_float(start), as_float(end)
+    if a is None or b is None:
+        return NA
+    return f"{a:.1f}-{b:.1f} s"
+
+
+def fmt_factor(value: Any) -> str:
+    """A multiplier for people: ``2.5x``, ``12x`` (``n/a`` when not a figure)."""
+    v = as_float(value)
+    if v is None:
+        return NA
+    return f"{fmt_num(v, 2)}x"
+
+
+#: Digits a figure may gain to read on its own side of a threshold, before directed rounding.
+EXTRA_DIGITS_MAX = 3
+_NUMBER = re.compile(r"-?[0-9][0-9,]*(?:\.[0-9]+)?")
+
+
+def _at(value: float, unit: str, extra: int, mode: str = "nearest") -> str:
+    """``value`` in ``unit`` with ``extra`` more digits than :func:`fmt_unit` shows; ``mode``
+    ``down``/``up`` rounds toward minus/plus infinity instead of to the nearest."""
+
+    def fixed(v: float, decimals: int) -> str:
+        if mode != "nearest":
+            step = 10.0**decimals
+            v = (math.floor if mode == "down" else math.ceil)(v * step) / step
+        return f"{v:,.{decimals}f}"
+
+    if unit == "ms":
+        return f"{fixed(value, (1 if abs(value) < 10 else 0) + extra)} ms"
+    if unit == "%":
+        if value in (0.0, 100.0):
+            return f"{value:.0f}%"
+        return f"{fixed(value, 2 + extra)}%"
+    if unit == "$" and (value == 0 or abs(value) >= 0.01):
+        return f"${fixed(value, 2 + extra)}"
+    if mode == "nearest" and unit not in ("$",):
+        text = fmt_num(value, (3 if unit == "s" else 4) + extra)
+        return f"{text} {unit}" if unit else text
+    magnitude = math.floor(math.log10(abs(value))) if value else 0
+    sig = (3 if unit == "s" else 4) + extra
+    text = fixed(value, max(0, sig - 1 - magnitude)).rstrip("0").rstrip(".")
+    if unit == "$":
+        return f"${text}"
+    return f"{text} {unit}" if unit else text
+
+
+def _parsed(text: str) -> float | None:
+    match = _NUMBER.search(text)
+    return float(match.group().replace(",", "")) if match else None
+
+
+def _holds(value: float, op: str, threshold: float) -> bool | None:
+    op = op.strip()
+    if op in ("<=", "≤"):
+        return value <= threshold
+    if op in (">=", "≥"):
+        return value >= threshold
+    if op == "<":
+        return value < threshold
+    if op == ">":
+        return value > threshold
+    return None
+
+
+def fmt_against(value: Any, threshold: Any, unit: str, op: str) -> tuple[str, str]:
+    """``value`` and ``threshold`` in ``unit``, the value rounded so that it reads on the side of
+    the threshold it is on: 99.85% against ≥ 99.9% reads ``99.85%`` and ``99.90%``, never two
+    equal figures, and a value that misses never rounds onto the threshold.
+
+    Digits are added (up to :data:`EXTRA_DIGITS_MAX`) until the rounded figure compares with
+    the threshold as the value does and differs from the threshold's text; past that the
+    value is rounded toward its own side. The threshold keeps the digits it needs to read as
+    itself. Either reads ``n/a`` when it is not a figure.
+    """
+    v, t = as_float(value), as_float(threshold)
+    if v is None or t is None:
+        return fmt_unit(value, unit), fmt_unit(threshold, unit)
+    t_text = fmt_unit(t, unit)
+    for extra in range(EXTRA_DIGITS_MAX + 1):
+        t_text = _at(t, unit, extra)
+        if _parsed(t_text) == t:
+            break
+    truth = _holds(v, op, t)
+    for extra in range(EXTRA_DIGITS_MAX + 1):
+        text = _at(v, unit, extra)
+        shown = _parsed(text)
+        if shown is None or truth is None:
+            return text, t_text
+        same_side = _holds(shown, op, t) == truth
+        distinct = v == t or (text != t_text and shown != t)
+        if same_side and distinct:
+            return text, t_text
+    text = _at(v, unit, EXTRA_DIGITS_MAX, "down" if v < t else "up")
+    return text, t_text

@@ -17,10 +17,28 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from harness.report.view import ReportView
+from harness.verdict import (
+    EXIT_FAIL,
+    EXIT_HARNESS,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
-__all__ = ["REPORT_FILES", "SummaryJson", "json_ready", "summary_document"]
+if TYPE_CHECKING:
+    from harness.report.detection import FaultDetection
+    from harness.report.view import CheckRow, ReportView
+
+__all__ = ["EXIT_CODES", "REPORT_FILES", "SummaryJson", "json_ready", "summary_document"]
+
+#: What each exit code of the gate means (``report.exit_codes``), from :mod:`harness.verdict`.
+EXIT_CODES = {
+    str(EXIT_OK): "PASS or WARN",
+    str(EXIT_FAIL): "FAIL or ROLLBACK (WARN with --strict)",
+    str(EXIT_USAGE): "bad usage or a bad scenario file",
+    str(EXIT_HARNESS): "ERROR (harness error) or a run that did not complete",
+    str(EXIT_INCONCLUSIVE): "INCONCLUSIVE: too little data to judge a check",
+}
 
 #: The files a report step writes into the run directory, by output key.
 REPORT_FILES = {
@@ -69,7 +87,21 @@ def summary_document(view: ReportView) -> dict[str, Any]:
         "harness_version": __version__,
         "exit_code": view.exit_code,
         "exit_code_strict": view.exit_code_strict,
+        "exit_codes": dict(EXIT_CODES),
         "counts": view.counts,
+        "findings": [_finding(row) for row in view.findings],
+        "inconclusive": [
+            {
+                "id": row.check.id,
+                "name": row.check.name,
+                "samples": row.check.samples,
+                "samples_needed": row.check.samples_needed,
+                "load_factor": _load_factor(row.check.samples, row.check.samples_needed),
+                "text": row.why.data,
+            }
+            for row in view.inconclusive_checks
+        ],
+        "detection": [_detection(d) for d in view.detections],
         "fault_windows": [
             {
                 "index": f.index,
@@ -86,6 +118,57 @@ def summary_document(view: ReportView) -> dict[str, Any]:
     }
     ready: dict[str, Any] = json_ready(doc)
     return ready
+
+
+def _load_factor(samples: Any, needed: Any) -> float | None:
+    """How many times the load (or the run length) the check needed: needed / samples."""
+    if not isinstance(samples, int | float) or not isinstance(needed, int | float) or samples <= 0:
+        return None
+    return round(max(needed / samples, 1.0), 2)
+
+
+def _finding(row: CheckRow) -> dict[str, Any]:
+    why = row.why
+    return {
+        "id": row.check.id,
+        "outcome": row.outcome,
+        "label": row.label,
+        "text": why.sentence,
+        "value": why.value,
+        "threshold": why.threshold,
+        "window": why.window,
+        "run_value": why.run_value,
+        "method": why.method,
+        "data": why.data,
+        "fired_live": row.check.fired_live,
+    }
+
+
+def _detection(d: FaultDetection) -> dict[str, Any]:
+    return {
+        "label": d.label,
+        "target": d.target,
+        "start_s": d.start,
+        "end_s": d.end,
+        "detected": d.detected,
+        "time_to_detect_s": d.time_to_detect,
+        "time_to_recover_s": d.time_to_recover,
+        "text": d.sentence,
+        "detectors": [
+            {
+                "id": x.id,
+                "name": x.name,
+                "kind": x.kind,
+                "severity": x.severity,
+                "first_held_s": x.first_held,
+                "time_to_detect_s": x.time_to_detect,
+                "cleared_s": x.cleared,
+                "time_to_recover_s": x.time_to_recover,
+                "held_before_fault": x.held_before_fault,
+            }
+            for x in d.detectors
+        ],
+    }
 
 
 class SummaryJson:

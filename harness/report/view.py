@@ -20,8 +20,11 @@ from typing import Any
 
 from harness.grading.model import CheckResult, GradedRun, ReadinessItem
 from harness.report import figures, runinfo
+from harness.report.detection import FaultDetection, fault_detections
+from harness.report.explain import Explanation, explain, outcome, status_label
 from harness.report.figures import Fact, Table
-from harness.report.numbers import NA, as_float, dig, fmt_count, fmt_offset, fmt_unit, op_symbol
+from harness.report.gate import gate_exit_code
+from harness.report.numbers import NA, as_float, dig, fmt_count, fmt_unit
 from harness.report.timeline import (
     FaultWindow,
     TimelineEvent,
@@ -30,15 +33,21 @@ from harness.report.timeline import (
     run_origin,
 )
 from harness.rundir import RunDir
-from harness.verdict import EXIT_HARNESS, Verdict, exit_code
+from harness.verdict import Verdict
 
-__all__ = ["CheckRow", "ReportView", "build_view", "gate_exit_code"]
+__all__ = ["OUTCOMES", "CheckRow", "ReportView", "build_view"]
 
 KINDS = ("sla", "alert", "trigger")
+#: How a check counts (:func:`harness.report.explain.outcome`), in ``report.counts`` order.
+OUTCOMES = ("pass", "fail", "inconclusive", "info", "skipped")
+#: Evidence longer than this goes in a row of its own below the check (never cut).
+EVIDENCE_INLINE_MAX = 240
 
 VERDICT_MEANING = {
     Verdict.PASS: "Every SLA held and no rollback trigger fired.",
     Verdict.WARN: "Only warnings: the gate passes unless run with --strict.",
+    Verdict.INCONCLUSIVE: "Too little data to judge: a check the scenario asks for had fewer "
+    "samples than it needs. Never a pass: rerun with more load or a longer run.",
     Verdict.FAIL: "An SLA was broken or a critical alert fired.",
     Verdict.ROLLBACK: "An immediate rollback trigger fired: route traffic back to legacy.",
     Verdict.ERROR: "The harness could not run the test: this says nothing about the systems.",
@@ -61,10 +70,31 @@ class CheckRow:
     ci: str
     when: str
     samples: str = ""
+    explanation: Explanation | None = None
 
     @property
     def status(self) -> str:
         return self.check.status
+
+    @property
+    def outcome(self) -> str:
+        """pass, fail, inconclusive, info (a milestone met: never a failure) or skipped."""
+        return outcome(self.check)
+
+    @property
+    def label(self) -> str:
+        """FAILED, FIRED, NOTED, INCONCLUSIVE, SKIPPED, BORDERLINE or OK."""
+        return status_label(self.check)
+
+    @property
+    def why(self) -> Explanation:
+        """The check's explanation (value, threshold, window, method, n)."""
+        return self.explanation or explain(self.check)
+
+    @property
+    def long_evidence(self) -> bool:
+        """Evidence too long for a table cell: it gets a row (HTML) or list item (Markdown)."""
+        return len(self.check.evidence) > EVIDENCE_INLINE_MAX
 
     @property
     def borderline(self) -> bool:
@@ -74,7 +104,7 @@ class CheckRow:
     @property
     def counts_against(self) -> bool:
         """A failed check that is not merely informational (info alerts never fail a run)."""
-        return self.check.status == "fail" and self.check.severity != "info"
+        return self.outcome == "fail"
 
 
 @dataclass
@@ -106,6 +136,7 @@ class ReportView:
     cost_by_share: Table
     fault_impact: Table
     detection: Table
+    detections: list[FaultDetection]
     load: list[Fact]
     metadata: list[Fact]
     all_metrics: list[Fact]
@@ -134,22 +165,31 @@ class ReportView:
         return [row for kind in KINDS for row in self.checks[kind] if row.counts_against]
 
     @property
+    def inconclusive_checks(self) -> list[CheckRow]:
+        """Checks the scenario asks for that had too few samples, in report order."""
+        return [row for kind in KINDS for row in self.checks[kind] if row.outcome == "inconclusive"]
+
+    @property
     def notes(self) -> list[CheckRow]:
-        """Info alerts that fired (milestones, new disagreement patterns) and borderline checks."""
+        """Info alerts that fired (milestones, new disagreement patterns), borderline checks and
+        passing checks the live check acted on during the run."""
         return [
             row
             for kind in KINDS
             for row in self.checks[kind]
-            if (row.status == "fail" and not row.counts_against) or row.borderline
+            if row.outcome == "info"
+            or row.borderline
+            or (row.check.fired_live and row.outcome == "pass")
         ]
 
+    @property
+    def findings(self) -> list[CheckRow]:
+        """Every check that explains itself in every output: failed, inconclusive, then notes."""
+        return [*self.failed_checks, *self.inconclusive_checks, *self.notes]
 
-def gate_exit_code(graded: GradedRun, *, strict: bool = False) -> int:
-    """The CI gate's exit code for a graded run: its verdict's, except that a run that did not
-    complete never passes (3), as ``dualsys run`` exits."""
-    if graded.status != "complete" and graded.verdict is not Verdict.ERROR:
-        return EXIT_HARNESS
-    return exit_code(graded.verdict, strict=strict)
+    @property
+    def skipped_checks(self) -> list[CheckRow]:
+        return [row for kind in KINDS for row in self.checks[kind] if row.outcome == "skipped"]
 
 
 def build_view(run: RunDir, graded: GradedRun) -> ReportView:
@@ -189,7 +229,7 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         events=notable_events(events, origin),
         checks=checks,
         counts={
-            kind: {s: sum(1 for r in rows if r.status == s) for s in ("pass", "fail", "skipped")}
+            kind: {o: sum(1 for r in rows if r.outcome == o) for o in OUTCOMES}
             for kind, rows in checks.items()
         },
         system_table=figures.system_table(metrics),
@@ -204,6 +244,11 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         cost_by_share=figures.cost_by_share(metrics),
         fault_impact=figures.fault_impact(metrics),
         detection=figures.detection_table(metrics),
+        detections=fault_detections(
+            metrics,
+            graded.checks,
+            2 * (as_float(dig(scenario, "grading", "window")) or 5.0),
+        ),
         load=runinfo.load_facts(scenario, meta, metrics),
         metadata=runinfo.metadata_facts(scenario, meta, str(run.path)),
         all_metrics=runinfo.flat(metrics),
@@ -211,20 +256,13 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
 
 
 def _row(check: CheckResult) -> CheckRow:
-    threshold = fmt_unit(check.threshold, check.unit)
-    if threshold != NA and check.op:
-        threshold = f"{op_symbol(check.op)} {threshold}"
+    why = explain(check)
     ci = NA
     if as_float(check.ci_low) is not None and as_float(check.ci_high) is not None:
         ci = f"{fmt_unit(check.ci_low, check.unit)} to {fmt_unit(check.ci_high, check.unit)}"
-    when = ""
-    if as_float(check.first_seen) is not None:
-        when = f"from {fmt_offset(check.first_seen)}"
-        if as_float(check.cleared) is not None:
-            when += f" to {fmt_offset(check.cleared)}"
-    n = as_float(getattr(check, "samples", None))
+    n = as_float(check.samples)
     samples = f"n = {fmt_count(n)}" if n is not None else ""
-    return CheckRow(check, fmt_unit(check.value, check.unit), threshold, ci, when, samples)
+    return CheckRow(check, why.value, why.threshold or NA, ci, why.when, samples, why)
 
 
 def _run_end(

@@ -119,6 +119,56 @@ def checks(evil: str = "") -> list[CheckResult]:
     ]
 
 
+def worst_window_check(**changes: Any) -> CheckResult:
+    """A rollback trigger that fired on its worst rolling window, as the grading reports one:
+    window bounds, the whole-run figure beside it, the method and n, acted on live."""
+    check = CheckResult(
+        id="trigger.immediate.ai_error_rate",
+        kind="trigger",
+        severity="immediate",
+        name="AI error rate above 10%",
+        system="ai",
+        status="fail",
+        value=14.9,
+        threshold=10.0,
+        op="<=",
+        unit="%",
+        window="5s rolling",
+        window_start=12.0,
+        window_end=17.0,
+        run_value=12.0,
+        method="Clopper-Pearson with Bonferroni",
+        samples=412,
+        ci_low=11.6,
+        ci_high=18.7,
+        first_seen=17.0,
+        cleared=24.0,
+        fired_live=True,
+        evidence="worst 5s window (12-17s): 14.9% of 412 calls",
+    )
+    return replace(check, **changes)
+
+
+def inconclusive_check(**changes: Any) -> CheckResult:
+    """An SLA the scenario asks for that had 12 of the 30 samples it needs."""
+    check = CheckResult(
+        id="sla.ai.p95",
+        kind="sla",
+        severity="sla",
+        name="AI p95 within 1 s",
+        system="ai",
+        status="inconclusive",
+        threshold=1000.0,
+        op="<=",
+        unit="ms",
+        samples=12,
+        samples_needed=30,
+        method="order-statistic interval",
+        evidence="12 AI calls with a latency: 30 needed to judge a p95",
+    )
+    return replace(check, **changes)
+
+
 def readiness() -> list[ReadinessItem]:
     return [
         ReadinessItem(
@@ -253,13 +303,41 @@ def metrics(
         ],
         "detection": [
             {
+                "fault": 0,
                 "label": "AI outage",
+                "target": "ai",
+                "at": 20.0,
+                "end": 28.0,
                 "detected": True,
                 "time_to_detect_s": 1.0,
                 "expected_within_s": 6.0,
                 "time_to_recover_s": 10.0,
-                "trigger_fired_s": None,
+                "trigger_fired_s": 2.0,
                 "kill_switch_s": None,
+                "conditions": [
+                    {
+                        "id": "trigger.immediate.ai_error_rate",
+                        "name": "AI error rate",
+                        "system": "ai",
+                        "first_held": 21.0,
+                        "time_to_detect_s": 1.0,
+                        "held_before_fault": False,
+                        "cleared": 38.0,
+                        "time_to_recover_s": 10.0,
+                        "peak_rate": 1.0,
+                    },
+                    {
+                        "id": "alert.critical.availability.ai",
+                        "name": "AI availability",
+                        "system": "ai",
+                        "first_held": 22.5,
+                        "time_to_detect_s": 2.5,
+                        "held_before_fault": False,
+                        "cleared": 34.0,
+                        "time_to_recover_s": 6.0,
+                        "peak_rate": 1.0,
+                    },
+                ],
             }
         ],
         "load": {"requests": n, "rps": n / 60, "peak_rps_1s": 52, "duration_s": 60.0},

@@ -35,8 +35,10 @@ def test_text_from_the_systems_cannot_inject_markup(fallback_run: RunDir) -> Non
     assert "\\[link\\]\\(https\\://evil.example\\)" in md
     assert "\\@team" in md
     row = next(line for line in md.splitlines() if "sla.user.availability" in line)
-    assert len(re.findall(r"(?<!\\)\|", row)) == 6  # 5 cells: the evil pipe added none
-    assert "next line" in row  # a newline did not end the table row
+    assert len(re.findall(r"(?<!\\)\|", row)) == 7  # 6 cells, evidence not among them
+    item = next(line for line in md.splitlines() if line.startswith("- **User availability"))
+    assert "\\| \\*\\*bold\\*\\*" in item  # the evidence, escaped, in the list below
+    assert "next line" in item  # a newline did not end the list item
 
 
 def test_markdown_escaping_leaves_plain_text_readable() -> None:

@@ -43,8 +43,9 @@ def test_summary_json_is_strict_versioned_and_complete(fallback_run: RunDir) -> 
     assert doc["metrics"]["odd"]["inf_value"] is None
     report = doc["report"]
     assert report["exit_code"] == 1 and report["exit_code_strict"] == 1
-    assert report["counts"]["sla"] == {"pass": 1, "fail": 1, "skipped": 0}
-    assert report["counts"]["alert"] == {"pass": 1, "fail": 1, "skipped": 1}
+    zero = {"inconclusive": 0, "info": 0}
+    assert report["counts"]["sla"] == {"pass": 1, "fail": 1, "skipped": 0, **zero}
+    assert report["counts"]["alert"] == {"pass": 1, "fail": 1, "skipped": 1, **zero}
     assert [f["label"] for f in report["fault_windows"]] == ["AI outage", "AI latency spike"]
     first = report["fault_windows"][0]
     assert abs(first["start_s"] - 20.0) < 0.1 and abs(first["end_s"] - 28.0) < 0.1
@@ -81,11 +82,22 @@ def test_the_schema_document_matches_the_version_and_the_keys(fallback_run: RunD
     text = SCHEMA_DOC.read_text(encoding="utf-8")
     assert f"schema_version: {SUMMARY_SCHEMA_VERSION}" in text.replace("`", "")
     doc = _strict(render(fallback_run, graded_run(), "json"))
-    documented = set(re.findall(r"^\| `([a-z_.\[\]]+)`", text, flags=re.M))
+    documented = {
+        key
+        for cell in re.findall(r"^\| (`[^|]+) \|", text, flags=re.M)
+        for key in re.findall(r"`([a-z_.\[\]]+)`", cell)
+    }
     for key in doc:
         assert key in documented, f"summary.json key {key!r} is not in docs/summary-schema.md"
     for key in doc["report"]:
         assert f"report.{key}" in documented, f"report.{key} is not documented"
+    check_keys = {key for check in doc["checks"] for key in check}
+    assert {"method", "window_start", "run_value", "samples_needed", "fired_live"} <= check_keys
+    for key in check_keys:
+        assert f"checks[].{key}" in documented, f"checks[].{key} is not documented"
+    for status in ("pass", "fail", "inconclusive", "skipped"):
+        assert f"`{status}`" in text, status
+    assert "`INCONCLUSIVE`" in text and "| 4 |" in text
 
 
 def test_the_schema_example_is_valid_json_with_the_top_level_keys() -> None:
