@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             master_bind_host=args.master_bind,
             expect_workers=args.expect_workers,
             report=not args.no_report,
-            versions={"locust_version": LOCUST_VERSION},
+            engine_version=LOCUST_VERSION,
         )
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         outcome = RunSession(scenario, options, LocustEngine, signals).execute()
@@ -215,18 +215,14 @@ def conclude_run(outcome: RunOutcome, signals: StopSignals, *, strict: bool, rep
     status = outcome.status
     if signals.during_report and status == "complete":
         status = "interrupted"
-    print(f"verdict: {graded.verdict.value}" + ("" if status == "complete" else f" ({status})"))
-    # What decided the verdict; skipped and borderline checks are in the report.
-    decisive = [r for r in graded.reasons if r.split(":", 1)[0] in _DECISIVE]
-    for reason in decisive[:5]:
-        print(f"  - {reason}")
+    from harness.report.console import console_lines
+
+    for line in console_lines(graded, status=status):
+        print(line)
     print(f"report: {paths.get('html', outcome.run.path)}")
     if signals.during_report:
         return EXIT_HARNESS
     return gate_exit_code(graded, strict=strict)
-
-
-_DECISIVE = {"ROLLBACK", "FAIL", "WARN", "ERROR", "INCONCLUSIVE"}
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -247,9 +243,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     from harness.report import gate_exit_code, render_reports
+    from harness.report.console import console_lines
 
     graded, paths = render_reports(run)
-    print(f"verdict: {graded.verdict.value}")
+    for line in console_lines(graded, status=graded.status):
+        print(line)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return gate_exit_code(graded, strict=args.strict)

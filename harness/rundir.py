@@ -251,7 +251,10 @@ class LoadStats(TypedDict, total=False):
     records: int  # client records written
     achieved_rps: float
     workers_reported: int  # workers whose final records reached the master
-    requests_started: int  # requests the load users started (finished or not)
+    requests_started: int  # requests the load users started (finished or not), all nodes
+    requests_cancelled: int  # of those, cut off by the load's own stop (no record expected)
+    requests_lost: int  # started - cancelled - records: > 0 means the harness lost requests
+    started_by_node: dict[str, int]  # "local" or a worker's id -> requests it started
 
 
 class MachineInfo(TypedDict):
@@ -294,6 +297,7 @@ class RunMeta(TypedDict, total=False):
     load_stats: LoadStats
     ended: float
     harness_error: str  # why the harness could not run the test
+    stop_reason: str  # interrupted runs: the signal's reason (interrupted | terminated)
 
 
 #: The keys of ``meta.json``.

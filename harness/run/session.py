@@ -47,6 +47,7 @@ from harness.rundir import (
     machine_info,
     new_run_dir,
 )
+from harness.rundir import LoadStats as RunLoadStats
 from harness.scenario import HeaderMap, Scenario
 
 __all__ = ["RunOptions", "RunOutcome", "RunSession", "describe_load"]
@@ -68,8 +69,8 @@ class RunOptions:
     expect_workers: int = 1
     report: bool = True
     progress: str | None = None  # live | plain | quiet (None: by terminal)
-    #: versions of the parts the engine brings (e.g. {"locust_version": "2.x"}), for meta.json
-    versions: dict[str, str] = field(default_factory=dict)
+    #: the load engine's version (Locust's), for meta.json
+    engine_version: str = ""
 
     @property
     def distributed(self) -> bool:
@@ -158,7 +159,7 @@ class RunSession:
         self.run.scenario.write_text(sc.to_yaml(), encoding="utf-8")
         self.run.write_meta(
             harness_version=__version__,
-            **self.options.versions,
+            locust_version=self.options.engine_version,
             records_version=RECORDS_VERSION,
             machine=machine_info(),
             status="running",
@@ -205,12 +206,11 @@ class RunSession:
             )
         self.events.log("run_stop", status=status)
         self.events.close()
-        meta: dict[str, Any] = {"status": status, "ended": time.time()}
+        self.run.write_meta(status=status, ended=time.time())
         if error is not None:
-            meta["harness_error"] = str(error)
-        if status == "interrupted":
-            meta["stop_reason"] = self.signals.reason
-        self.run.write_meta(**meta)
+            self.run.write_meta(harness_error=str(error))
+        if status == "interrupted" and self.signals.reason:
+            self.run.write_meta(stop_reason=self.signals.reason)
         if bad_input is not None:
             raise bad_input  # exit 2 (harness.cli), after everything was stopped
         return RunOutcome(
@@ -358,7 +358,7 @@ class RunSession:
         for node, (started, cancelled) in stats.counts.items():
             self.intake.counts.add(node, started, cancelled)
         elapsed = max(1e-9, time.time() - self.t0) if self.t0 else 0.0
-        load_stats: dict[str, Any] = {
+        load_stats: RunLoadStats = {
             "locust_requests": stats.locust_requests,
             "locust_failures": stats.locust_failures,
             "records": self.writer.rows,
@@ -366,8 +366,12 @@ class RunSession:
             "workers_reported": len(stats.finals | self.intake.finals),
             # requests_started / _cancelled / _lost: every request the load started must be a
             # record; a difference is data lost by the harness itself (grading: ERROR)
-            **self.intake.counts.meta(self.writer.rows),
         }
+        counted = self.intake.counts.meta(self.writer.rows)
+        load_stats["requests_started"] = int(counted["requests_started"])
+        load_stats["requests_cancelled"] = int(counted["requests_cancelled"])
+        load_stats["requests_lost"] = int(counted["requests_lost"])
+        load_stats["started_by_node"] = dict(counted["started_by_node"])
         self.run.write_meta(load_stats=load_stats)
 
     def _stop_chaos(self, reason: str) -> None:

@@ -83,7 +83,8 @@ _HARNESS = Path(harness.__file__).parent
 def _emitted_kinds() -> set[str]:
     """Event kinds the harness's run side logs: ``<x>.log("kind", ...)`` / ``_log(...)``."""
     kinds = set()
-    for path in [*(_HARNESS / "load").glob("*.py"), *(_HARNESS / "faults").glob("*.py")]:
+    sides = ("load", "faults", "run")
+    for path in [p for side in sides for p in (_HARNESS / side).glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)
@@ -98,10 +99,10 @@ def _emitted_kinds() -> set[str]:
 
 
 def _runner_meta_keys() -> set[str]:
-    """meta.json keys harness/load/runner.py writes: ``write_meta(key=...)`` and the keys of the
+    """meta.json keys harness/run/session.py writes: ``write_meta(key=...)`` and the keys of the
     ``meta`` dict it passes as ``**meta``."""
     keys = set()
-    tree = ast.parse((_HARNESS / "load" / "runner.py").read_text())
+    tree = ast.parse((_HARNESS / "run" / "session.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "write_meta":
             keys |= {k.arg for k in node.keywords if k.arg is not None}
@@ -128,7 +129,7 @@ def test_meta_keys_are_what_runs_write(tmp_path: Path) -> None:
     assert runner == RUN_META_KEYS
     spec = SyntheticRun(rps=5, duration=5)
     meta = make_run(tmp_path / "r", spec).read_meta()
-    conditional = {"harness_error", "worker_pids", "load_generator_saturated"}
+    conditional = {"harness_error", "worker_pids", "load_generator_saturated", "stop_reason"}
     assert set(meta) == runner - conditional
     assert set(meta["load_stats"]) == {
         "locust_requests", "locust_failures", "records", "achieved_rps", "workers_reported",
