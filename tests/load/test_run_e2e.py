@@ -104,10 +104,12 @@ def assert_nothing_left(run: RunDir) -> None:
 
 
 def test_run_records_match_locust_and_chaos_timeline(tmp_path: Path) -> None:
-    code, out, err = finish(start(tmp_path, scenario_file(tmp_path), "--quiet"))
+    # --no-report: this test is about the records (grading and reports are tested elsewhere);
+    # a complete run's records then exit 0, anything else 3
+    code, out, err = finish(start(tmp_path, scenario_file(tmp_path), "--quiet", "--no-report"))
     run = the_run(tmp_path)
-    assert code in (0, 1), err
-    assert "verdict:" in out and "report:" in out
+    assert code == 0, err
+    assert out.strip() == f"records: {run.path}"
     meta = run.read_meta()
     assert meta["status"] == "complete"
     req = run.read_requests()
@@ -139,9 +141,9 @@ def test_run_records_match_locust_and_chaos_timeline(tmp_path: Path) -> None:
 
 def test_two_workers_distributed(tmp_path: Path) -> None:
     sc = scenario_file(tmp_path, chaos=[])
-    code, _out, err = finish(start(tmp_path, sc, "--quiet", "--workers", "2"))
+    code, _out, err = finish(start(tmp_path, sc, "--quiet", "--workers", "2", "--no-report"))
     run = the_run(tmp_path)
-    assert code in (0, 1), err
+    assert code == 0, err
     meta = run.read_meta()
     req = run.read_requests()
     stats = meta["load_stats"]
@@ -243,9 +245,9 @@ def test_user_locustfile_is_recorded(tmp_path: Path) -> None:
     sc = scenario_file(
         tmp_path, chaos=[], duration="4s", load={"users": 2, "locustfile": str(locustfile)}
     )
-    code, _out, err = finish(start(tmp_path, sc, "--quiet"))
+    code, _out, err = finish(start(tmp_path, sc, "--quiet", "--no-report"))
     run = the_run(tmp_path)
-    assert code in (0, 1), err
+    assert code == 0, err
     req = run.read_requests()
     assert len(req) == run.read_meta()["load_stats"]["locust_requests"] > 20
     assert set(req["endpoint"]) == {"my-ask"}
@@ -270,6 +272,7 @@ def test_master_with_a_worker_started_apart(tmp_path: Path) -> None:
         str(port),
         "--expect-workers",
         "1",
+        "--no-report",
     )
     worker = subprocess.Popen(
         [
@@ -295,7 +298,7 @@ def test_master_with_a_worker_started_apart(tmp_path: Path) -> None:
         for p in (master, worker):
             if p.poll() is None:
                 p.kill()
-    assert code in (0, 1), err
+    assert code == 0, err
     assert worker_code == 0, werr
     run = the_run(tmp_path)
     stats = run.read_meta()["load_stats"]
@@ -380,8 +383,8 @@ def test_an_external_gateway_is_put_back_as_it_was(tmp_path: Path) -> None:
                 "gateway_changes": [{"at": "1s", "set": {"ai_share": "50%", "kill_switch": True}}],
             },
         )
-        code, _out, err = finish(start(tmp_path, sc, "--quiet"))
-        assert code in (0, 1), err
+        code, _out, err = finish(start(tmp_path, sc, "--quiet", "--no-report"))
+        assert code == 0, err
         run = the_run(tmp_path)
         kinds = [e["kind"] for e in run.read_events()]
         assert "gateway_set" in kinds and "gateway_restored" in kinds
