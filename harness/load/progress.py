@@ -49,7 +49,7 @@ class Progress:
             mode = "live" if self.stream.isatty() else "plain"
         self.mode = mode
         self.every = every
-        self._last_line = 0.0
+        self._last_line = float("-inf")  # the first snapshot is always printed
         self._live: Any = None
 
     def start(self, title: str) -> None:
