@@ -123,6 +123,8 @@ async def call(
         return Call(system, "unreachable", 0, _ms(started), detail=str(err))
     except BackendError as err:
         return Call(system, "error", 0, _ms(started), detail=str(err))
+    except Exception as err:  # a client bug must still be a failed call, not a crashed request
+        return Call(system, "error", 0, _ms(started), detail=f"{type(err).__name__}: {err}")
     latency = _ms(started)
     if not 200 <= reply.status < 300:
         return Call(system, "error", reply.status, latency, reply.body, detail=_detail(reply))
@@ -235,7 +237,7 @@ class StreamClient:
 
     async def _connect(self) -> _Connection:
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+            reader, writer = await asyncio.open_connection(self.host, self.port, limit=_READ_LIMIT)
         except OSError as err:
             raise BackendUnreachable(f"{self.host}:{self.port}: {err.strerror or err}") from None
         return _Connection(reader, writer)
@@ -270,40 +272,34 @@ class StreamClient:
 
     @staticmethod
     async def _read_reply(reader: asyncio.StreamReader, status_line: bytes) -> tuple[Reply, bool]:
+        # Every way a reply can be malformed or cut short (a toxic such as limit_data cuts it
+        # at any byte) raises BackendError: the gateway treats it as a failed call.
+        if not status_line.endswith(b"\n"):
+            raise BackendError(f"reply cut in its status line: {status_line[:80]!r}")
         parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not _digits(parts[1], 3):
             raise BackendError(f"not an HTTP reply: {status_line[:80]!r}")
         status = int(parts[1])
         keep_alive = parts[0] == b"HTTP/1.1"
         length: int | None = None
         chunked = False
         while True:
-            line = await reader.readline()
-            if not line:
-                raise BackendError("connection closed in the reply's headers")
+            line = await _line(reader, "the reply's headers")
             if line in (b"\r\n", b"\n"):
                 break
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             value = value.strip()
             if name == b"content-length":
+                if not _digits(value, 18):
+                    raise BackendError(f"bad Content-Length {value[:40]!r}")
                 length = int(value)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
                 keep_alive = value.lower() != b"close"
         if chunked:
-            pieces: list[bytes] = []
-            while True:
-                size_line = await reader.readline()
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                pieces.append(await reader.readexactly(size))
-                await reader.readexactly(2)
-            body = b"".join(pieces)
+            body = await _read_chunked(reader)
         elif length is not None:
             body = await reader.readexactly(length)
         else:
@@ -315,6 +311,44 @@ class StreamClient:
         self._closed = True
         while self._idle:
             self._idle.pop().abort()
+
+
+#: The longest reply line (status, header, chunk size) the stream client accepts.
+_READ_LIMIT = 1 << 20
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _digits(value: bytes, most: int) -> bool:
+    """``value`` is 1 to ``most`` ASCII digits (``isdigit`` alone also takes ``b"\xb2"``...)."""
+    return 0 < len(value) <= most and value.isascii() and value.isdigit()
+
+
+async def _line(reader: asyncio.StreamReader, where: str) -> bytes:
+    """One whole line; BackendError when the stream ends first (or the line is too long)."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # readline's way of saying the line is over the reader's limit
+        raise BackendError(f"line over {_READ_LIMIT} bytes in {where}") from None
+    if not line.endswith(b"\n"):
+        raise BackendError(f"reply cut in {where}")
+    return line
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked body; BackendError on a bad chunk size, a missing CRLF or a cut."""
+    pieces: list[bytes] = []
+    while True:
+        size_text = (await _line(reader, "a chunk size")).split(b";")[0].strip()
+        if not 0 < len(size_text) <= 15 or not _HEX.issuperset(size_text):
+            raise BackendError(f"bad chunk size {size_text[:40]!r}")
+        size = int(size_text, 16)
+        if size == 0:
+            while (await _line(reader, "the chunked trailer")) not in (b"\r\n", b"\n"):
+                pass
+            return b"".join(pieces)
+        pieces.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise BackendError("chunk not followed by CRLF")
 
 
 class HttpxClient:

@@ -83,6 +83,8 @@ class Exchange:
     shadow: bool = False
     """The AI runs (or ran, or was dropped) as a shadow, off the user's path."""
     status: int = 0
+    replied: bool = False
+    """The whole reply went to the user (what a forced stop checks before it records)."""
     latency_ms: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
 

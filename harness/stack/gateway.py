@@ -157,7 +157,12 @@ class Gateway:
     async def call(self, system: str, ex: Exchange, timeout: float, shadow: bool = False) -> Call:
         """Call backend ``system`` with ``ex``'s request; prices and counts the call."""
         headers = [("X-Request-Id", ex.request_id)]
-        c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+        try:
+            c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+        except asyncio.CancelledError:
+            if not shadow:  # the record says this call was abandoned, not that it was skipped
+                setattr(ex, system, Call(system, "dropped", detail="gateway stopped"))
+            raise
         cost = price(c, self.prices)
         if cost:
             ex.costs[system] = ex.costs.get(system, 0.0) + cost
@@ -239,6 +244,28 @@ class Gateway:
             }
             await self._reply(ex, send, 400, _json(reply))
             return
+        try:
+            try:
+                await self._decide(ex)
+            except Exception as err:  # a bug: answer 502 and record it rather than a bare 500
+                ex.served = None
+                ex.failed = Call("gateway", "error", detail=repr(err))
+            if ex.served is not None:
+                await self._reply(ex, send, ex.served.status, ex.served.body)
+            else:
+                status, reply = _failure(ex.failed)
+                await self._reply(ex, send, status, _json(reply))
+        except asyncio.CancelledError:
+            # Forced stop (the server's grace period is over) before the user had the reply:
+            # the request still gets its decision record, or grading would count it as lost.
+            if not ex.replied:
+                ex.fallback_reason = "gateway_stopped"
+                ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
+                self._record(ex)
+            raise
+
+    async def _decide(self, ex: Exchange) -> None:
+        """Route ``ex``: the kill switch sends it to legacy, else its pattern decides."""
         if ex.kill_switch:
             ex.route = "kill_switch"
             ex.legacy = await self.call("legacy", ex, self.spec.backend_timeout)
@@ -248,11 +275,6 @@ class Gateway:
                 ex.failed = ex.legacy
         else:
             await PATTERNS[ex.pattern].route(ex, self)
-        if ex.served is not None:
-            await self._reply(ex, send, ex.served.status, ex.served.body)
-        else:
-            status, reply = _failure(ex.failed)
-            await self._reply(ex, send, status, _json(reply))
 
     async def _reply(self, ex: Exchange, send: Send, status: int, body: bytes) -> None:
         ex.status = status
@@ -268,6 +290,7 @@ class Gateway:
         )
         headers = [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
         await send_bytes(send, status, body, headers)
+        ex.replied = True
         ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
         self.metrics.user(ex)
         if ex.shadow:
@@ -305,6 +328,8 @@ class Gateway:
             except asyncio.CancelledError:
                 queue.task_done()
                 raise  # stop() records it as dropped
+            except Exception as err:  # never lose a worker: the pool would shrink for good
+                ex.ai = Call("ai", "error", detail=repr(err))
             self._in_shadow.discard(ex)
             self.metrics.compared(ex.agree())
             self._record(ex)
