@@ -25,10 +25,11 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "BackendClient",
@@ -355,6 +356,9 @@ class HttpxClient:
     """Pooled ``httpx.AsyncClient`` for one backend base URL (the reference implementation)."""
 
     def __init__(self, base_url: str, *, max_connections: int = 1024) -> None:
+        import httpx  # here: only a gateway started with --client httpx pays for the import
+
+        self._httpx = httpx
         self._client = httpx.AsyncClient(
             base_url=base_url,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=256),
@@ -372,9 +376,9 @@ class HttpxClient:
                 return Reply(r.status_code, r.content)
         except TimeoutError:
             raise BackendTimeout(f"no reply within {timeout * 1000:.0f} ms") from None
-        except httpx.ConnectError as err:
+        except self._httpx.ConnectError as err:
             raise BackendUnreachable(str(err) or "connection refused") from None
-        except httpx.HTTPError as err:
+        except self._httpx.HTTPError as err:
             raise BackendError(f"{type(err).__name__}: {err}") from None
 
     async def aclose(self) -> None:

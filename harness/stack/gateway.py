@@ -19,9 +19,12 @@ fields become the JSON body).
 
 Run as a child process (the launcher does)::
 
-    python -m harness.stack.gateway --config '<GatewaySpec JSON>' --legacy-url URL --ai-url URL \\
+    python -m harness.stack.gateway --config '<GatewayConfig JSON>' --legacy-url URL --ai-url URL \\
         --decisions PATH [--prices '{"legacy": CostSpec, "ai": CostSpec}'] [--seed N] \\
         [--client stream|httpx] [--shadow-workers N] --host 127.0.0.1 --port 0
+
+``--config`` is a validated ``GatewaySpec`` as the launcher dumps it (seconds, fractions), read
+back without pydantic (:mod:`harness.stack.config`).
 """
 
 from __future__ import annotations
@@ -39,10 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import TypeAdapter, ValidationError
-
 from harness.rundir import DECISION_FIELDS, RecordWriter
-from harness.scenario import CostSpec, GatewaySettings, GatewaySpec, HeaderMap
 from harness.stack.asgi import (
     Receive,
     Scope,
@@ -55,6 +55,15 @@ from harness.stack.asgi import (
 )
 from harness.stack.backend import BackendClient, Call, call, make_client
 from harness.stack.breaker import STATE_VALUE, CircuitBreaker
+from harness.stack.config import (
+    ConfigError,
+    CostConfig,
+    GatewayConfig,
+    SupportsModelDump,
+    from_json_data,
+    gateway_config,
+    settings_change,
+)
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
 from harness.stack.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from harness.stack.patterns import PATTERNS
@@ -62,21 +71,20 @@ from harness.stack.server import run_app
 
 __all__ = ["Gateway", "main"]
 
-_H = HeaderMap()
-_HEADER_NAMES = tuple(
-    n.encode() for n in (_H.served_by, _H.fallback, _H.fallback_reason, _H.route, _H.request_id)
-)
+# The defaults of harness.scenario.HeaderMap (what the load side reads unless told otherwise).
+_HEADER_NAMES = (b"X-Served-By", b"X-Fallback", b"X-Fallback-Reason", b"X-Route", b"X-Request-Id")
 
 #: How long a stopping gateway lets queued shadow calls finish before dropping them.
 SHADOW_DRAIN_SECONDS = 1.0
 
 
 class Gateway:
-    """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to."""
+    """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to;
+    ``spec`` is a :class:`~harness.stack.config.GatewayConfig` or a scenario ``GatewaySpec``."""
 
     def __init__(
         self,
-        spec: GatewaySpec,
+        spec: GatewayConfig | SupportsModelDump,
         legacy: BackendClient,
         ai: BackendClient,
         *,
@@ -86,9 +94,9 @@ class Gateway:
         shadow_workers: int = 32,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.spec = spec
-        self.settings = LiveSettings.from_spec(spec)
-        self.breaker = CircuitBreaker(spec.circuit_breaker, clock)
+        self.spec = gateway_config(spec)
+        self.settings = LiveSettings.from_spec(self.spec)
+        self.breaker = CircuitBreaker(self.spec.circuit_breaker, clock)
         self.metrics = GatewayMetrics()
         self.prices = prices
         self.shadow_dropped = 0
@@ -352,17 +360,19 @@ class Gateway:
             return
         if path == "/admin/settings" and method == "POST":
             try:
-                change = GatewaySettings.model_validate(_object(await read_body(receive)))
-            except (ValueError, ValidationError) as err:
-                await send_json(send, 400, {"error": "bad_settings", "detail": _why(err)})
+                change = settings_change(_object(await read_body(receive)))
+            except ValueError as err:  # ConfigError, or a body that is no JSON
+                await send_json(send, 400, {"error": "bad_settings", "detail": str(err)})
                 return
             self.settings.apply(change)
             await send_json(send, 200, self.describe())
             return
         if path == "/admin/kill-switch" and method == "POST":
             try:
-                on = _BOOL.validate_python(_object(await read_body(receive)).get("on"), strict=True)
-            except (ValueError, ValidationError):
+                on = _object(await read_body(receive)).get("on")
+                if not isinstance(on, bool):
+                    raise ValueError("not a boolean")
+            except ValueError:
                 await send_json(
                     send,
                     400,
@@ -391,9 +401,6 @@ class Gateway:
         m.kill_switch.set(1 if self.settings.kill_switch else 0)
 
 
-_BOOL = TypeAdapter(bool)
-
-
 def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -403,14 +410,6 @@ def _object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return data
-
-
-def _why(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in err.errors()
-        )
-    return str(err)
 
 
 def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
@@ -434,7 +433,9 @@ def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of the gateway child process."""
     parser = argparse.ArgumentParser(prog="python -m harness.stack.gateway")
-    parser.add_argument("--config", default="{}", help="the GatewaySpec as JSON")
+    parser.add_argument(
+        "--config", default="{}", help="the GatewaySpec as JSON (seconds, fractions)"
+    )
     parser.add_argument("--legacy-url", required=True)
     parser.add_argument("--ai-url", required=True)
     parser.add_argument("--decisions", type=Path, help="decision records CSV (appended)")
@@ -445,8 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    spec = GatewaySpec.model_validate_json(args.config)
-    prices = TypeAdapter(dict[str, CostSpec]).validate_json(args.prices) if args.prices else None
+    try:
+        spec = from_json_data(GatewayConfig, json.loads(args.config))
+        prices = _prices(json.loads(args.prices)) if args.prices else None
+    except ValueError as err:  # ConfigError, or no JSON at all
+        parser.error(f"bad --config or --prices: {err}")
     app = Gateway(
         spec,
         make_client(args.client, args.legacy_url),
@@ -457,6 +461,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         shadow_workers=args.shadow_workers,
     )
     return run_app(app, args.host, args.port, system="gateway")
+
+
+def _prices(data: Any) -> Prices:
+    if not isinstance(data, dict):
+        raise ConfigError("prices: expected a JSON object")
+    return {k: from_json_data(CostConfig, v, f"prices.{k}") for k, v in data.items()}
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ legacy failover capacity test must find). Answers come from :mod:`harness.stack.
 
 Run as a child process (the launcher does)::
 
-    python -m harness.stack.services --role legacy|ai --config '<ServiceSpec JSON>' \\
+    python -m harness.stack.services --role legacy|ai --config '<ServiceConfig JSON>' \\
         --host 127.0.0.1 --port 0 --seed N [--legacy-accuracy 0.9]
 
 It prints ``DUALSYS_READY {"url": ..., "system": ...}`` once listening; SIGTERM stops it cleanly.
@@ -35,9 +35,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from harness.scenario import ServiceSpec
 from harness.stack.answers import ai_answer, ai_tokens, legacy_answer
 from harness.stack.asgi import Receive, Scope, Send, lifespan, read_body, send_json
+from harness.stack.config import ServiceConfig, SupportsModelDump, from_json_data, service_config
 from harness.stack.server import run_app
 
 __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
@@ -45,15 +45,17 @@ __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
 
 def service_args(
     role: str,
-    spec: ServiceSpec,
+    spec: SupportsModelDump,
     *,
     seed: int = 0,
     legacy_accuracy: float | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> list[str]:
-    """The arguments (after ``python``) that start one demo service as a child process."""
-    args = ["-m", "harness.stack.services", "--role", role, "--config", spec.model_dump_json()]
+    """The arguments (after ``python``) that start one demo service as a child process
+    (``spec`` is a scenario ``ServiceSpec``; the child reads it back as a ServiceConfig)."""
+    config = json.dumps(spec.model_dump(mode="json"), separators=(",", ":"))
+    args = ["-m", "harness.stack.services", "--role", role, "--config", config]
     args += ["--host", host, "--port", str(port), "--seed", str(seed)]
     if legacy_accuracy is not None:
         args += ["--legacy-accuracy", str(legacy_accuracy)]
@@ -85,13 +87,19 @@ class LatencyModel:
 
 
 class DemoService:
-    """The ASGI app of one demo backend (``role`` legacy or ai) configured by ``spec``."""
+    """The ASGI app of one demo backend (``role`` legacy or ai) configured by ``spec`` (a
+    :class:`~harness.stack.config.ServiceConfig` or a scenario ``ServiceSpec``)."""
 
     def __init__(
-        self, role: Role, spec: ServiceSpec, *, seed: int = 0, legacy_accuracy: float = 0.9
+        self,
+        role: Role,
+        spec: ServiceConfig | SupportsModelDump,
+        *,
+        seed: int = 0,
+        legacy_accuracy: float = 0.9,
     ) -> None:
         self.role = role
-        self.spec = spec
+        self.spec = spec = service_config(spec)
         self.legacy_accuracy = legacy_accuracy
         self._rng = random.Random(f"{seed}:{role}")
         self.latency = LatencyModel(spec.latency.p50, spec.latency.p99, self._rng)
@@ -234,7 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="legacy's accuracy (the AI needs it to agree on the configured share)",
     )
     args = parser.parse_args(argv)
-    spec = ServiceSpec.model_validate_json(args.config)
+    try:
+        spec = from_json_data(ServiceConfig, json.loads(args.config))
+    except ValueError as err:  # ConfigError, or no JSON at all
+        parser.error(f"bad --config: {err}")
     app = DemoService(args.role, spec, seed=args.seed, legacy_accuracy=args.legacy_accuracy)
     return run_app(app, args.host, args.port, system=args.role)
 
