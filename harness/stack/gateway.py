@@ -37,17 +37,20 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
 
 from harness.rundir import DECISION_FIELDS, RecordWriter
 from harness.stack.asgi import (
     Receive,
     Scope,
     Send,
-    lifespan,
     read_body,
     request_headers,
     send_bytes,
@@ -113,6 +116,7 @@ class Gateway:
         self._queue: asyncio.Queue[Exchange] | None = None
         self._in_shadow: set[Exchange] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._control = self._control_router()
         self._started = False
         self._stopped = False
 
@@ -184,32 +188,50 @@ class Gateway:
     # ------------------------------------------------------------------ ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send, self.start, self.stop)
-            return
-        if scope["type"] != "http":
-            return
-        if not self._started:  # served without lifespan (in-process tests)
-            await self.start()
-        path: str = scope["path"]
-        method: str = scope["method"]
-        if path.startswith("/admin/"):
-            await self._admin(path, method, receive, send)
-        elif method == "POST" or method == "PUT":
-            await self._route(scope, path, receive, send)
-        elif path == "/healthz":
-            await send_json(send, 200, {"status": "ok", "pattern": self.settings.pattern})
-        elif path == "/metrics":
-            self._update_gauges()
-            await send_bytes(
-                send, 200, self.metrics.render(), content_type=CONTENT_TYPE_LATEST.encode()
-            )
-        elif method == "GET" and scope.get("query_string"):
-            await self._route(scope, path, receive, send)
-        else:
-            await send_json(
-                send, 404, {"error": "not_found", "detail": f"no route {method} {path}"}
-            )
+        # User requests take the hand-written path (every microsecond there adds to the user's
+        # latency; see harness.stack.asgi); everything else goes through starlette's Router.
+        if scope["type"] == "http":
+            if not self._started:  # served without lifespan (in-process tests)
+                await self.start()
+            path: str = scope["path"]
+            method: str = scope["method"]
+            if not path.startswith("/admin/") and (
+                method == "POST"
+                or method == "PUT"
+                or (method == "GET" and scope.get("query_string") and path not in _CONTROL)
+            ):
+                await self._route(scope, path, receive, send)
+                return
+        await self._control(scope, receive, send)
+
+    def _control_router(self) -> Router:
+        """Health, metrics, the admin API and the lifespan (off the users' path)."""
+        return Router(
+            routes=[
+                Route("/healthz", self._healthz, methods=["GET"]),
+                Route("/metrics", self._metrics, methods=["GET"]),
+                Route("/admin/settings", self._get_settings, methods=["GET"]),
+                Route("/admin/settings", self._post_settings, methods=["POST"]),
+                Route("/admin/kill-switch", self._kill_switch, methods=["POST"]),
+            ],
+            default=_not_found,
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "pattern": self.settings.pattern})
+
+    async def _metrics(self, request: Request) -> Response:
+        self._update_gauges()
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -354,35 +376,27 @@ class Gateway:
 
     # ------------------------------------------------------------------ admin API
 
-    async def _admin(self, path: str, method: str, receive: Receive, send: Send) -> None:
-        if path == "/admin/settings" and method == "GET":
-            await send_json(send, 200, self.describe())
-            return
-        if path == "/admin/settings" and method == "POST":
-            try:
-                change = settings_change(_object(await read_body(receive)))
-            except ValueError as err:  # ConfigError, or a body that is no JSON
-                await send_json(send, 400, {"error": "bad_settings", "detail": str(err)})
-                return
-            self.settings.apply(change)
-            await send_json(send, 200, self.describe())
-            return
-        if path == "/admin/kill-switch" and method == "POST":
-            try:
-                on = _object(await read_body(receive)).get("on")
-                if not isinstance(on, bool):
-                    raise ValueError("not a boolean")
-            except ValueError:
-                await send_json(
-                    send,
-                    400,
-                    {"error": "bad_settings", "detail": 'expected {"on": true} or {"on": false}'},
-                )
-                return
-            self.settings.kill_switch = on
-            await send_json(send, 200, self.describe())
-            return
-        await send_json(send, 404, {"error": "not_found", "detail": f"no route {method} {path}"})
+    async def _get_settings(self, request: Request) -> Response:
+        return JSONResponse(self.describe())
+
+    async def _post_settings(self, request: Request) -> Response:
+        try:
+            change = settings_change(_object(await request.body()))
+        except ValueError as err:  # ConfigError, or a body that is no JSON
+            return JSONResponse({"error": "bad_settings", "detail": str(err)}, 400)
+        self.settings.apply(change)
+        return JSONResponse(self.describe())
+
+    async def _kill_switch(self, request: Request) -> Response:
+        try:
+            on = _object(await request.body()).get("on")
+        except ValueError:
+            on = None
+        if not isinstance(on, bool):
+            detail = 'expected {"on": true} or {"on": false}'
+            return JSONResponse({"error": "bad_settings", "detail": detail}, 400)
+        self.settings.kill_switch = on
+        return JSONResponse(self.describe())
 
     def describe(self) -> dict[str, Any]:
         """The live settings, and the state of the breaker and the shadow queue."""
@@ -399,6 +413,15 @@ class Gateway:
         m.shadow_queue.set(self._queue.qsize() if self._queue is not None else 0)
         m.ai_share.set(self.settings.ai_share)
         m.kill_switch.set(1 if self.settings.kill_switch else 0)
+
+
+#: Paths of the control routes: a GET there is never a user request, query string or not.
+_CONTROL = frozenset({"/healthz", "/metrics"})
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    detail = f"no route {scope.get('method', '')} {scope.get('path', '')}"
+    await send_json(send, 404, {"error": "not_found", "detail": detail})
 
 
 def _json(data: Any) -> bytes:
