@@ -11,7 +11,9 @@
     exchange.py   one request through the gateway, and the decision record it becomes
     backend.py    the gateway's backend clients and the outcome of a call
     metrics.py    the gateway's Prometheus metrics
-    asgi.py       the ASGI pieces the servers share; server.py runs one as a child process
+    config.py     the children's configuration as plain dataclasses (JSON in, no pydantic)
+    asgi.py       the gateway's hot path in plain ASGI (the rest uses starlette)
+    server.py     runs an ASGI app as a child process under uvicorn
     launcher.py   Stack: start, check and stop the whole stack; ``dualsys serve``
 
 This package imports nothing heavy itself: the load users import :mod:`harness.stack.answers`

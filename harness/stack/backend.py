@@ -10,10 +10,20 @@ Every call ends in a :class:`Call` whose ``outcome`` is the decision record's vo
 Two interchangeable clients implement :class:`BackendClient`:
 
 - :class:`StreamClient` (the default): HTTP/1.1 keep-alive over asyncio streams, a LIFO pool of
-  idle connections. On this project's 2-core machine one call costs ~0.15 ms of client time,
-  against ~0.7 ms for ``httpx.AsyncClient``: the difference decides whether the gateway adds
-  less than a millisecond (``benchmarks/bench_gateway.py --client httpx`` shows both).
-- :class:`HttpxClient`: pooled ``httpx.AsyncClient``, kept as the reference implementation.
+  idle connections. Kept, though httpx is a dependency, because of a measurement: with a pooled
+  ``httpx.AsyncClient`` the gateway added 1.5-2 ms to the user's p50 instead of ~0.35 ms (one
+  call costs ~0.15 ms of client time here, ~0.7 ms with httpx, on this project's 2-core
+  machine), and the < 1 ms target was out of reach (``benchmarks/bench_gateway.py`` against
+  ``--client httpx``; figures in ``benchmarks/README.md``).
+- :class:`HttpxClient`: pooled ``httpx.AsyncClient``, kept as the reference implementation;
+  httpx is imported only when one is made (``--client httpx``), so a gateway that does not use
+  it does not pay ~0.3 s of start-up for it.
+
+Every way a reply can be malformed or cut short (a bad status line, a bad or missing
+``Content-Length`` value, headers or body cut, bad chunked encoding, a reset; exactly what a
+``limit_data`` or ``reset_peer`` toxic produces) is a :class:`BackendError`, and :func:`call`
+turns anything a client raises into an ``error`` outcome: the gateway falls back, records the
+decision and keeps its shadow workers.
 
 Both bound every call by a deadline (the whole exchange, connect to last byte), so the gateway
 never waits on a backend longer than it was told to.
