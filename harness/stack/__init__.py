@@ -4,7 +4,8 @@
 
     answers.py    deterministic answers (truth, legacy, AI): pure, cheap, importable anywhere
     services.py   the demo legacy and AI services (capacity, latency model, error rate)
-    gateway.py    the migration gateway: routing, kill switch, admin API, records, /metrics
+    gateway.py    the migration gateway: routing, kill switch, records
+    control.py    the gateway's health, metrics and admin routes (starlette)
     patterns.py   shadow, split, fallback, feature behind one RoutingPattern protocol
     rules.py      feature routing rules (pure: the gateway and analysis share it)
     breaker.py    the fallback pattern's circuit breaker

@@ -11,8 +11,8 @@
     shadow: after the reply is sent, the AI call waits in a bounded queue for a worker; when the
             queue is full the comparison is dropped (ai_outcome "dropped") and counted.
 
-Other routes: ``GET /healthz``, ``GET /metrics``, ``GET /admin/settings``,
-``POST /admin/settings`` (a partial :class:`~harness.scenario.GatewaySettings`),
+Other routes (:mod:`harness.stack.control`): ``GET /healthz``, ``GET /metrics``,
+``GET /admin/settings``, ``POST /admin/settings`` (a partial change of the live settings),
 ``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST or PUT is a user request,
 forwarded as a POST to the same path on the backend; so is a GET with a query string (its
 fields become the JSON body).
@@ -37,14 +37,10 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, Router
 
 from harness.rundir import DECISION_FIELDS, RecordWriter
 from harness.stack.asgi import (
@@ -54,7 +50,6 @@ from harness.stack.asgi import (
     read_body,
     request_headers,
     send_bytes,
-    send_json,
 )
 from harness.stack.backend import BackendClient, Call, call, make_client
 from harness.stack.breaker import STATE_VALUE, CircuitBreaker
@@ -65,10 +60,10 @@ from harness.stack.config import (
     SupportsModelDump,
     from_json_data,
     gateway_config,
-    settings_change,
 )
+from harness.stack.control import CONTROL_PATHS, control_router
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
-from harness.stack.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from harness.stack.metrics import GatewayMetrics
 from harness.stack.patterns import PATTERNS
 from harness.stack.server import run_app
 
@@ -116,7 +111,7 @@ class Gateway:
         self._queue: asyncio.Queue[Exchange] | None = None
         self._in_shadow: set[Exchange] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._control = self._control_router()
+        self._control = control_router(self)
         self._started = False
         self._stopped = False
 
@@ -198,40 +193,13 @@ class Gateway:
             if not path.startswith("/admin/") and (
                 method == "POST"
                 or method == "PUT"
-                or (method == "GET" and scope.get("query_string") and path not in _CONTROL)
+                or (method == "GET" and scope.get("query_string") and path not in CONTROL_PATHS)
             ):
                 await self._route(scope, path, receive, send)
                 return
+        elif scope["type"] != "lifespan":
+            return
         await self._control(scope, receive, send)
-
-    def _control_router(self) -> Router:
-        """Health, metrics, the admin API and the lifespan (off the users' path)."""
-        return Router(
-            routes=[
-                Route("/healthz", self._healthz, methods=["GET"]),
-                Route("/metrics", self._metrics, methods=["GET"]),
-                Route("/admin/settings", self._get_settings, methods=["GET"]),
-                Route("/admin/settings", self._post_settings, methods=["POST"]),
-                Route("/admin/kill-switch", self._kill_switch, methods=["POST"]),
-            ],
-            default=_not_found,
-            lifespan=self._lifespan,
-        )
-
-    @contextlib.asynccontextmanager
-    async def _lifespan(self, app: object) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
-
-    async def _healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "pattern": self.settings.pattern})
-
-    async def _metrics(self, request: Request) -> Response:
-        self._update_gauges()
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -376,28 +344,6 @@ class Gateway:
 
     # ------------------------------------------------------------------ admin API
 
-    async def _get_settings(self, request: Request) -> Response:
-        return JSONResponse(self.describe())
-
-    async def _post_settings(self, request: Request) -> Response:
-        try:
-            change = settings_change(_object(await request.body()))
-        except ValueError as err:  # ConfigError, or a body that is no JSON
-            return JSONResponse({"error": "bad_settings", "detail": str(err)}, 400)
-        self.settings.apply(change)
-        return JSONResponse(self.describe())
-
-    async def _kill_switch(self, request: Request) -> Response:
-        try:
-            on = _object(await request.body()).get("on")
-        except ValueError:
-            on = None
-        if not isinstance(on, bool):
-            detail = 'expected {"on": true} or {"on": false}'
-            return JSONResponse({"error": "bad_settings", "detail": detail}, 400)
-        self.settings.kill_switch = on
-        return JSONResponse(self.describe())
-
     def describe(self) -> dict[str, Any]:
         """The live settings, and the state of the breaker and the shadow queue."""
         return {
@@ -407,7 +353,8 @@ class Gateway:
             "shadow_dropped": self.shadow_dropped,
         }
 
-    def _update_gauges(self) -> None:
+    def update_gauges(self) -> None:
+        """Bring the gauges of :attr:`metrics` up to date (before a scrape)."""
         m = self.metrics
         m.breaker_state.set(STATE_VALUE[self.breaker.state])
         m.shadow_queue.set(self._queue.qsize() if self._queue is not None else 0)
@@ -415,24 +362,8 @@ class Gateway:
         m.kill_switch.set(1 if self.settings.kill_switch else 0)
 
 
-#: Paths of the control routes: a GET there is never a user request, query string or not.
-_CONTROL = frozenset({"/healthz", "/metrics"})
-
-
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    detail = f"no route {scope.get('method', '')} {scope.get('path', '')}"
-    await send_json(send, 404, {"error": "not_found", "detail": detail})
-
-
 def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    data = json.loads(body or b"{}")
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
-    return data
 
 
 def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
