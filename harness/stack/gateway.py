@@ -257,6 +257,9 @@ class Gateway:
             # Forced stop (the server's grace period is over) before the user had the reply:
             # the request still gets its decision record, or grading would count it as lost.
             if not ex.replied:
+                # uvicorn answers 500 for an app that ended without a reply: record what the
+                # user got, so that the records of both sides agree
+                ex.status = 500
                 ex.fallback_reason = "gateway_stopped"
                 ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
                 self._record(ex)

@@ -418,7 +418,7 @@ def test_a_request_cancelled_by_a_forced_stop_still_has_its_record(tmp_path: Pat
 
     r = run(_with(spec(pattern="fallback", fallback_timeout=10), tmp_path, body))
     (rec,) = r.records
-    assert (rec["status"], rec["served_by"], rec["fallback_reason"]) == (0, "", "gateway_stopped")
+    assert (rec["status"], rec["served_by"], rec["fallback_reason"]) == (500, "", "gateway_stopped")
     assert (rec["ai_outcome"], rec["legacy_outcome"]) == ("dropped", "skipped")
     assert [row["request_id"] for row in read_records(tmp_path / "decisions.csv")] == [
         rec["request_id"]
