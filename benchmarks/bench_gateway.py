@@ -12,6 +12,14 @@ Targets (issue 4): added p50 < 1 ms in split and fallback; shadow adds no more t
 
     .venv/bin/python benchmarks/bench_gateway.py [--rate 400] [--seconds 4] [--client httpx]
 
+Two smaller measurements, each against a baseline in the same run, instead of the above:
+
+    --asgi      CPU per request of the gateway's hand-written ASGI hot path (harness.stack.asgi)
+                against starlette's Request/Response and Router doing the same, in-process
+    --startup   start to ready of the gateway and of a demo service, against the same child
+                made to import pydantic, yaml and httpx first (what each imported until the
+                children read plain JSON)
+
 Everything (client, gateway, services) shares this machine's cores, as it does in a run.
 """
 
@@ -25,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -107,6 +116,113 @@ async def closed_loop(url: str, connections: int, seconds: float) -> float:
     return done / elapsed
 
 
+def asgi_overhead(rounds: int = 5, n: int = 20000) -> None:
+    """Print the CPU time per request of the three ways to serve the gateway's user path."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route, Router
+
+    from harness.stack.asgi import Receive, Scope, Send, read_body, send_bytes
+
+    names = ("X-Served-By", "X-Fallback", "X-Fallback-Reason", "X-Route", "X-Request-Id")
+    values = ("ai", "0", "", "split", "abc-1")
+    raw_headers = [(k.encode(), v.encode()) for k, v in zip(names, values, strict=True)]
+    headers = dict(zip(names, values, strict=True))
+
+    async def raw(scope: Scope, receive: Receive, send: Send) -> None:
+        if not scope["path"].startswith("/admin/") and scope["method"] == "POST":
+            await send_bytes(send, 200, await read_body(receive), raw_headers)
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        return Response(body, 200, headers=headers, media_type="application/json")
+
+    async def request_response(scope: Scope, receive: Receive, send: Send) -> None:
+        await (await endpoint(Request(scope, receive)))(scope, receive, send)
+
+    router = Router([Route("/v1/answer", endpoint, methods=["POST"])])
+
+    async def per_request(app: Any) -> float:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/answer",
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+            "root_path": "",
+        }
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": BODY, "more_body": False}
+
+        async def send(message: object) -> None:
+            return None
+
+        for _ in range(n // 10):
+            await app(dict(scope), receive, send)
+        t0 = time.process_time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        return (time.process_time() - t0) / n * 1e6
+
+    apps = {
+        "hand-written (harness.stack.asgi)": raw,
+        "starlette Request/Response": request_response,
+        "starlette Router + Request/Response": router,
+    }
+    times: dict[str, list[float]] = {name: [] for name in apps}
+    for _ in range(rounds):  # interleaved, so that a busy moment hits all three alike
+        for name, app in apps.items():
+            times[name].append(asyncio.run(per_request(app)))
+    base = statistics.median(times["hand-written (harness.stack.asgi)"])
+    print(f"ASGI plumbing of one user request, CPU us (median of {rounds} x {n}):")
+    for name, values in times.items():
+        us = statistics.median(values)
+        print(f"  {name:<38}{us:7.1f} us  ({us / base:.1f} x, +{us - base:.1f} us)")
+
+
+def startup(rounds: int = 5) -> None:
+    """Print start-to-ready of the stack's children, against the same with the heavy imports."""
+    import os
+    import subprocess
+
+    heavy = "import pydantic, yaml, httpx; import runpy, sys; "
+    run_module = "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+    urls = ["--legacy-url", "http://127.0.0.1:9", "--ai-url", "http://127.0.0.1:9"]
+    children = {
+        "gateway": ("harness.stack.gateway", [*urls, "--port", "0"]),
+        "demo service": ("harness.stack.services", ["--role", "ai", "--port", "0"]),
+    }
+
+    def ready(args: list[str]) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("DUALSYS_READY"):
+                break
+        elapsed = time.perf_counter() - t0
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        return elapsed * 1000.0
+
+    print(f"start to ready, ms (median of {rounds}):")
+    for name, (module, args) in children.items():
+        now, before = [], []
+        for _ in range(rounds):
+            now.append(ready(["-m", module, *args]))
+            before.append(ready(["-c", heavy + run_module, module, *args]))
+        a, b = statistics.median(now), statistics.median(before)
+        print(f"  {name:<14}{a:7.0f}   with pydantic+yaml+httpx {b:7.0f}   ({a / b:.2f} x)")
+
+
 def set_pattern(admin: str, settings: dict[str, object]) -> None:
     import httpx
 
@@ -127,7 +243,15 @@ def main() -> int:
         default="stream",
         help="the gateway's backend client (stream)",
     )
+    parser.add_argument("--asgi", action="store_true", help="only the ASGI plumbing figures")
+    parser.add_argument("--startup", action="store_true", help="only the children's start-up")
     args = parser.parse_args()
+    if args.asgi or args.startup:
+        if args.asgi:
+            asgi_overhead()
+        if args.startup:
+            startup()
+        return 0
 
     spec = ServiceSpec(latency=LatencySpec(p50=0, p99=0), capacity=1024)
     kids: list[Child] = []

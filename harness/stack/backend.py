@@ -10,10 +10,20 @@ Every call ends in a :class:`Call` whose ``outcome`` is the decision record's vo
 Two interchangeable clients implement :class:`BackendClient`:
 
 - :class:`StreamClient` (the default): HTTP/1.1 keep-alive over asyncio streams, a LIFO pool of
-  idle connections. On this project's 2-core machine one call costs ~0.15 ms of client time,
-  against ~0.7 ms for ``httpx.AsyncClient``: the difference decides whether the gateway adds
-  less than a millisecond (``benchmarks/bench_gateway.py --client httpx`` shows both).
-- :class:`HttpxClient`: pooled ``httpx.AsyncClient``, kept as the reference implementation.
+  idle connections. Kept, though httpx is a dependency, because of a measurement: with a pooled
+  ``httpx.AsyncClient`` the gateway added 1.5-2 ms to the user's p50 instead of ~0.35 ms (one
+  call costs ~0.15 ms of client time here, ~0.7 ms with httpx, on this project's 2-core
+  machine), and the < 1 ms target was out of reach (``benchmarks/bench_gateway.py`` against
+  ``--client httpx``; figures in ``benchmarks/README.md``).
+- :class:`HttpxClient`: pooled ``httpx.AsyncClient``, kept as the reference implementation;
+  httpx is imported only when one is made (``--client httpx``), so a gateway that does not use
+  it does not pay ~0.3 s of start-up for it.
+
+Every way a reply can be malformed or cut short (a bad status line, a bad or missing
+``Content-Length`` value, headers or body cut, bad chunked encoding, a reset; exactly what a
+``limit_data`` or ``reset_peer`` toxic produces) is a :class:`BackendError`, and :func:`call`
+turns anything a client raises into an ``error`` outcome: the gateway falls back, records the
+decision and keeps its shadow workers.
 
 Both bound every call by a deadline (the whole exchange, connect to last byte), so the gateway
 never waits on a backend longer than it was told to.
@@ -25,10 +35,11 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "BackendClient",
@@ -123,6 +134,8 @@ async def call(
         return Call(system, "unreachable", 0, _ms(started), detail=str(err))
     except BackendError as err:
         return Call(system, "error", 0, _ms(started), detail=str(err))
+    except Exception as err:  # a client bug must still be a failed call, not a crashed request
+        return Call(system, "error", 0, _ms(started), detail=f"{type(err).__name__}: {err}")
     latency = _ms(started)
     if not 200 <= reply.status < 300:
         return Call(system, "error", reply.status, latency, reply.body, detail=_detail(reply))
@@ -235,7 +248,7 @@ class StreamClient:
 
     async def _connect(self) -> _Connection:
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+            reader, writer = await asyncio.open_connection(self.host, self.port, limit=_READ_LIMIT)
         except OSError as err:
             raise BackendUnreachable(f"{self.host}:{self.port}: {err.strerror or err}") from None
         return _Connection(reader, writer)
@@ -270,40 +283,34 @@ class StreamClient:
 
     @staticmethod
     async def _read_reply(reader: asyncio.StreamReader, status_line: bytes) -> tuple[Reply, bool]:
+        # Every way a reply can be malformed or cut short (a toxic such as limit_data cuts it
+        # at any byte) raises BackendError: the gateway treats it as a failed call.
+        if not status_line.endswith(b"\n"):
+            raise BackendError(f"reply cut in its status line: {status_line[:80]!r}")
         parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not _digits(parts[1], 3):
             raise BackendError(f"not an HTTP reply: {status_line[:80]!r}")
         status = int(parts[1])
         keep_alive = parts[0] == b"HTTP/1.1"
         length: int | None = None
         chunked = False
         while True:
-            line = await reader.readline()
-            if not line:
-                raise BackendError("connection closed in the reply's headers")
+            line = await _line(reader, "the reply's headers")
             if line in (b"\r\n", b"\n"):
                 break
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             value = value.strip()
             if name == b"content-length":
+                if not _digits(value, 18):
+                    raise BackendError(f"bad Content-Length {value[:40]!r}")
                 length = int(value)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
                 keep_alive = value.lower() != b"close"
         if chunked:
-            pieces: list[bytes] = []
-            while True:
-                size_line = await reader.readline()
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                pieces.append(await reader.readexactly(size))
-                await reader.readexactly(2)
-            body = b"".join(pieces)
+            body = await _read_chunked(reader)
         elif length is not None:
             body = await reader.readexactly(length)
         else:
@@ -317,10 +324,51 @@ class StreamClient:
             self._idle.pop().abort()
 
 
+#: The longest reply line (status, header, chunk size) the stream client accepts.
+_READ_LIMIT = 1 << 20
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _digits(value: bytes, most: int) -> bool:
+    """``value`` is 1 to ``most`` ASCII digits (``isdigit`` alone also takes ``b"\xb2"``...)."""
+    return 0 < len(value) <= most and value.isascii() and value.isdigit()
+
+
+async def _line(reader: asyncio.StreamReader, where: str) -> bytes:
+    """One whole line; BackendError when the stream ends first (or the line is too long)."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # readline's way of saying the line is over the reader's limit
+        raise BackendError(f"line over {_READ_LIMIT} bytes in {where}") from None
+    if not line.endswith(b"\n"):
+        raise BackendError(f"reply cut in {where}")
+    return line
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked body; BackendError on a bad chunk size, a missing CRLF or a cut."""
+    pieces: list[bytes] = []
+    while True:
+        size_text = (await _line(reader, "a chunk size")).split(b";")[0].strip()
+        if not 0 < len(size_text) <= 15 or not _HEX.issuperset(size_text):
+            raise BackendError(f"bad chunk size {size_text[:40]!r}")
+        size = int(size_text, 16)
+        if size == 0:
+            while (await _line(reader, "the chunked trailer")) not in (b"\r\n", b"\n"):
+                pass
+            return b"".join(pieces)
+        pieces.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise BackendError("chunk not followed by CRLF")
+
+
 class HttpxClient:
     """Pooled ``httpx.AsyncClient`` for one backend base URL (the reference implementation)."""
 
     def __init__(self, base_url: str, *, max_connections: int = 1024) -> None:
+        import httpx  # here: only a gateway started with --client httpx pays for the import
+
+        self._httpx = httpx
         self._client = httpx.AsyncClient(
             base_url=base_url,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=256),
@@ -338,9 +386,9 @@ class HttpxClient:
                 return Reply(r.status_code, r.content)
         except TimeoutError:
             raise BackendTimeout(f"no reply within {timeout * 1000:.0f} ms") from None
-        except httpx.ConnectError as err:
+        except self._httpx.ConnectError as err:
             raise BackendUnreachable(str(err) or "connection refused") from None
-        except httpx.HTTPError as err:
+        except self._httpx.HTTPError as err:
             raise BackendError(f"{type(err).__name__}: {err}") from None
 
     async def aclose(self) -> None:

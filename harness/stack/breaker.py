@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from harness.scenario import CircuitBreakerSpec
+from harness.stack.config import BreakerConfig
 
 __all__ = ["CircuitBreaker", "State"]
 
@@ -32,9 +32,7 @@ STATE_VALUE: dict[State, int] = {"closed": 0, "open": 1, "half_open": 2}
 class CircuitBreaker:
     """A failure-ratio circuit breaker over a rolling time window (see the module docstring)."""
 
-    def __init__(
-        self, spec: CircuitBreakerSpec, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, spec: BreakerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.spec = spec
         self.clock = clock
         self.state: State = "closed"

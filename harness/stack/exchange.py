@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.rundir import DECISION_FIELDS
-from harness.scenario import CostSpec, GatewaySettings, GatewaySpec
 from harness.stack.backend import Call
+from harness.stack.config import CostConfig, GatewayConfig, SettingsChange
 
 __all__ = ["Exchange", "LiveSettings", "Prices", "price"]
 
-Prices = dict[str, CostSpec]
+Prices = dict[str, CostConfig]
 """Per-system price table (``legacy``/``ai``); when given, it prices calls from their tokens."""
 
 
@@ -29,10 +29,10 @@ class LiveSettings:
     kill_switch: bool
 
     @classmethod
-    def from_spec(cls, spec: GatewaySpec) -> LiveSettings:
+    def from_spec(cls, spec: GatewayConfig) -> LiveSettings:
         return cls(spec.pattern, spec.ai_share, spec.shadow_sample, spec.kill_switch)
 
-    def apply(self, change: GatewaySettings) -> None:
+    def apply(self, change: SettingsChange) -> None:
         """Set every field that ``change`` names (already validated)."""
         if change.pattern is not None:
             self.pattern = change.pattern
@@ -83,6 +83,8 @@ class Exchange:
     shadow: bool = False
     """The AI runs (or ran, or was dropped) as a shadow, off the user's path."""
     status: int = 0
+    replied: bool = False
+    """The whole reply went to the user (what a forced stop checks before it records)."""
     latency_ms: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
 

@@ -11,17 +11,20 @@
     shadow: after the reply is sent, the AI call waits in a bounded queue for a worker; when the
             queue is full the comparison is dropped (ai_outcome "dropped") and counted.
 
-Other routes: ``GET /healthz``, ``GET /metrics``, ``GET /admin/settings``,
-``POST /admin/settings`` (a partial :class:`~harness.scenario.GatewaySettings`),
+Other routes (:mod:`harness.stack.control`): ``GET /healthz``, ``GET /metrics``,
+``GET /admin/settings``, ``POST /admin/settings`` (a partial change of the live settings),
 ``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST or PUT is a user request,
 forwarded as a POST to the same path on the backend; so is a GET with a query string (its
 fields become the JSON body).
 
 Run as a child process (the launcher does)::
 
-    python -m harness.stack.gateway --config '<GatewaySpec JSON>' --legacy-url URL --ai-url URL \\
+    python -m harness.stack.gateway --config '<GatewayConfig JSON>' --legacy-url URL --ai-url URL \\
         --decisions PATH [--prices '{"legacy": CostSpec, "ai": CostSpec}'] [--seed N] \\
         [--client stream|httpx] [--shadow-workers N] --host 127.0.0.1 --port 0
+
+``--config`` is a validated ``GatewaySpec`` as the launcher dumps it (seconds, fractions), read
+back without pydantic (:mod:`harness.stack.config`).
 """
 
 from __future__ import annotations
@@ -39,44 +42,47 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import TypeAdapter, ValidationError
-
 from harness.rundir import DECISION_FIELDS, RecordWriter
-from harness.scenario import CostSpec, GatewaySettings, GatewaySpec, HeaderMap
 from harness.stack.asgi import (
     Receive,
     Scope,
     Send,
-    lifespan,
     read_body,
     request_headers,
     send_bytes,
-    send_json,
 )
 from harness.stack.backend import BackendClient, Call, call, make_client
 from harness.stack.breaker import STATE_VALUE, CircuitBreaker
+from harness.stack.config import (
+    ConfigError,
+    CostConfig,
+    GatewayConfig,
+    SupportsModelDump,
+    from_json_data,
+    gateway_config,
+)
+from harness.stack.control import CONTROL_PATHS, control_router
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
-from harness.stack.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from harness.stack.metrics import GatewayMetrics
 from harness.stack.patterns import PATTERNS
 from harness.stack.server import run_app
 
 __all__ = ["Gateway", "main"]
 
-_H = HeaderMap()
-_HEADER_NAMES = tuple(
-    n.encode() for n in (_H.served_by, _H.fallback, _H.fallback_reason, _H.route, _H.request_id)
-)
+# The defaults of harness.scenario.HeaderMap (what the load side reads unless told otherwise).
+_HEADER_NAMES = (b"X-Served-By", b"X-Fallback", b"X-Fallback-Reason", b"X-Route", b"X-Request-Id")
 
 #: How long a stopping gateway lets queued shadow calls finish before dropping them.
 SHADOW_DRAIN_SECONDS = 1.0
 
 
 class Gateway:
-    """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to."""
+    """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to;
+    ``spec`` is a :class:`~harness.stack.config.GatewayConfig` or a scenario ``GatewaySpec``."""
 
     def __init__(
         self,
-        spec: GatewaySpec,
+        spec: GatewayConfig | SupportsModelDump,
         legacy: BackendClient,
         ai: BackendClient,
         *,
@@ -86,9 +92,9 @@ class Gateway:
         shadow_workers: int = 32,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.spec = spec
-        self.settings = LiveSettings.from_spec(spec)
-        self.breaker = CircuitBreaker(spec.circuit_breaker, clock)
+        self.spec = gateway_config(spec)
+        self.settings = LiveSettings.from_spec(self.spec)
+        self.breaker = CircuitBreaker(self.spec.circuit_breaker, clock)
         self.metrics = GatewayMetrics()
         self.prices = prices
         self.shadow_dropped = 0
@@ -105,6 +111,7 @@ class Gateway:
         self._queue: asyncio.Queue[Exchange] | None = None
         self._in_shadow: set[Exchange] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._control = control_router(self)
         self._started = False
         self._stopped = False
 
@@ -157,7 +164,12 @@ class Gateway:
     async def call(self, system: str, ex: Exchange, timeout: float, shadow: bool = False) -> Call:
         """Call backend ``system`` with ``ex``'s request; prices and counts the call."""
         headers = [("X-Request-Id", ex.request_id)]
-        c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+        try:
+            c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+        except asyncio.CancelledError:
+            if not shadow:  # the record says this call was abandoned, not that it was skipped
+                setattr(ex, system, Call(system, "dropped", detail="gateway stopped"))
+            raise
         cost = price(c, self.prices)
         if cost:
             ex.costs[system] = ex.costs.get(system, 0.0) + cost
@@ -171,32 +183,23 @@ class Gateway:
     # ------------------------------------------------------------------ ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send, self.start, self.stop)
+        # User requests take the hand-written path (every microsecond there adds to the user's
+        # latency; see harness.stack.asgi); everything else goes through starlette's Router.
+        if scope["type"] == "http":
+            if not self._started:  # served without lifespan (in-process tests)
+                await self.start()
+            path: str = scope["path"]
+            method: str = scope["method"]
+            if not path.startswith("/admin/") and (
+                method == "POST"
+                or method == "PUT"
+                or (method == "GET" and scope.get("query_string") and path not in CONTROL_PATHS)
+            ):
+                await self._route(scope, path, receive, send)
+                return
+        elif scope["type"] != "lifespan":
             return
-        if scope["type"] != "http":
-            return
-        if not self._started:  # served without lifespan (in-process tests)
-            await self.start()
-        path: str = scope["path"]
-        method: str = scope["method"]
-        if path.startswith("/admin/"):
-            await self._admin(path, method, receive, send)
-        elif method == "POST" or method == "PUT":
-            await self._route(scope, path, receive, send)
-        elif path == "/healthz":
-            await send_json(send, 200, {"status": "ok", "pattern": self.settings.pattern})
-        elif path == "/metrics":
-            self._update_gauges()
-            await send_bytes(
-                send, 200, self.metrics.render(), content_type=CONTENT_TYPE_LATEST.encode()
-            )
-        elif method == "GET" and scope.get("query_string"):
-            await self._route(scope, path, receive, send)
-        else:
-            await send_json(
-                send, 404, {"error": "not_found", "detail": f"no route {method} {path}"}
-            )
+        await self._control(scope, receive, send)
 
     async def _route(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -239,6 +242,31 @@ class Gateway:
             }
             await self._reply(ex, send, 400, _json(reply))
             return
+        try:
+            try:
+                await self._decide(ex)
+            except Exception as err:  # a bug: answer 502 and record it rather than a bare 500
+                ex.served = None
+                ex.failed = Call("gateway", "error", detail=repr(err))
+            if ex.served is not None:
+                await self._reply(ex, send, ex.served.status, ex.served.body)
+            else:
+                status, reply = _failure(ex.failed)
+                await self._reply(ex, send, status, _json(reply))
+        except asyncio.CancelledError:
+            # Forced stop (the server's grace period is over) before the user had the reply:
+            # the request still gets its decision record, or grading would count it as lost.
+            if not ex.replied:
+                # uvicorn answers 500 for an app that ended without a reply: record what the
+                # user got, so that the records of both sides agree
+                ex.status = 500
+                ex.fallback_reason = "gateway_stopped"
+                ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
+                self._record(ex)
+            raise
+
+    async def _decide(self, ex: Exchange) -> None:
+        """Route ``ex``: the kill switch sends it to legacy, else its pattern decides."""
         if ex.kill_switch:
             ex.route = "kill_switch"
             ex.legacy = await self.call("legacy", ex, self.spec.backend_timeout)
@@ -248,11 +276,6 @@ class Gateway:
                 ex.failed = ex.legacy
         else:
             await PATTERNS[ex.pattern].route(ex, self)
-        if ex.served is not None:
-            await self._reply(ex, send, ex.served.status, ex.served.body)
-        else:
-            status, reply = _failure(ex.failed)
-            await self._reply(ex, send, status, _json(reply))
 
     async def _reply(self, ex: Exchange, send: Send, status: int, body: bytes) -> None:
         ex.status = status
@@ -268,6 +291,7 @@ class Gateway:
         )
         headers = [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
         await send_bytes(send, status, body, headers)
+        ex.replied = True
         ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
         self.metrics.user(ex)
         if ex.shadow:
@@ -305,6 +329,8 @@ class Gateway:
             except asyncio.CancelledError:
                 queue.task_done()
                 raise  # stop() records it as dropped
+            except Exception as err:  # never lose a worker: the pool would shrink for good
+                ex.ai = Call("ai", "error", detail=repr(err))
             self._in_shadow.discard(ex)
             self.metrics.compared(ex.agree())
             self._record(ex)
@@ -321,34 +347,6 @@ class Gateway:
 
     # ------------------------------------------------------------------ admin API
 
-    async def _admin(self, path: str, method: str, receive: Receive, send: Send) -> None:
-        if path == "/admin/settings" and method == "GET":
-            await send_json(send, 200, self.describe())
-            return
-        if path == "/admin/settings" and method == "POST":
-            try:
-                change = GatewaySettings.model_validate(_object(await read_body(receive)))
-            except (ValueError, ValidationError) as err:
-                await send_json(send, 400, {"error": "bad_settings", "detail": _why(err)})
-                return
-            self.settings.apply(change)
-            await send_json(send, 200, self.describe())
-            return
-        if path == "/admin/kill-switch" and method == "POST":
-            try:
-                on = _BOOL.validate_python(_object(await read_body(receive)).get("on"), strict=True)
-            except (ValueError, ValidationError):
-                await send_json(
-                    send,
-                    400,
-                    {"error": "bad_settings", "detail": 'expected {"on": true} or {"on": false}'},
-                )
-                return
-            self.settings.kill_switch = on
-            await send_json(send, 200, self.describe())
-            return
-        await send_json(send, 404, {"error": "not_found", "detail": f"no route {method} {path}"})
-
     def describe(self) -> dict[str, Any]:
         """The live settings, and the state of the breaker and the shadow queue."""
         return {
@@ -358,7 +356,8 @@ class Gateway:
             "shadow_dropped": self.shadow_dropped,
         }
 
-    def _update_gauges(self) -> None:
+    def update_gauges(self) -> None:
+        """Bring the gauges of :attr:`metrics` up to date (before a scrape)."""
         m = self.metrics
         m.breaker_state.set(STATE_VALUE[self.breaker.state])
         m.shadow_queue.set(self._queue.qsize() if self._queue is not None else 0)
@@ -366,26 +365,8 @@ class Gateway:
         m.kill_switch.set(1 if self.settings.kill_switch else 0)
 
 
-_BOOL = TypeAdapter(bool)
-
-
 def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    data = json.loads(body or b"{}")
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
-    return data
-
-
-def _why(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in err.errors()
-        )
-    return str(err)
 
 
 def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
@@ -409,7 +390,9 @@ def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of the gateway child process."""
     parser = argparse.ArgumentParser(prog="python -m harness.stack.gateway")
-    parser.add_argument("--config", default="{}", help="the GatewaySpec as JSON")
+    parser.add_argument(
+        "--config", default="{}", help="the GatewaySpec as JSON (seconds, fractions)"
+    )
     parser.add_argument("--legacy-url", required=True)
     parser.add_argument("--ai-url", required=True)
     parser.add_argument("--decisions", type=Path, help="decision records CSV (appended)")
@@ -420,8 +403,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    spec = GatewaySpec.model_validate_json(args.config)
-    prices = TypeAdapter(dict[str, CostSpec]).validate_json(args.prices) if args.prices else None
+    try:
+        spec = from_json_data(GatewayConfig, json.loads(args.config))
+        prices = _prices(json.loads(args.prices)) if args.prices else None
+    except ValueError as err:  # ConfigError, or no JSON at all
+        parser.error(f"bad --config or --prices: {err}")
     app = Gateway(
         spec,
         make_client(args.client, args.legacy_url),
@@ -432,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         shadow_workers=args.shadow_workers,
     )
     return run_app(app, args.host, args.port, system="gateway")
+
+
+def _prices(data: Any) -> Prices:
+    if not isinstance(data, dict):
+        raise ConfigError("prices: expected a JSON object")
+    return {k: from_json_data(CostConfig, v, f"prices.{k}") for k, v in data.items()}
 
 
 if __name__ == "__main__":

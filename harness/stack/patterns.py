@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from harness.scenario import GatewaySpec
 from harness.stack.answers import unit_hash
 from harness.stack.backend import Call
 from harness.stack.breaker import CircuitBreaker
+from harness.stack.config import GatewayConfig
 from harness.stack.exchange import Exchange, LiveSettings
 from harness.stack.rules import choose, rule_matches
 
@@ -44,7 +44,7 @@ __all__ = [
 class Router(Protocol):
     """What a pattern may use of the gateway."""
 
-    spec: GatewaySpec
+    spec: GatewayConfig
     settings: LiveSettings
     breaker: CircuitBreaker
 

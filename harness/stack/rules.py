@@ -15,9 +15,24 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, Protocol, overload
 
-from harness.scenario import FeatureRule
+
+class FeatureRule(Protocol):
+    """A feature routing rule: the gateway's :class:`~harness.stack.config.RuleConfig` or the
+    scenario's ``FeatureRule`` (analysis passes those)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def op(self) -> str: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def route(self) -> str: ...
+
 
 __all__ = ["DEFAULT_ROUTE", "OPS", "Choice", "choose", "rule_matches"]
 

@@ -18,7 +18,7 @@ legacy failover capacity test must find). Answers come from :mod:`harness.stack.
 
 Run as a child process (the launcher does)::
 
-    python -m harness.stack.services --role legacy|ai --config '<ServiceSpec JSON>' \\
+    python -m harness.stack.services --role legacy|ai --config '<ServiceConfig JSON>' \\
         --host 127.0.0.1 --port 0 --seed N [--legacy-accuracy 0.9]
 
 It prints ``DUALSYS_READY {"url": ..., "system": ...}`` once listening; SIGTERM stops it cleanly.
@@ -28,16 +28,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from harness.scenario import ServiceSpec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
 from harness.stack.answers import ai_answer, ai_tokens, legacy_answer
-from harness.stack.asgi import Receive, Scope, Send, lifespan, read_body, send_json
+from harness.stack.asgi import Receive, Scope, Send, send_json
+from harness.stack.config import ServiceConfig, SupportsModelDump, from_json_data, service_config
 from harness.stack.server import run_app
 
 __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
@@ -45,15 +50,17 @@ __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
 
 def service_args(
     role: str,
-    spec: ServiceSpec,
+    spec: SupportsModelDump,
     *,
     seed: int = 0,
     legacy_accuracy: float | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> list[str]:
-    """The arguments (after ``python``) that start one demo service as a child process."""
-    args = ["-m", "harness.stack.services", "--role", role, "--config", spec.model_dump_json()]
+    """The arguments (after ``python``) that start one demo service as a child process
+    (``spec`` is a scenario ``ServiceSpec``; the child reads it back as a ServiceConfig)."""
+    config = json.dumps(spec.model_dump(mode="json"), separators=(",", ":"))
+    args = ["-m", "harness.stack.services", "--role", role, "--config", config]
     args += ["--host", host, "--port", str(port), "--seed", str(seed)]
     if legacy_accuracy is not None:
         args += ["--legacy-accuracy", str(legacy_accuracy)]
@@ -85,13 +92,19 @@ class LatencyModel:
 
 
 class DemoService:
-    """The ASGI app of one demo backend (``role`` legacy or ai) configured by ``spec``."""
+    """The ASGI app of one demo backend (``role`` legacy or ai) configured by ``spec`` (a
+    :class:`~harness.stack.config.ServiceConfig` or a scenario ``ServiceSpec``)."""
 
     def __init__(
-        self, role: Role, spec: ServiceSpec, *, seed: int = 0, legacy_accuracy: float = 0.9
+        self,
+        role: Role,
+        spec: ServiceConfig | SupportsModelDump,
+        *,
+        seed: int = 0,
+        legacy_accuracy: float = 0.9,
     ) -> None:
         self.role = role
-        self.spec = spec
+        self.spec = spec = service_config(spec)
         self.legacy_accuracy = legacy_accuracy
         self._rng = random.Random(f"{seed}:{role}")
         self.latency = LatencyModel(spec.latency.p50, spec.latency.p99, self._rng)
@@ -101,6 +114,7 @@ class DemoService:
         self.served = 0
         self.errors = 0
         self.rejected = 0
+        self._app = self._router()
 
     # ----------------------------------------------------------------------------------------
 
@@ -123,59 +137,58 @@ class DemoService:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send, self._startup, self._shutdown)
-            return
-        if scope["type"] != "http":
-            return
-        path, method = scope["path"], scope["method"]
-        if path == "/v1/answer" and method == "POST":
-            await self._answer(receive, send)
-        elif path == "/healthz":
-            await send_json(send, 200, {"status": "ok", "system": self.role})
-        elif path == "/stats":
-            await send_json(send, 200, self.stats())
-        else:
-            await send_json(send, 404, {"error": "not_found", "detail": f"no route {path}"})
+        await self._app(scope, receive, send)
 
-    async def _startup(self) -> None:
+    def _router(self) -> Router:
+        return Router(
+            routes=[
+                Route("/v1/answer", self._answer, methods=["POST"]),
+                Route("/healthz", self._healthz, methods=["GET"]),
+                Route("/stats", self._stats, methods=["GET"]),
+            ],
+            default=_not_found,
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: object) -> AsyncIterator[None]:
         self._slots = asyncio.Semaphore(self.spec.capacity)
+        yield
 
-    async def _shutdown(self) -> None:
-        return None
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "system": self.role})
 
-    async def _answer(self, receive: Receive, send: Send) -> None:
+    async def _stats(self, request: Request) -> Response:
+        return JSONResponse(self.stats())
+
+    async def _answer(self, request: Request) -> Response:
         arrived = time.perf_counter()
         try:
-            body = json.loads(await read_body(receive))
+            body = json.loads(await request.body())
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("input"), str):
-            await send_json(
-                send,
-                400,
+            return JSONResponse(
                 {
                     "error": "bad_request",
                     "detail": "expected a JSON object with a string 'input'",
                     "system": self.role,
                 },
+                400,
             )
-            return
         if self._slots is None:  # served without lifespan (tests with a bare transport)
             self._slots = asyncio.Semaphore(self.spec.capacity)
         slots = self._slots
         if slots.locked() and self.waiting >= self.spec.queue_limit:
             self.rejected += 1
-            await send_json(
-                send,
-                503,
+            return JSONResponse(
                 {
                     "error": "overloaded",
                     "detail": f"{self.waiting} requests wait for {self.spec.capacity} slots",
                     "system": self.role,
                 },
+                503,
             )
-            return
         self.waiting += 1
         try:
             await slots.acquire()
@@ -192,12 +205,10 @@ class DemoService:
             slots.release()
         if self.spec.error_rate > 0 and self._rng.random() < self.spec.error_rate:
             self.errors += 1
-            await send_json(
-                send,
-                500,
+            return JSONResponse(
                 {"error": "internal", "detail": "injected error (error_rate)", "system": self.role},
+                500,
             )
-            return
         self.served += 1
         text: str = body["input"]
         cost_spec = self.spec.cost
@@ -216,7 +227,11 @@ class DemoService:
         label = body.get("label")
         if isinstance(label, str) and label:
             out["correct"] = answer == label
-        await send_json(send, 200, out)
+        return JSONResponse(out)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await send_json(send, 404, {"error": "not_found", "detail": f"no route {scope.get('path')}"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -234,7 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="legacy's accuracy (the AI needs it to agree on the configured share)",
     )
     args = parser.parse_args(argv)
-    spec = ServiceSpec.model_validate_json(args.config)
+    try:
+        spec = from_json_data(ServiceConfig, json.loads(args.config))
+    except ValueError as err:  # ConfigError, or no JSON at all
+        parser.error(f"bad --config: {err}")
     app = DemoService(args.role, spec, seed=args.seed, legacy_accuracy=args.legacy_accuracy)
     return run_app(app, args.host, args.port, system=args.role)
 

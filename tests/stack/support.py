@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 
 from harness.process import Child
-from harness.scenario import CostSpec, LatencySpec, ServiceSpec
+from harness.scenario import CostSpec, GatewaySpec, LatencySpec, ServiceSpec
 from harness.stack.asgi import ASGIApp, Receive, Scope, Send, read_body, send_json
 from harness.stack.backend import BackendError, BackendTimeout, BackendUnreachable, Reply
 from harness.stack.server import bind, release, start_child
@@ -102,14 +102,15 @@ def spawn_gateway(
     logs: Path,
     name: str = "gateway",
 ) -> Child:
-    """A gateway child process."""
+    """A gateway child process; ``config`` in the scenario's terms ("300ms", "10%"), sent as
+    the launcher sends it (validated, then JSON in seconds and fractions)."""
     return start_child(
         name,
         [
             "-m",
             "harness.stack.gateway",
             "--config",
-            json.dumps(config),
+            GatewaySpec.model_validate(config).model_dump_json(),
             "--legacy-url",
             legacy_url,
             "--ai-url",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from harness.stack.backend import (
     BackendClient,
     HttpxClient,
+    Reply,
     StreamClient,
     call,
 )
@@ -185,3 +188,91 @@ def test_outcomes_error_timeout_unreachable() -> None:
 def test_only_http_urls() -> None:
     with pytest.raises(ValueError):
         StreamClient("https://example.invalid")
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+#: Malformed or truncated replies, as a broken backend or a fault proxy's toxic sends them
+#: (``limit_data`` cuts a reply at any byte, e.g. right after ``Content-Length:``).
+MALFORMED: dict[str, bytes] = {
+    "cut after the Content-Length name": b"HTTP/1.1 200 OK\r\nContent-Length:",
+    "empty Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n{}",
+    "non-numeric Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\n{}",
+    "negative Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}",
+    "bad status code": b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "not HTTP": b"SSH-2.0-hello\r\n",
+    "nothing at all": b"",
+    "cut in the status line": b"HTTP/1.1 20",
+    "cut after the status line": b"HTTP/1.1 200 OK\r\n",
+    "cut in a header line": b"HTTP/1.1 200 OK\r\nContent-Type: appl",
+    "cut in the body": reply(BODY)[:-5],
+    "bad chunk size": CHUNKED + b"zz\r\n{}\r\n0\r\n\r\n",
+    "chunk without its CRLF": CHUNKED + b"2\r\n{}XX0\r\n\r\n",
+    "cut in a chunk": CHUNKED + b"10\r\n{}",
+    "cut before the last chunk": CHUNKED + b"2\r\n{}\r\n",
+    "header line over the read limit": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (2 << 20),
+    "reset": b"",
+}
+
+
+def _send_then_close(data: bytes, reset: bool) -> Handler:
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request(r)
+        w.write(data)
+        await w.drain()
+        if reset:  # SO_LINGER 0: closing sends a TCP RST instead of a FIN
+            sock = w.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            w.transport.abort()
+        else:
+            w.close()
+
+    return handler
+
+
+@pytest.mark.parametrize("kind", [StreamClient, HttpxClient])
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_reply_is_an_error_outcome_never_an_exception(
+    case: str, kind: type[StreamClient | HttpxClient]
+) -> None:
+    async def test(url: str) -> None:
+        client: BackendClient = kind(url)
+        c = await call(client, "ai", "/v1/answer", b"{}", [], 2.0)
+        assert (c.outcome, c.status) == ("error", 0), c
+        assert c.detail and c.latency_ms is not None
+        await client.aclose()
+
+    asyncio.run(with_server(_send_then_close(MALFORMED[case], case == "reset"), test))
+
+
+def test_after_a_malformed_reply_the_client_works_on_a_new_connection() -> None:
+    replies = iter([MALFORMED["cut after the Content-Length name"], reply(BODY)])
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await read_request(r)
+        w.write(next(replies))
+        await w.drain()
+        w.close()
+
+    async def test(url: str) -> None:
+        client = StreamClient(url)
+        first = await call(client, "ai", "/v1/answer", b"{}", [], 2.0)
+        second = await call(client, "ai", "/v1/answer", b"{}", [], 2.0)
+        assert (first.outcome, second.outcome) == ("error", "ok")
+        await client.aclose()
+
+    asyncio.run(with_server(handler, test))
+
+
+def test_a_client_that_raises_anything_else_still_gives_an_error_call() -> None:
+    class Broken:
+        async def post(
+            self, path: str, body: bytes, headers: list[tuple[str, str]], timeout: float
+        ) -> Reply:
+            raise RuntimeError("a bug in a client")
+
+        async def aclose(self) -> None:
+            return None
+
+    c = asyncio.run(call(Broken(), "ai", "/v1/answer", b"{}", [], 1.0))
+    assert (c.outcome, c.status, c.detail) == ("error", 0, "RuntimeError: a bug in a client")

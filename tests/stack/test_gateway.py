@@ -15,7 +15,7 @@ from harness.rundir import DECISION_FIELDS
 from harness.scenario import GatewaySpec
 from harness.stack.exchange import Prices
 from harness.stack.gateway import Gateway
-from harness.stack.patterns import split_bucket
+from harness.stack.patterns import PATTERNS, split_bucket
 
 from .support import FakeBackend, header, read_records
 
@@ -392,3 +392,55 @@ def test_stop_closes_backends_and_is_idempotent(tmp_path: Path) -> None:
 
     r = run(_with(spec(), tmp_path, body))
     assert r.legacy.closed and r.ai.closed
+
+
+def test_a_request_cancelled_by_a_forced_stop_still_has_its_record(tmp_path: Path) -> None:
+    # What uvicorn does to a request still running when its graceful-shutdown time is over.
+    async def body(r: Rig) -> None:
+        r.ai.delay = 5.0
+        sent: list[dict[str, Any]] = []
+        request = b'{"user_id":"u1","input":"hello"}'
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": request, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/answer", "headers": []}
+        task = asyncio.create_task(r.gateway(scope, receive, send))
+        while r.ai.calls == 0:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sent == []
+
+    r = run(_with(spec(pattern="fallback", fallback_timeout=10), tmp_path, body))
+    (rec,) = r.records
+    assert (rec["status"], rec["served_by"], rec["fallback_reason"]) == (500, "", "gateway_stopped")
+    assert (rec["ai_outcome"], rec["legacy_outcome"]) == ("dropped", "skipped")
+    assert [row["request_id"] for row in read_records(tmp_path / "decisions.csv")] == [
+        rec["request_id"]
+    ]
+
+
+def test_a_pattern_that_raises_gets_a_502_and_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken:
+        name = "fallback"
+
+        async def route(self, ex: Any, router: Any) -> None:
+            raise RuntimeError("a bug in a pattern")
+
+    monkeypatch.setitem(PATTERNS, "fallback", Broken())
+
+    async def body(r: Rig) -> None:
+        resp = await r.ask()
+        assert resp.status_code == 502
+        assert resp.json()["error"] == "gateway_error"
+
+    r = run(_with(spec(pattern="fallback"), tmp_path, body))
+    (rec,) = r.records
+    assert (rec["status"], rec["served_by"]) == (502, "")

@@ -7,6 +7,7 @@ the AI slow, failing or gone between two requests; "down" is a port where nothin
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from harness.process import Child
 from harness.rundir import DECISION_FIELDS
 from harness.stack.patterns import split_bucket
+from harness.stack.server import release
 from tests.conftest import free_port, wait_until
 
 from .support import (
@@ -274,3 +276,29 @@ def test_every_request_gets_one_record_and_stop_flushes(rig: Rig, tmp_path: Path
     assert rows[-1]["pattern"] == "feature" and rows[-1]["route"] == "default"
     assert all(r["ai_correct"] in ("0", "1") for r in rows[:50])
     assert all(float(r["ai_cost"]) > 0 for r in rows[:50])
+
+
+@params(pattern="fallback", fallback_timeout="20s")
+def test_a_request_still_running_at_a_forced_stop_has_its_record(rig: Rig) -> None:
+    # uvicorn gives in-flight requests 2 s after SIGTERM, then cancels them: the AI here takes
+    # 20 s, so the request is cancelled, and must still be recorded before the records close.
+    rig.ai.mode, rig.ai.delay = "slow", 20.0
+    got: list[int] = []
+
+    def user() -> None:
+        got.append(rig.ask(input="stuck").status_code)  # uvicorn's 500 for a cancelled app
+
+    thread = threading.Thread(target=user)
+    thread.start()
+    wait_until(lambda: rig.ai.calls == 1, timeout=10, what="the AI call")
+    started = time.monotonic()
+    release(rig.gw)
+    thread.join(10)
+    assert got == [500] and time.monotonic() - started < 6
+    (row,) = read_records(rig.decisions)
+    assert (row["status"], row["served_by"], row["fallback_reason"]) == (
+        "500",
+        "",
+        "gateway_stopped",
+    )
+    assert (row["ai_outcome"], row["legacy_outcome"]) == ("dropped", "skipped")
