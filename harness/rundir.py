@@ -95,11 +95,12 @@ DECISION_FIELDS: tuple[str, ...] = (
     "status",  # HTTP status returned to the user
     "latency_ms",  # gateway total time for the user
     "fallback",  # 1 when legacy answered after the AI failed or was skipped
-    "fallback_reason",  # error | timeout | circuit_open | unreachable | ""
-    "legacy_outcome",  # ok | error | timeout | unreachable | skipped
+    "fallback_reason",  # error | timeout | circuit_open | unreachable | gateway_stopped | ""
+    "legacy_outcome",  # ok | error | timeout | unreachable | skipped | dropped (forced stop)
     "legacy_status",  # HTTP status from legacy (0 when none)
     "legacy_latency_ms",  # "" when legacy was not called
-    "ai_outcome",  # ok | error | timeout | unreachable | skipped | dropped (shadow queue full)
+    "ai_outcome",  # ok | error | timeout | unreachable | skipped | dropped (shadow queue full,
+    # or a call cut by a forced stop)
     "ai_status",
     "ai_latency_ms",
     "shadow",  # 1 when the AI ran as a shadow (off the user's path)
