@@ -138,11 +138,16 @@ def test_data_loss_rolls_back(grade: Grade) -> None:
 
 
 def test_cost_over_budget(grade: Grade) -> None:
-    warn = grade(rps=10, duration=30, grading={"cost": {"budget_per_month": 11_000}})
+    # min_samples 10: the AI's 10% of 300 requests is enough to judge it (cost is the point)
+    warn = grade(
+        rps=10, duration=30, grading={"cost": {"budget_per_month": 11_000}, "min_samples": 10}
+    )
     assert failed(warn) == {"alert.warning.cost_over_budget"} and warn.verdict is Verdict.WARN
     planned = grade(rps=10, duration=30, grading={"cost": {"budget_per_month": 6_000}})
     assert {"alert.warning.cost_over_budget", "trigger.planned.cost_over_budget"} == failed(planned)
-    fine = grade(rps=10, duration=30, grading={"cost": {"budget_per_month": 100_000}})
+    fine = grade(
+        rps=10, duration=30, grading={"cost": {"budget_per_month": 100_000}, "min_samples": 10}
+    )
     assert fine.verdict is Verdict.PASS
 
 
