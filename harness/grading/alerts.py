@@ -29,6 +29,8 @@ __all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks"]
 
 #: An info alert fires when a window's agreement is firmly this far under the run's.
 DISAGREEMENT_DROP = 0.10
+#: the split checks' statistics (harness.analysis.routing.split_check)
+SPLIT_METHOD = "binomial test; Wilson interval widened for clustering by user"
 MILESTONES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
 _TITLES = {"user": "Users", "legacy": "Legacy", "ai": "AI"}
 
@@ -62,6 +64,7 @@ def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
         )
     out.append(_agreement(a, judge))
     out.append(_split_drift(a, judge))
+    out.append(_split_drift_critical(a, judge))
     out.extend(_latency_degradation(a, judge))
     out.append(_fallback_bound(a, judge))
     out.append(_cost_over_budget(a, judge))
@@ -171,7 +174,83 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
         ci_low=ab_lo * 100,
         ci_high=ab_hi * 100,
         samples=n,
+        method=SPLIT_METHOD,
         borderline=past and not firm,
+    )
+
+
+def split_critical_bound(configured: float, warn_max: float) -> float:
+    """The drift (a fraction) past which a split is broken, not drifting: more than twice the
+    warning bound, and more than half the configured share itself (so a 50% split is not
+    broken at 11 points, while 100% to the AI with 10% configured is)."""
+    return max(2 * warn_max, configured / 2)
+
+
+def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
+    """The split is broken: the observed share's interval lies wholly beyond the critical
+    bound (:func:`split_critical_bound`) on either side. A FAIL, not a warning."""
+    sp = a.metrics["split"]
+    warn = a.data.scenario.grading.alerts.split_drift_max
+    cid = "alert.critical.split_drift"
+    if not sp.get("applies"):
+        return judge.skip(
+            cid,
+            "alert",
+            "critical",
+            "AI share far from configured",
+            "split",
+            f"not applicable: pattern {sp['pattern']} has no configured split",
+            unit="points",
+        )
+    conf = float(sp["configured_share"])
+    bound = split_critical_bound(conf, warn)
+    name = f"AI share more than {bound * 100:g} points from configured"
+    n = int(sp["n"])
+    if (why := judge.too_few(n)) is not None:
+        return judge.skip(
+            cid,
+            "alert",
+            "critical",
+            name,
+            "split",
+            why,
+            threshold=bound * 100,
+            op="<=",
+            unit="points",
+            samples=n,
+        )
+    obs = float(sp["observed_share"])
+    lo, hi = sp["observed_ci"]
+    drift = obs - conf
+    d_lo, d_hi = lo - conf, hi - conf
+    firm = (d_lo > bound) or (d_hi < -bound)
+    ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
+    evidence = (
+        f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}): drift {drift * 100:+.1f} points against at "
+        f"most {bound * 100:g} (twice the {warn * 100:g}-point warning, or half the "
+        "configured share)"
+    )
+    if firm:
+        evidence += ": the split is broken, not drifting"
+    return CheckResult(
+        id=cid,
+        kind="alert",
+        severity="critical",
+        name=name,
+        system="split",
+        status="fail" if firm else "pass",
+        value=abs(drift) * 100,
+        threshold=bound * 100,
+        op="<=",
+        unit="points",
+        window="run",
+        evidence=evidence,
+        ci_low=ab_lo * 100,
+        ci_high=ab_hi * 100,
+        samples=n,
+        method=SPLIT_METHOD,
+        borderline=abs(drift) > bound and not firm,
     )
 
 
