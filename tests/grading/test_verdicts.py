@@ -53,7 +53,7 @@ def test_split_drift_warns(grade: Grade) -> None:
     assert failed(g) == {"alert.warning.split_drift"}
     c = check(g, "alert.warning.split_drift")
     assert c.value == pytest.approx(10, abs=3) and c.threshold == pytest.approx(5)
-    assert "configured 10.00% to AI, observed" in c.evidence and "binomial" in c.evidence
+    assert "configured 10% to AI, observed" in c.evidence and "binomial" in c.evidence
     assert g.metrics["split"]["observed_share"] == pytest.approx(0.2, abs=0.03)
     assert exit_code(g.verdict) == 0 and exit_code(g.verdict, strict=True) == 1
 
