@@ -23,7 +23,7 @@ from harness.analysis.stats import quantiles, wilson
 from harness.analysis.systems import phase_bounds
 from harness.grading.checks import Judge, fmt_pct
 from harness.grading.model import CheckResult
-from harness.grading.rolling import rolling_check
+from harness.grading.rolling import add_detections, rolling_check
 
 __all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks"]
 
@@ -274,6 +274,16 @@ def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
 
 
 def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
+    out = _latency_phases(a, judge)
+    conds = {c.id: c for c in a.conditions}
+    for c in out:
+        cond = conds.get(c.id)  # the rolling detector (harness.analysis.detection)
+        if cond is not None:
+            add_detections(a, cond, c, figures=False)
+    return out
+
+
+def _latency_phases(a: Analysis, judge: Judge) -> list[CheckResult]:
     g = a.data.scenario.grading
     rmax = g.alerts.latency_degradation_max
     out = []
@@ -343,6 +353,7 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
                 ci_high=hi * 100 if math.isfinite(hi) else None,
                 samples=n,
                 borderline=borderline,
+                method="order-statistic interval",
             )
         )
     return out

@@ -28,7 +28,7 @@ from harness.analysis.stats import exact_lower
 from harness.grading.checks import Judge, fmt_pct, fmt_s
 from harness.grading.model import CheckKind, CheckResult, Severity
 
-__all__ = ["outside_faults", "rolling_check"]
+__all__ = ["add_detections", "outside_faults", "rolling_check"]
 
 
 def outside_faults(a: Analysis, system: str) -> tuple[list[tuple[float, float]], np.ndarray]:  # type: ignore[type-arg]
@@ -48,15 +48,19 @@ def rolling_check(
     """Judge ``cond`` over the run and on every rolling window, outside faults injected on its
     system (see the module docstring); a condition a fault caused is shown as its detection."""
     check = _outside_check(a, cond, kind, severity, name, judge_)
-    _detections(a, cond, check)
+    add_detections(a, cond, check)
     return check
 
 
-def _detections(a: Analysis, cond: Condition, check: CheckResult) -> None:
+def add_detections(
+    a: Analysis, cond: Condition, check: CheckResult, *, figures: bool = True
+) -> None:
     """When faults injected on ``cond``'s system made it hold, say so on the row: which faults,
     when it first held (time to detect) and cleared (time to recover), the worst window of the
     run (faults included) as ``value`` and the whole run's figure as ``run_value``. The status
-    is the one judged outside the faults: an injected fault's effect is a detection."""
+    is the one judged outside the faults: an injected fault's effect is a detection.
+    ``figures=False`` leaves value and window alone (a check whose figure is not the
+    condition's rate: the latency-degradation alert's p95 rise)."""
     hits = []
     for d in a.metrics.get("detection", []):
         for row in d.get("conditions", []):
@@ -70,21 +74,6 @@ def _detections(a: Analysis, cond: Condition, check: CheckResult) -> None:
     enough = st.n >= g.min_samples
     if not enough.any():
         return
-    idx = np.flatnonzero(enough)
-    i = int(idx[np.nanargmax(st.rate[idx])])
-
-    def shown(x: float) -> float:
-        return (1 - x if cond.invert else x) * 100
-
-    n_all, k_all = int(cond.n.sum()), int(cond.bad.sum())
-    check.run_value = shown(k_all / n_all) if n_all else None
-    check.value = shown(float(st.rate[i]))
-    check.ci_low, check.ci_high = sorted((shown(float(st.low[i])), shown(float(st.high[i]))))
-    check.samples = int(st.n[i])
-    t_end = float(bins.ends[i])
-    check.window_start, check.window_end = max(0.0, t_end - bins.window), t_end
-    check.window = f"worst {bins.window:g}s window (faults included)"
-    check.method = "Wilson"
     firsts = [float(r["first_held"]) for _, r in hits if r.get("first_held") is not None]
     clears = [r.get("cleared") for _, r in hits]
     check.first_seen = min(firsts) if firsts else None
@@ -102,6 +91,27 @@ def _detections(a: Analysis, cond: Condition, check: CheckResult) -> None:
             else ", not cleared by the end of the run"
         )
         parts.append(part)
+    if not figures:
+        check.evidence = (
+            f"injected fault(s) tripped it on rolling windows ({cond.name}): "
+            f"{'; '.join(parts)}. A detection, not a failure; " + check.evidence
+        )
+        return
+    idx = np.flatnonzero(enough)
+    i = int(idx[np.nanargmax(st.rate[idx])])
+
+    def shown(x: float) -> float:
+        return (1 - x if cond.invert else x) * 100
+
+    n_all, k_all = int(cond.n.sum()), int(cond.bad.sum())
+    check.run_value = shown(k_all / n_all) if n_all else None
+    check.value = shown(float(st.rate[i]))
+    check.ci_low, check.ci_high = sorted((shown(float(st.low[i])), shown(float(st.high[i]))))
+    check.samples = int(st.n[i])
+    t_end = float(bins.ends[i])
+    check.window_start, check.window_end = max(0.0, t_end - bins.window), t_end
+    check.window = f"worst {bins.window:g}s window (faults included)"
+    check.method = "Wilson"
     run_text = fmt_pct(check.run_value / 100) if check.run_value is not None else "n/a"
     check.evidence = (
         f"injected fault(s) tripped it: {'; '.join(parts)}. Worst window "

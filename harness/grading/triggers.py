@@ -255,6 +255,7 @@ def _metric_degradation(a: Analysis, judge: Judge) -> CheckResult:
         ci_high=hi * 100,
         samples=n,
         borderline=borderline,
+        method="Newcombe",
     )
 
 
