@@ -115,3 +115,21 @@ def test_milestones_never_fail(grade: Grade) -> None:
     m = check(g, "alert.info.milestone")
     assert m.status == "pass" and "milestone reached" in m.evidence
     assert "50%" in m.evidence
+
+
+def test_ai_down_all_run_is_not_ticked_for_latency_nor_failed_for_recovery(grade: Grade) -> None:
+    # an AI p95 SLA its refused connections (answered in a millisecond) would meet
+    g = grade(
+        pattern="fallback",
+        rps=50,
+        duration=60,
+        seed=36,
+        faults=[SyntheticFault(at=0.5, for_=59.5, effect="down", label="AI down")],
+        grading={"slas": {"ai": {"p95_max": "300ms"}}},
+    )
+    assert check(g, "sla.ai.p95").status == "pass"  # the figure alone would tick the item
+    items = {r.item: r for r in g.readiness}
+    lat = items["AI latency meets SLA"]
+    assert lat.judged is False and lat.ok is None and lat.evidence.startswith("not judged")
+    dr = items["AI system has proven disaster recovery"]
+    assert dr.judged is False and dr.ok is None and dr.evidence.startswith("not judged")
