@@ -43,9 +43,9 @@ def test_ai_error_rate_near_the_trigger_does_not_flap(grade: Grade, seed: int) -
     )
     c = check(g, "trigger.immediate.ai_error_rate")
     assert c.status == "pass"
-    assert g.verdict is not Verdict.ROLLBACK
-    if c.value is not None and c.value > 10:
-        assert c.borderline
+    assert g.verdict is Verdict.PASS, g.reasons
+    # past the trigger on the point estimate is recorded as borderline, never failing
+    assert c.value is not None and c.borderline == (c.value > 10)
 
 
 @pytest.mark.parametrize("seed", range(6))
