@@ -9,7 +9,7 @@ import numpy as np
 
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
-from harness.grading.checks import fmt_ms, fmt_pct
+from harness.grading.checks import fmt_ms, fmt_pct, fmt_s
 from harness.grading.model import CheckResult, ReadinessItem
 
 __all__ = ["CHECKLIST", "readiness"]
@@ -121,10 +121,10 @@ def _monitoring(a: Analysis, _: dict[str, CheckResult]) -> Judged:
     expected = det[0]["expected_within_s"]
     text = "; ".join(
         f"{d['label']}: "
-        + (f"detected after {d['time_to_detect_s']:g}s" if d["detected"] else "not detected")
+        + (f"detected after {fmt_s(d['time_to_detect_s'])}" if d["detected"] else "not detected")
         for d in det
     )
-    return not late, f"every fault should be detected within {expected:g}s; {text}"
+    return not late, f"every fault should be detected within {fmt_s(expected)}; {text}"
 
 
 def _rollback_tested(a: Analysis, _: dict[str, CheckResult]) -> Judged:
