@@ -21,7 +21,14 @@ from harness.analysis.capacity import stages
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles, wilson
 from harness.analysis.systems import phase_bounds
-from harness.grading.checks import Judge, fmt_pct
+from harness.grading.checks import (
+    Judge,
+    fmt_ms,
+    fmt_pct,
+    fmt_points,
+    fmt_s,
+    fmt_signed_pct,
+)
 from harness.grading.model import CheckResult
 from harness.grading.rolling import add_detections, rolling_check
 
@@ -145,8 +152,8 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
     ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
-        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}, clustered by user); drift {drift * 100:+.1f} "
-        f"points, binomial test p={sp['p_value']:.2g}"
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}, clustered by user); drift "
+        f"{fmt_points(drift * 100, dmax * 100)}, binomial test p={sp['p_value']:.2g}"
         + (
             f" (by user: p={sp['p_value_clustered']:.2g})"
             if sp.get("p_value_clustered") is not None
@@ -227,9 +234,9 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
     ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
-        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}): drift {drift * 100:+.1f} points against at "
-        f"most {bound * 100:g} (twice the {warn * 100:g}-point warning, or half the "
-        "configured share)"
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}): drift "
+        f"{fmt_points(drift * 100, bound * 100)} against at most {bound * 100:g} (the larger "
+        f"of twice the {warn * 100:g}-point warning and half the configured share)"
     )
     if firm:
         evidence += ": the split is broken, not drifting"
@@ -254,8 +261,9 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
     )
 
 
-def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
-    """(label, mask of the phase, mask of the baseline) pairs to compare for ``system``."""
+def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any, tuple[float, float]]]:
+    """(label, mask of the phase, mask of the baseline, the phase's bounds) to compare for
+    ``system``."""
     pop = a.pops[system]
     t = pop.t
     pairs = []
@@ -264,12 +272,14 @@ def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
         return []  # the load changes on purpose: capacity judges that, not this alert
     if not faults:
         half = a.data.duration / 2
-        return [("second half vs first half", t >= half, t < half)]
+        return [("second half vs first half", t >= half, t < half, (half, a.data.duration))]
     for f, b in zip(faults, phase_bounds(faults, a.data.duration), strict=True):
         base = (t >= b["before"][0]) & (t < b["before"][1])
         if f.target != system:  # the targeted system is expected to degrade during its fault
-            pairs.append((f"during {f.label}", (t >= b["during"][0]) & (t < b["during"][1]), base))
-        pairs.append((f"after {f.label}", (t >= b["after"][0]) & (t < b["after"][1]), base))
+            during = (t >= b["during"][0]) & (t < b["during"][1])
+            pairs.append((f"during {f.label}", during, base, b["during"]))
+        after = (t >= b["after"][0]) & (t < b["after"][1])
+        pairs.append((f"after {f.label}", after, base, b["after"]))
     return pairs
 
 
@@ -291,9 +301,9 @@ def _latency_phases(a: Analysis, judge: Judge) -> list[CheckResult]:
         pop = a.pops[system]
         cid = f"alert.warning.latency_degradation.{system}"
         name = f"{_TITLES[system]} p95 rises more than {rmax:.0%}"
-        best: tuple[float, str, Any, Any, int] | None = None
+        best: tuple[float, str, Any, Any, int, tuple[float, float]] | None = None
         firm_any = False
-        for label, m, base in _degradations(a, system):
+        for label, m, base, bounds in _degradations(a, system):
             x, y = pop.latency[m], pop.latency[base]
             nx, ny = int((~np.isnan(x)).sum()), int((~np.isnan(y)).sum())
             if min(nx, ny) < judge.min_samples:
@@ -306,7 +316,7 @@ def _latency_phases(a: Analysis, judge: Judge) -> list[CheckResult]:
             firm = qx.low > qy.high * (1 + rmax)
             firm_any |= firm
             if best is None or rise > best[0]:
-                best = (rise, label, qx, qy, min(nx, ny))
+                best = (rise, label, qx, qy, min(nx, ny), bounds)
         if best is None:
             out.append(
                 judge.skip(
@@ -325,12 +335,14 @@ def _latency_phases(a: Analysis, judge: Judge) -> list[CheckResult]:
                 )
             )
             continue
-        rise, label, qx, qy, n = best
+        rise, label, qx, qy, n, (w_start, w_end) = best
         lo = qx.low / qy.high - 1
         hi = qx.high / qy.low - 1 if qy.low > 0 else math.inf
         evidence = (
-            f"largest p95 rise {label}: {qy.value:.0f} ms -> {qx.value:.0f} ms "
-            f"({rise:+.0%}; conservative range {lo:+.0%} to {hi:+.0%})"
+            f"largest p95 rise {label} ({fmt_s(w_start)}-{fmt_s(w_end)}): "
+            f"{fmt_ms(qy.value)} -> {fmt_ms(qx.value)} ({fmt_signed_pct(rise, rmax)}; "
+            f"conservative range {fmt_signed_pct(lo)} to {fmt_signed_pct(hi)}, order-statistic "
+            f"intervals) against at most {fmt_signed_pct(rmax)}"
         )
         borderline = rise > rmax and not firm_any
         if borderline:
@@ -354,6 +366,8 @@ def _latency_phases(a: Analysis, judge: Judge) -> list[CheckResult]:
                 samples=n,
                 borderline=borderline,
                 method="order-statistic interval",
+                window_start=w_start,
+                window_end=w_end,
             )
         )
     return out

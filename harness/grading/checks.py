@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from harness.analysis.stats import QuantileEstimate, wilson
 from harness.grading.model import CheckKind, CheckResult, Severity, Status
 
-__all__ = ["Judge", "fmt_ms", "fmt_pct", "fmt_s", "judge"]
+__all__ = [
+    "Judge",
+    "fmt_ms",
+    "fmt_pct",
+    "fmt_points",
+    "fmt_s",
+    "fmt_signed_pct",
+    "judge",
+]
 
 INSUFFICIENT = "insufficient data"
 
@@ -59,6 +67,22 @@ def fmt_pct(fraction: float, against: float | None = None) -> str:
     default = 2 if abs(pct) < 10 else 1
     lim = None if against is None else against * 100
     return _trim(f"{pct:.{_digits(pct, lim, default)}f}") + "%"
+
+
+def fmt_signed_pct(fraction: float, against: float | None = None) -> str:
+    """:func:`fmt_pct` with its sign: ``+12.5%``, ``-3%`` (a change, a drift)."""
+    text = fmt_pct(fraction, against)
+    return text if text.startswith("-") or text == "n/a" else "+" + text
+
+
+def fmt_points(points: float, against: float | None = None) -> str:
+    """Percentage points with a sign, one decimal, more only to stay on the right side of
+    ``against`` (a bound in points, compared with the magnitude): ``+5.04 points``."""
+    if not math.isfinite(points):
+        return "n/a"
+    d = _digits(abs(points), against, 1)
+    text = _trim(f"{abs(points):.{d}f}")
+    return ("-" if points < 0 else "+") + text + " points"
 
 
 def fmt_ms(ms: float, against: float | None = None) -> str:

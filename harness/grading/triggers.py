@@ -15,7 +15,7 @@ from harness.analysis.data import BoolArray, Population
 from harness.analysis.detection import ZONE_LEAD_S, fault_zones
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
-from harness.grading.checks import Judge, fmt_pct
+from harness.grading.checks import Judge, fmt_pct, fmt_signed_pct
 from harness.grading.model import CheckResult
 from harness.grading.rolling import rolling_check
 
@@ -232,10 +232,14 @@ def _metric_degradation(a: Analysis, judge: Judge) -> CheckResult:
     firm_any = any(r[6] for r in rows)
     drop, metric, _base, _ai, lo, hi, _, n = worst
     parts = "; ".join(
-        f"{r[1]}: legacy {fmt_pct(r[2])}, AI {fmt_pct(r[3])} ({-r[0]:+.1%})" for r in rows
+        f"{r[1]}: legacy {fmt_pct(r[2])}, AI {fmt_pct(r[3])} ({fmt_signed_pct(-r[0])})"
+        for r in rows
     )
     borderline = drop > dmax and not firm_any
-    evidence = f"worst: {metric} drops {drop:.1%} relative to legacy; {parts}"
+    evidence = (
+        f"worst: {metric} drops {fmt_pct(drop, dmax)} relative to legacy (Newcombe interval "
+        f"of the difference) against at most {fmt_pct(dmax)}; {parts}"
+    )
     if borderline:
         evidence += "; past the limit, but not firmly: borderline"
     return CheckResult(

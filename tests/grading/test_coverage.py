@@ -91,3 +91,12 @@ def test_numbers_never_read_equal_to_a_limit_they_miss() -> None:
     assert fmt_ms(300.4, 300) == "300.4 ms" and fmt_ms(299.6, 300) == "299.6 ms"
     assert fmt_ms(412.2) == "412 ms"
     assert fmt_s(0.990252) == "1s" and fmt_s(12.34) == "12.3s" and fmt_s(None) == "n/a"
+
+
+def test_changes_and_drifts_read_on_the_right_side() -> None:
+    from harness.grading.checks import fmt_points, fmt_signed_pct
+
+    assert fmt_points(5.04, 5) == "+5.04 points" and fmt_points(-4.96, 5) == "-4.96 points"
+    assert fmt_points(12.0, 5) == "+12 points"
+    assert fmt_signed_pct(0.2049, 0.2) == "+20.5%" and fmt_signed_pct(0.2001, 0.2) == "+20.01%"
+    assert fmt_signed_pct(-0.03) == "-3%"
