@@ -8,6 +8,8 @@ check's cadence)::
     AI availability < 95%               bad = AI calls unreachable/timed out   (immediate)
     error rate > 5%, availability < 99% per system                             (critical)
     user error rate, user p95 over SLA  bad = user requests failed / slower than p95_max
+    latency degradation per system      bad = calls slower than baseline p95 x (1 + max);
+                                        holds only when firmly over 5% (no SLA needed)
 
 A condition *holds* on a window (what a monitor would alert on) when the window has at least
 ``grading.min_samples`` calls and its point estimate is past the limit; it holds *firmly* when
@@ -15,6 +17,9 @@ the Wilson interval lies wholly past the limit (what grading fails on).
 
 For each fault: ``time_to_detect`` is when a relevant condition first held, counted from the
 fault's start; ``time_to_recover`` is when it stopped holding, counted from the fault's end.
+A window is attributed to every fault whose zone it overlaps: a condition already holding
+when a fault starts counts as "held before" only when no other injected fault explains it (two
+faults closer than a window are both detected).
 ``trigger_fired`` and ``kill_switch`` events of the live check are reported beside them.
 """
 

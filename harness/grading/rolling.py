@@ -2,7 +2,9 @@
 
 A condition caused by a fault the scenario injected on the same system (from the fault's start
 to two grading windows after its end) is what the run set out to provoke: it is reported as a
-detection (``metrics["detection"]``), not as a failure of the system.
+detection (``metrics["detection"]``), not as a failure of the system, and the row says so:
+which fault, when the condition first held (time to detect) and cleared (time to recover), the
+worst window of the run (faults included) as ``value`` and the whole run as ``run_value``.
 
 Outside those zones a check fails when either
 
