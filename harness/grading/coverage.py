@@ -38,6 +38,7 @@ __all__ = [
     "SYSTEMS",
     "harness_data_loss",
     "judged_systems",
+    "left_out_by",
     "load_needed",
     "mark_inconclusive",
 ]
@@ -72,6 +73,18 @@ def judged_systems(a: Analysis) -> frozenset[str]:
     return frozenset(SYSTEMS)
 
 
+def left_out_by(a: Analysis) -> str:
+    """Why systems are left out of judging, for the evidence of their checks (a template with
+    ``{left}``, the systems left out)."""
+    if getattr(a.data.scenario.grading, "judge", None) is not None:
+        return "grading.judge leaves out {left}"
+    pattern = a.data.scenario.stack.gateway.pattern
+    return (
+        f"pattern {pattern} routes traffic to {{left}} only by exception (set grading.judge "
+        "to judge it)"
+    )
+
+
 def load_needed(n: int, needed: int) -> str:
     """``n=12 of 200 needed: about 17x the load`` (rounded up: the load that would suffice)."""
     if n <= 0:
@@ -86,17 +99,22 @@ def _judged(c: CheckResult, systems: frozenset[str]) -> bool:
 
 
 def mark_inconclusive(
-    checks: Iterable[CheckResult], systems: frozenset[str], min_samples: int
+    checks: Iterable[CheckResult],
+    systems: frozenset[str],
+    min_samples: int,
+    *,
+    left_out_by: str = "grading.judge leaves out {left}",
 ) -> None:
     """Turn each SLA, trigger and critical alert skipped for insufficient data on a judged
-    system into ``inconclusive`` (in place); on a system not judged, say so."""
+    system into ``inconclusive`` (in place); on a system not judged, say so (``left_out_by``
+    says why: the scenario's ``grading.judge``, or the pattern's default)."""
     for c in checks:
         if c.status != "skipped" or not c.evidence.startswith(INSUFFICIENT):
             continue
         decisive = c.kind in ("sla", "trigger") or c.severity == "critical"
         if not _judged(c, systems):
             left = ", ".join(s for s in _NEEDS.get(c.system, (c.system,)) if s not in systems)
-            c.evidence = f"not judged: grading.judge leaves out {left}; {c.evidence}"
+            c.evidence = f"not judged: {left_out_by.format(left=left)}; {c.evidence}"
             continue
         if not decisive:
             continue

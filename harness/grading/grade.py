@@ -35,6 +35,7 @@ from harness.grading.coverage import (
     SYSTEMS,
     harness_data_loss,
     judged_systems,
+    left_out_by,
     load_needed,
     mark_inconclusive,
 )
@@ -103,7 +104,7 @@ def grade_analysis(a: Analysis) -> GradedRun:
     if lost is not None:
         checks.append(lost)
     systems = judged_systems(a)
-    mark_inconclusive(checks, systems, g.min_samples)
+    mark_inconclusive(checks, systems, g.min_samples, left_out_by=left_out_by(a))
     verdict, reasons = decide(checks)
     notes: list[str] = []
     if any(c.id.startswith("sla.ai") and c.status == "fail" for c in checks):
