@@ -12,7 +12,9 @@ ROLLBACK      an immediate rollback trigger fired                         1
 ERROR         the harness could not run the test: not the system's fault  3
 ============  ==========================================================  =====
 
-Exit code 2 is bad usage or a bad scenario file; it never has a verdict.
+Exit code 2 is bad usage or a bad scenario file; it never has a verdict. A run that did not
+complete (``status`` interrupted or harness_error) exits 3 whatever its verdict: a partial run
+never passes the gate (:func:`gate_exit_code`, the one place the gate's rules live).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "EXIT_USAGE",
     "Verdict",
     "exit_code",
+    "gate_exit_code",
     "worst",
 ]
 
@@ -80,3 +83,12 @@ def exit_code(verdict: Verdict, *, strict: bool = False) -> int:
     if verdict is Verdict.INCONCLUSIVE:
         return EXIT_INCONCLUSIVE
     return EXIT_FAIL
+
+
+def gate_exit_code(verdict: Verdict, *, strict: bool = False, status: str = "complete") -> int:
+    """The CI gate's exit code for a graded run: :func:`exit_code` of its verdict, except that
+    a run whose ``status`` is not ``complete`` (interrupted, harness_error) exits
+    :data:`EXIT_HARNESS` whatever its verdict, as ``dualsys run`` exits."""
+    if status != "complete":
+        return EXIT_HARNESS
+    return exit_code(verdict, strict=strict)

@@ -8,6 +8,8 @@ check's cadence)::
     AI availability < 95%               bad = AI calls unreachable/timed out   (immediate)
     error rate > 5%, availability < 99% per system                             (critical)
     user error rate, user p95 over SLA  bad = user requests failed / slower than p95_max
+    latency degradation per system      bad = calls slower than baseline p95 x (1 + max);
+                                        holds only when firmly over 5% (no SLA needed)
 
 A condition *holds* on a window (what a monitor would alert on) when the window has at least
 ``grading.min_samples`` calls and its point estimate is past the limit; it holds *firmly* when
@@ -15,6 +17,9 @@ the Wilson interval lies wholly past the limit (what grading fails on).
 
 For each fault: ``time_to_detect`` is when a relevant condition first held, counted from the
 fault's start; ``time_to_recover`` is when it stopped holding, counted from the fault's end.
+A window is attributed to every fault whose zone it overlaps: a condition already holding
+when a fault starts counts as "held before" only when no other injected fault explains it (two
+faults closer than a window are both detected).
 ``trigger_fired`` and ``kill_switch`` events of the live check are reported beside them.
 """
 
@@ -47,6 +52,9 @@ class Condition:
     n: FloatArray  # calls per bin
     invert: bool = False  # shown as 1 - rate (availability)
     threshold: float = math.nan  # as configured (availability 0.95, not 0.05)
+    #: holds only when firm (Wilson interval wholly past the limit): for a limit the healthy
+    #: system sits close to (the latency-degradation detector), where point estimates flap
+    firm_only: bool = False
 
 
 @dataclass
@@ -76,7 +84,7 @@ def rolling(cond: Condition, bins: Bins, min_samples: int, confidence: float) ->
         rate=rate,
         low=np.asarray(lo),
         high=np.asarray(hi),
-        holds=enough & (rate > cond.limit),
+        holds=enough & (np.asarray(lo) > cond.limit if cond.firm_only else rate > cond.limit),
         firm=enough & (np.asarray(lo) > cond.limit),
     )
 
@@ -170,7 +178,65 @@ def conditions(data: RunData, pops: dict[str, Population], bins: Bins) -> list[C
                     threshold=limit * 1000.0,
                 )
             )
+    out.extend(latency_detectors(data, pops, bins))
     return out
+
+
+#: The latency-degradation detector's bad calls: slower than the baseline p95 x (1 + max).
+#: A window holds when firmly more than this share of its calls are that slow (its p95 is
+#: past the degraded limit), so a latency fault is detected without a p95 SLA.
+LATENCY_TAIL = 0.05
+
+
+def latency_detectors(data: RunData, pops: dict[str, Population], bins: Bins) -> list[Condition]:
+    """``alert.warning.latency_degradation.{user,legacy,ai}`` on rolling windows: calls slower
+    than the system's baseline p95 (its calls outside faults injected on it) times
+    ``1 + grading.alerts.latency_degradation_max``. Detection only: the alert's check compares
+    phases (:mod:`harness.grading.alerts`)."""
+    g = data.scenario.grading
+    rmax = g.alerts.latency_degradation_max
+    out = []
+    for name in ("user", "legacy", "ai"):
+        pop = pops[name]
+        has = ~np.isnan(pop.latency)
+        base = has.copy()
+        for lo, hi in fault_zones(data, name, 2 * g.window) if name != "user" else []:
+            base &= ~((pop.t >= lo) & (pop.t < hi))
+        if name == "user":
+            for f in data.faults:
+                if f.applied:
+                    base &= ~((pop.t >= f.at - ZONE_LEAD_S) & (pop.t < f.end + 2 * g.window))
+        if int(base.sum()) < g.min_samples:
+            continue
+        p95 = float(np.percentile(pop.latency[base], 95))
+        limit_ms = p95 * (1 + rmax)
+        slow = has & (np.nan_to_num(pop.latency, nan=-1.0) > limit_ms)
+        title = {"user": "User", "legacy": "Legacy", "ai": "AI"}[name]
+        out.append(
+            Condition(
+                f"alert.warning.latency_degradation.{name}",
+                f"{title} p95 over {limit_ms:.0f} ms (baseline {p95:.0f} ms + {rmax:.0%})",
+                name,
+                LATENCY_TAIL,
+                bins.count(pop, slow),
+                bins.count(pop, has),
+                threshold=limit_ms,
+                firm_only=True,
+            )
+        )
+    return out
+
+
+def _explained(data: RunData, f: Any, system: str, t: float, grace: float) -> bool:
+    """A window ending at ``t`` lies in the zone of an injected fault other than ``f`` that
+    bears on ``system`` (its own faults; any fault, for what users saw)."""
+    return any(
+        g is not f
+        and g.applied
+        and (system == "user" or g.target == system)
+        and g.at - ZONE_LEAD_S <= t <= g.end + grace
+        for g in data.faults
+    )
 
 
 def _event_offsets(data: RunData, kind: str) -> list[tuple[float, dict[str, Any]]]:
@@ -207,7 +273,15 @@ def detection(
                 continue
             first = int(hits[0])
             before = ends < f.at
-            held_before = bool(before.any() and st.holds[np.flatnonzero(before)[-1]])
+            # A hold just before the fault that another injected fault explains (two faults
+            # closer than a window) is that fault's: the window is attributed to both, so
+            # this fault is detected too, not lost as "held before".
+            last = int(np.flatnonzero(before)[-1]) if before.any() else -1
+            held_before = bool(
+                last >= 0
+                and st.holds[last]
+                and not _explained(data, f, c.system, float(ends[last]), grace)
+            )
             after = np.flatnonzero((ends >= max(f.end, ends[first])) & ~st.holds)
             cleared = float(ends[after[0]]) if len(after) else None
             rows.append(

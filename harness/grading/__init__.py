@@ -17,12 +17,15 @@ buckets of client records, so it works with any gateway and needs no pandas ever
 Check ids: ``sla.{user,legacy,ai}.{availability,error_rate,p50,p95,p99}``,
 ``sla.capacity.failover``, ``sla.routing.correctness`` (feature pattern only),
 ``alert.critical.{availability,error_rate}.{legacy,ai}``,
-``alert.critical.agreement``, ``alert.warning.split_drift``,
+``alert.critical.agreement``, ``alert.critical.split_drift``, ``alert.warning.split_drift``,
 ``alert.warning.latency_degradation.{user,legacy,ai}``, ``alert.warning.cost_over_budget``,
 ``alert.info.disagreement_patterns``, ``alert.info.milestone``,
 ``trigger.immediate.{ai_error_rate,ai_availability,data_loss}``,
-``trigger.planned.{metric_degradation,cost_over_budget}``. Rates in checks are in percent
-(``unit="%"``), latencies in ms; in ``metrics`` rates are fractions.
+``trigger.planned.{metric_degradation,cost_over_budget}``, ``run.harness_data_loss`` (when
+``meta.json`` counts the requests the load started). A check of a system the scenario judges
+(``grading.judge``, :mod:`harness.grading.coverage`) with too few samples is
+``inconclusive``. Rates in checks are in percent (``unit="%"``), latencies in ms; in ``metrics``
+rates are fractions.
 """
 
 from harness.grading.grade import decide, grade_analysis, grade_run

@@ -21,14 +21,23 @@ from harness.analysis.capacity import stages
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles, wilson
 from harness.analysis.systems import phase_bounds
-from harness.grading.checks import Judge, fmt_pct
+from harness.grading.checks import (
+    Judge,
+    fmt_ms,
+    fmt_pct,
+    fmt_points,
+    fmt_s,
+    fmt_signed_pct,
+)
 from harness.grading.model import CheckResult
-from harness.grading.rolling import rolling_check
+from harness.grading.rolling import add_detections, rolling_check
 
 __all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks"]
 
 #: An info alert fires when a window's agreement is firmly this far under the run's.
 DISAGREEMENT_DROP = 0.10
+#: the split checks' statistics (harness.analysis.routing.split_check)
+SPLIT_METHOD = "binomial test; Wilson interval widened for clustering by user"
 MILESTONES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
 _TITLES = {"user": "Users", "legacy": "Legacy", "ai": "AI"}
 
@@ -62,6 +71,7 @@ def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
         )
     out.append(_agreement(a, judge))
     out.append(_split_drift(a, judge))
+    out.append(_split_drift_critical(a, judge))
     out.extend(_latency_degradation(a, judge))
     out.append(_fallback_bound(a, judge))
     out.append(_cost_over_budget(a, judge))
@@ -142,8 +152,8 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
     ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
-        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}, clustered by user); drift {drift * 100:+.1f} "
-        f"points, binomial test p={sp['p_value']:.2g}"
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}, clustered by user); drift "
+        f"{fmt_points(drift * 100, dmax * 100)}, binomial test p={sp['p_value']:.2g}"
         + (
             f" (by user: p={sp['p_value_clustered']:.2g})"
             if sp.get("p_value_clustered") is not None
@@ -171,12 +181,89 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
         ci_low=ab_lo * 100,
         ci_high=ab_hi * 100,
         samples=n,
+        method=SPLIT_METHOD,
         borderline=past and not firm,
     )
 
 
-def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
-    """(label, mask of the phase, mask of the baseline) pairs to compare for ``system``."""
+def split_critical_bound(configured: float, warn_max: float) -> float:
+    """The drift (a fraction) past which a split is broken, not drifting: more than twice the
+    warning bound, and more than half the configured share itself (so a 50% split is not
+    broken at 11 points, while 100% to the AI with 10% configured is)."""
+    return max(2 * warn_max, configured / 2)
+
+
+def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
+    """The split is broken: the observed share's interval lies wholly beyond the critical
+    bound (:func:`split_critical_bound`) on either side. A FAIL, not a warning."""
+    sp = a.metrics["split"]
+    warn = a.data.scenario.grading.alerts.split_drift_max
+    cid = "alert.critical.split_drift"
+    if not sp.get("applies"):
+        return judge.skip(
+            cid,
+            "alert",
+            "critical",
+            "AI share far from configured",
+            "split",
+            f"not applicable: pattern {sp['pattern']} has no configured split",
+            unit="points",
+        )
+    conf = float(sp["configured_share"])
+    bound = split_critical_bound(conf, warn)
+    name = f"AI share more than {bound * 100:g} points from configured"
+    n = int(sp["n"])
+    if (why := judge.too_few(n)) is not None:
+        return judge.skip(
+            cid,
+            "alert",
+            "critical",
+            name,
+            "split",
+            why,
+            threshold=bound * 100,
+            op="<=",
+            unit="points",
+            samples=n,
+        )
+    obs = float(sp["observed_share"])
+    lo, hi = sp["observed_ci"]
+    drift = obs - conf
+    d_lo, d_hi = lo - conf, hi - conf
+    firm = (d_lo > bound) or (d_hi < -bound)
+    ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
+    evidence = (
+        f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
+        f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}): drift "
+        f"{fmt_points(drift * 100, bound * 100)} against at most {bound * 100:g} (the larger "
+        f"of twice the {warn * 100:g}-point warning and half the configured share)"
+    )
+    if firm:
+        evidence += ": the split is broken, not drifting"
+    return CheckResult(
+        id=cid,
+        kind="alert",
+        severity="critical",
+        name=name,
+        system="split",
+        status="fail" if firm else "pass",
+        value=abs(drift) * 100,
+        threshold=bound * 100,
+        op="<=",
+        unit="points",
+        window="run",
+        evidence=evidence,
+        ci_low=ab_lo * 100,
+        ci_high=ab_hi * 100,
+        samples=n,
+        method=SPLIT_METHOD,
+        borderline=abs(drift) > bound and not firm,
+    )
+
+
+def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any, tuple[float, float]]]:
+    """(label, mask of the phase, mask of the baseline, the phase's bounds) to compare for
+    ``system``."""
     pop = a.pops[system]
     t = pop.t
     pairs = []
@@ -185,16 +272,28 @@ def _degradations(a: Analysis, system: str) -> list[tuple[str, Any, Any]]:
         return []  # the load changes on purpose: capacity judges that, not this alert
     if not faults:
         half = a.data.duration / 2
-        return [("second half vs first half", t >= half, t < half)]
+        return [("second half vs first half", t >= half, t < half, (half, a.data.duration))]
     for f, b in zip(faults, phase_bounds(faults, a.data.duration), strict=True):
         base = (t >= b["before"][0]) & (t < b["before"][1])
         if f.target != system:  # the targeted system is expected to degrade during its fault
-            pairs.append((f"during {f.label}", (t >= b["during"][0]) & (t < b["during"][1]), base))
-        pairs.append((f"after {f.label}", (t >= b["after"][0]) & (t < b["after"][1]), base))
+            during = (t >= b["during"][0]) & (t < b["during"][1])
+            pairs.append((f"during {f.label}", during, base, b["during"]))
+        after = (t >= b["after"][0]) & (t < b["after"][1])
+        pairs.append((f"after {f.label}", after, base, b["after"]))
     return pairs
 
 
 def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
+    out = _latency_phases(a, judge)
+    conds = {c.id: c for c in a.conditions}
+    for c in out:
+        cond = conds.get(c.id)  # the rolling detector (harness.analysis.detection)
+        if cond is not None:
+            add_detections(a, cond, c, figures=False)
+    return out
+
+
+def _latency_phases(a: Analysis, judge: Judge) -> list[CheckResult]:
     g = a.data.scenario.grading
     rmax = g.alerts.latency_degradation_max
     out = []
@@ -202,9 +301,9 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
         pop = a.pops[system]
         cid = f"alert.warning.latency_degradation.{system}"
         name = f"{_TITLES[system]} p95 rises more than {rmax:.0%}"
-        best: tuple[float, str, Any, Any, int] | None = None
+        best: tuple[float, str, Any, Any, int, tuple[float, float]] | None = None
         firm_any = False
-        for label, m, base in _degradations(a, system):
+        for label, m, base, bounds in _degradations(a, system):
             x, y = pop.latency[m], pop.latency[base]
             nx, ny = int((~np.isnan(x)).sum()), int((~np.isnan(y)).sum())
             if min(nx, ny) < judge.min_samples:
@@ -217,7 +316,7 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
             firm = qx.low > qy.high * (1 + rmax)
             firm_any |= firm
             if best is None or rise > best[0]:
-                best = (rise, label, qx, qy, min(nx, ny))
+                best = (rise, label, qx, qy, min(nx, ny), bounds)
         if best is None:
             out.append(
                 judge.skip(
@@ -236,12 +335,14 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
                 )
             )
             continue
-        rise, label, qx, qy, n = best
+        rise, label, qx, qy, n, (w_start, w_end) = best
         lo = qx.low / qy.high - 1
         hi = qx.high / qy.low - 1 if qy.low > 0 else math.inf
         evidence = (
-            f"largest p95 rise {label}: {qy.value:.0f} ms -> {qx.value:.0f} ms "
-            f"({rise:+.0%}; conservative range {lo:+.0%} to {hi:+.0%})"
+            f"largest p95 rise {label} ({fmt_s(w_start)}-{fmt_s(w_end)}): "
+            f"{fmt_ms(qy.value)} -> {fmt_ms(qx.value)} ({fmt_signed_pct(rise, rmax)}; "
+            f"conservative range {fmt_signed_pct(lo)} to {fmt_signed_pct(hi)}, order-statistic "
+            f"intervals) against at most {fmt_signed_pct(rmax)}"
         )
         borderline = rise > rmax and not firm_any
         if borderline:
@@ -264,6 +365,9 @@ def _latency_degradation(a: Analysis, judge: Judge) -> list[CheckResult]:
                 ci_high=hi * 100 if math.isfinite(hi) else None,
                 samples=n,
                 borderline=borderline,
+                method="order-statistic interval",
+                window_start=w_start,
+                window_end=w_end,
             )
         )
     return out
@@ -408,16 +512,18 @@ def _milestone(a: Analysis, judge: Judge) -> CheckResult:
             evidence=f"AI served {fmt_pct(share)} of users' requests{extra}",
         )
     top = reached[-1]
+    # A milestone is news, not an alarm: it never fails (nor reads as an alert that fired).
     return CheckResult(
         id=cid,
         kind="alert",
         severity="info",
         name=name,
         system="split",
-        status="fail",
+        status="pass",
         value=share * 100,
         threshold=top * 100,
         op=">=",
         unit="%",
-        evidence=f"AI served {fmt_pct(share)} of users' requests: the {top:.0%} milestone{extra}",
+        evidence=f"milestone reached: AI served {fmt_pct(share)} of users' requests, past "
+        f"the {top:.0%} milestone{extra}",
     )

@@ -1,16 +1,19 @@
 """From a run directory to a :class:`GradedRun`: analyse, check, decide the verdict.
 
-=================================================================  ==========
+=================================================================  ============
 what happened                                                      verdict
-=================================================================  ==========
-meta.json says harness_error, or no record at all                  ERROR
-an immediate rollback trigger failed (outside injected faults),     ROLLBACK
+=================================================================  ============
+meta.json says harness_error, or no record at all; meta.json counts  ERROR
+more requests started than were recorded (harness data loss)
+an immediate rollback trigger failed (outside injected faults),    ROLLBACK
 or the live check flipped the kill switch during the run
 an SLA broke or a critical alert fired                             FAIL
-a warning alert or a planned trigger fired; fewer user requests     WARN
-than min_samples; an interrupted run (a partial run never PASSes)
+a system, SLA, trigger or critical alert the scenario asks to      INCONCLUSIVE
+judge had fewer than min_samples samples (:mod:`.coverage`)
+a warning alert or a planned trigger fired; an interrupted run     WARN
+(a partial run never PASSes)
 otherwise                                                          PASS
-=================================================================  ==========
+=================================================================  ============
 
 Faults the scenario injected are the experiment: an alert or trigger condition they cause on
 the system they target is reported as a detection (``metrics["detection"]``: time to detect,
@@ -27,6 +30,15 @@ from harness.analysis.data import RunData, load_run
 from harness.analysis.pipeline import Analysis, analyse
 from harness.grading.alerts import alert_checks
 from harness.grading.checks import INSUFFICIENT, Judge
+from harness.grading.coverage import (
+    HARNESS_DATA_LOSS_ID,
+    SYSTEMS,
+    harness_data_loss,
+    judged_systems,
+    left_out_by,
+    load_needed,
+    mark_inconclusive,
+)
 from harness.grading.model import CheckResult, GradedRun
 from harness.grading.readiness import readiness
 from harness.grading.slas import rescue_note, sla_checks
@@ -54,9 +66,15 @@ def decide(checks: list[CheckResult]) -> tuple[Verdict, list[str]]:
     verdict = Verdict.PASS
     reasons: list[str] = []
     for c in checks:
+        if c.status == "inconclusive":
+            verdict = worst(verdict, Verdict.INCONCLUSIVE)
+            reasons.append(f"{Verdict.INCONCLUSIVE.value}: {c.name} [{c.id}]: {c.evidence}")
+            continue
         if c.status != "fail":
             continue
-        if c.kind == "trigger" and c.severity == "immediate":
+        if c.id == HARNESS_DATA_LOSS_ID:
+            v = Verdict.ERROR
+        elif c.kind == "trigger" and c.severity == "immediate":
             v = Verdict.ROLLBACK
         elif c.kind == "sla" or (c.kind == "alert" and c.severity == "critical"):
             v = Verdict.FAIL
@@ -66,8 +84,13 @@ def decide(checks: list[CheckResult]) -> tuple[Verdict, list[str]]:
             continue
         verdict = worst(verdict, v)
         reasons.append(f"{v.value}: {c.name} [{c.id}]: {c.evidence}")
-    order = {Verdict.ROLLBACK.value: 0, Verdict.FAIL.value: 1, Verdict.WARN.value: 2}
-    reasons.sort(key=lambda r: order.get(r.split(":", 1)[0], 3))
+    order = {
+        v.value: i
+        for i, v in enumerate(
+            (Verdict.ERROR, Verdict.ROLLBACK, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.WARN)
+        )
+    }
+    reasons.sort(key=lambda r: order.get(r.split(":", 1)[0], len(order)))
     return verdict, reasons
 
 
@@ -77,19 +100,26 @@ def grade_analysis(a: Analysis) -> GradedRun:
     g = data.scenario.grading
     judge = Judge(g.min_samples, g.confidence)
     checks = sla_checks(a, judge) + alert_checks(a, judge) + trigger_checks(a, judge)
+    lost = harness_data_loss(a)
+    if lost is not None:
+        checks.append(lost)
+    systems = judged_systems(a)
+    mark_inconclusive(checks, systems, g.min_samples, left_out_by=left_out_by(a))
     verdict, reasons = decide(checks)
     notes: list[str] = []
     if any(c.id.startswith("sla.ai") and c.status == "fail" for c in checks):
         note = rescue_note(a)
         if note:
             notes.append(note)
-    if a.pops["user"].n < g.min_samples:
-        verdict = worst(verdict, Verdict.WARN)
-        notes.insert(
-            0,
-            f"WARN: only {a.pops['user'].n} user requests (min_samples "
-            f"{g.min_samples}): too few to grade; most checks were skipped",
-        )
+    for system in SYSTEMS:
+        n = a.pops[system].n
+        if system in systems and n < g.min_samples:
+            verdict = worst(verdict, Verdict.INCONCLUSIVE)
+            notes.insert(
+                0,
+                f"INCONCLUSIVE: {system} had too few requests to be judged "
+                f"({load_needed(n, g.min_samples)}); set grading.judge to leave it out",
+            )
     if data.status == "interrupted":
         verdict = worst(verdict, Verdict.WARN)
         why = data.meta.get("reason") or data.meta.get("stop_reason") or "stopped before its end"
@@ -102,7 +132,10 @@ def grade_analysis(a: Analysis) -> GradedRun:
         if c.borderline:
             notes.append(f"borderline (not failing): {c.name} [{c.id}]: {c.evidence}")
     skipped = [
-        c.id for c in checks if c.status == "skipped" and c.evidence.startswith(INSUFFICIENT)
+        c.id
+        for c in checks
+        if c.status == "skipped"
+        and (c.evidence.startswith(INSUFFICIENT) or "not judged" in c.evidence[:12])
     ]
     if skipped:
         notes.append(f"skipped for insufficient data (n < {g.min_samples}): {', '.join(skipped)}")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
-from harness.grading.checks import fmt_pct
+from harness.grading.checks import fmt_ms, fmt_pct, fmt_s
 from harness.grading.model import CheckResult, ReadinessItem
 
 __all__ = ["CHECKLIST", "readiness"]
@@ -47,17 +49,28 @@ def _error_rate(a: Analysis, _: dict[str, CheckResult]) -> Judged:
 
 
 def _latency_sla(a: Analysis, checks: dict[str, CheckResult]) -> Judged:
+    """Judged on the AI's *answers*: an AI that refused every connection answers fast and
+    meets no SLA, so fewer than min_samples successful AI calls leave the item not judged."""
+    ai = a.pops["ai"]
+    ms = a.data.scenario.grading.min_samples
+    answered = int(ai.ok.sum())
+    if answered < ms:
+        return None
     own = [c for cid, c in checks.items() if cid.startswith("sla.ai.p") and c.status != "skipped"]
     if own:
-        bad = [c for c in own if c.status == "fail"]
+        bad = [c for c in own if c.status != "pass"]
         return not bad, "; ".join(c.evidence for c in (bad or own))
     user = a.data.scenario.grading.slas.user
-    p95 = a.metrics["per_system"]["ai"].get("p95_ms")
-    if user.p95_max is None or p95 is None or a.pops["ai"].n < a.data.scenario.grading.min_samples:
+    lat = ai.latency[ai.ok]
+    lat = lat[~np.isnan(lat)]
+    if user.p95_max is None or len(lat) < ms:
         return None
+    p95 = float(np.percentile(lat, 95))
+    limit = user.p95_max * 1000
     return (
-        p95 <= user.p95_max * 1000,
-        f"no AI SLA set; AI p95 {p95:.0f} ms against the user SLA p95 {user.p95_max * 1000:g} ms",
+        p95 <= limit,
+        f"no AI SLA set; p95 of the AI's {len(lat)} successful answers {fmt_ms(p95, limit)} "
+        f"against the user SLA p95 {fmt_ms(limit)}",
     )
 
 
@@ -76,7 +89,14 @@ def _cost(_: Analysis, checks: dict[str, CheckResult]) -> Judged:
 
 
 def _disaster_recovery(a: Analysis, _: dict[str, CheckResult]) -> Judged:
-    ai_faults = [d for d in a.metrics["detection"] if d["target"] == "ai"]
+    # A fault that lasted (nearly) to the end left no time to recover in: no evidence either
+    # way, so it is left out (and the item not judged when no other AI fault remains).
+    room = a.data.scenario.grading.window
+    ai_faults = [
+        d
+        for d in a.metrics["detection"]
+        if d["target"] == "ai" and float(d["end"] or 0) + room <= a.data.duration
+    ]
     if not ai_faults:
         return None
     users = [
@@ -101,10 +121,10 @@ def _monitoring(a: Analysis, _: dict[str, CheckResult]) -> Judged:
     expected = det[0]["expected_within_s"]
     text = "; ".join(
         f"{d['label']}: "
-        + (f"detected after {d['time_to_detect_s']:g}s" if d["detected"] else "not detected")
+        + (f"detected after {fmt_s(d['time_to_detect_s'])}" if d["detected"] else "not detected")
         for d in det
     )
-    return not late, f"every fault should be detected within {expected:g}s; {text}"
+    return not late, f"every fault should be detected within {fmt_s(expected)}; {text}"
 
 
 def _rollback_tested(a: Analysis, _: dict[str, CheckResult]) -> Judged:
@@ -163,7 +183,8 @@ def readiness(a: Analysis, checks: list[CheckResult]) -> list[ReadinessItem]:
                 why += f" (this run: AI served {fmt_pct(share)} of requests for "
                 why += f"{a.data.duration:g}s)"
             elif rule is not _signoff:
-                why += " (this run has no evidence for it)"
+                why = "not judged: this run has too little evidence for it; needs a person's "
+                why += "sign-off"
             out.append(ReadinessItem(group=group, item=item, judged=False, evidence=why))
         else:
             ok, evidence = judged

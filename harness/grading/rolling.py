@@ -2,7 +2,9 @@
 
 A condition caused by a fault the scenario injected on the same system (from the fault's start
 to two grading windows after its end) is what the run set out to provoke: it is reported as a
-detection (``metrics["detection"]``), not as a failure of the system.
+detection (``metrics["detection"]``), not as a failure of the system, and the row says so:
+which fault, when the condition first held (time to detect) and cleared (time to recover), the
+worst window of the run (faults included) as ``value`` and the whole run as ``run_value``.
 
 Outside those zones a check fails when either
 
@@ -25,10 +27,10 @@ import numpy as np
 from harness.analysis.detection import Condition, fault_zones
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import exact_lower
-from harness.grading.checks import Judge, fmt_pct
+from harness.grading.checks import Judge, fmt_pct, fmt_s
 from harness.grading.model import CheckKind, CheckResult, Severity
 
-__all__ = ["outside_faults", "rolling_check"]
+__all__ = ["add_detections", "outside_faults", "rolling_check"]
 
 
 def outside_faults(a: Analysis, system: str) -> tuple[list[tuple[float, float]], np.ndarray]:  # type: ignore[type-arg]
@@ -46,7 +48,85 @@ def rolling_check(
     a: Analysis, cond: Condition, kind: CheckKind, severity: Severity, name: str, judge_: Judge
 ) -> CheckResult:
     """Judge ``cond`` over the run and on every rolling window, outside faults injected on its
-    system (see the module docstring)."""
+    system (see the module docstring); a condition a fault caused is shown as its detection."""
+    check = _outside_check(a, cond, kind, severity, name, judge_)
+    add_detections(a, cond, check)
+    return check
+
+
+def add_detections(
+    a: Analysis, cond: Condition, check: CheckResult, *, figures: bool = True
+) -> None:
+    """When faults injected on ``cond``'s system made it hold, say so on the row: which faults,
+    when it first held (time to detect) and cleared (time to recover), the worst window of the
+    run (faults included) as ``value`` and the whole run's figure as ``run_value``. The status
+    is the one judged outside the faults: an injected fault's effect is a detection.
+    ``figures=False`` leaves value and window alone (a check whose figure is not the
+    condition's rate: the latency-degradation alert's p95 rise)."""
+    hits = []
+    for d in a.metrics.get("detection", []):
+        for row in d.get("conditions", []):
+            if row.get("id") == cond.id and row.get("system") == d.get("target"):
+                hits.append((d, row))
+    if not hits or check.status == "fail":
+        return
+    g = a.data.scenario.grading
+    st = a.states[cond.id]
+    bins = a.bins
+    enough = st.n >= g.min_samples
+    if not enough.any():
+        return
+    firsts = [float(r["first_held"]) for _, r in hits if r.get("first_held") is not None]
+    clears = [r.get("cleared") for _, r in hits]
+    check.first_seen = min(firsts) if firsts else None
+    check.cleared = (
+        None if any(c is None for c in clears) else max(float(c) for c in clears if c is not None)
+    )
+    parts = []
+    for d, r in hits:
+        ttd, ttr = r.get("time_to_detect_s"), r.get("time_to_recover_s")
+        part = f"{d.get('label')} detected at {fmt_s(r.get('first_held'))}"
+        part += f" (time to detect {fmt_s(ttd)})" if ttd is not None else ""
+        part += (
+            f", cleared at {fmt_s(r.get('cleared'))} (time to recover {fmt_s(ttr)})"
+            if r.get("cleared") is not None and ttr is not None
+            else ", not cleared by the end of the run"
+        )
+        parts.append(part)
+    if not figures:
+        check.evidence = (
+            f"injected fault(s) tripped it on rolling windows ({cond.name}): "
+            f"{'; '.join(parts)}. A detection, not a failure; " + check.evidence
+        )
+        return
+    idx = np.flatnonzero(enough)
+    i = int(idx[np.nanargmax(st.rate[idx])])
+
+    def shown(x: float) -> float:
+        return (1 - x if cond.invert else x) * 100
+
+    n_all, k_all = int(cond.n.sum()), int(cond.bad.sum())
+    check.run_value = shown(k_all / n_all) if n_all else None
+    check.value = shown(float(st.rate[i]))
+    check.ci_low, check.ci_high = sorted((shown(float(st.low[i])), shown(float(st.high[i]))))
+    check.samples = int(st.n[i])
+    t_end = float(bins.ends[i])
+    check.window_start, check.window_end = max(0.0, t_end - bins.window), t_end
+    check.window = f"worst {bins.window:g}s window (faults included)"
+    check.method = "Wilson"
+    run_text = fmt_pct(check.run_value / 100) if check.run_value is not None else "n/a"
+    check.evidence = (
+        f"injected fault(s) tripped it: {'; '.join(parts)}. Worst window "
+        f"{fmt_pct(check.value / 100)} ({check.samples} calls, "
+        f"{fmt_s(check.window_start)}-{fmt_s(check.window_end)}); whole run {run_text} "
+        f"({n_all} calls). A detection, not a failure: judged outside the faults, " + check.evidence
+    )
+
+
+def _outside_check(
+    a: Analysis, cond: Condition, kind: CheckKind, severity: Severity, name: str, judge_: Judge
+) -> CheckResult:
+    """The check judged outside faults injected on ``cond``'s system."""
     g = a.data.scenario.grading
     st = a.states[cond.id]
     bins = a.bins
@@ -99,9 +179,10 @@ def rolling_check(
     ci_lo, ci_hi = sorted((shown(float(st.low[i])), shown(float(st.high[i]))))
     t_end = float(bins.ends[i])
     window_text = (
-        f"worst {bins.window:g}s window ({max(0.0, t_end - bins.window):g}-{t_end:g}s): "
-        f"{fmt_pct(shown(rate) / 100)} of {int(st.n[i])} calls ({g.confidence:.0%} CI "
-        f"{fmt_pct(ci_lo / 100)}-{fmt_pct(ci_hi / 100)})"
+        f"worst {bins.window:g}s window ({fmt_s(max(0.0, t_end - bins.window))}-"
+        f"{fmt_s(t_end)}): "
+        f"{fmt_pct(shown(rate) / 100, lim)} of {int(st.n[i])} calls ({g.confidence:.0%} CI "
+        f"{fmt_pct(ci_lo / 100, lim)}-{fmt_pct(ci_hi / 100, lim)})"
     )
     if firm.any():
         f = int(np.flatnonzero(firm)[0])
@@ -124,9 +205,13 @@ def rolling_check(
             first_seen=float(bins.ends[f]),
             cleared=cleared,
             samples=int(st.n[i]),
+            method=f"Clopper-Pearson, Bonferroni over {m} windows; Wilson (run)",
+            window_start=max(0.0, t_end - bins.window),
+            window_end=t_end,
+            run_value=run.value,
             evidence=f"{window_text} against {op} {fmt_pct(lim)}; {int(firm.sum())} window(s) "
             f"wholly past the limit at {strict:.2%} confidence (corrected for {m} windows), "
-            f"first at {bins.ends[f]:g}s; {run.evidence}",
+            f"first at {fmt_s(float(bins.ends[f]))}; {run.evidence}",
         )
     if run.status == "skipped":
         run.evidence += f"; {window_text}"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from harness.analysis.data import BoolArray, Population
-from harness.analysis.detection import fault_zones
+from harness.analysis.detection import ZONE_LEAD_S, fault_zones
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
-from harness.grading.checks import Judge, fmt_pct
+from harness.grading.checks import Judge, fmt_pct, fmt_signed_pct
 from harness.grading.model import CheckResult
 from harness.grading.rolling import rolling_check
 
@@ -52,9 +52,18 @@ def trigger_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
 
 
 def _live_events(a: Analysis, error_rate: CheckResult, availability: CheckResult) -> None:
-    """What the live check did during the run. A ``trigger_fired`` event is noted; a
-    ``kill_switch`` event means the run *was* rolled back, so the trigger that caused it fails
-    whatever the cause (an injected fault included): the verdict must say ROLLBACK."""
+    """What the live check did during the run, on the row of the trigger it acted on (by the
+    event's ``trigger`` name, :data:`harness.rules.TRIGGERS`: an error-rate firing is never
+    shown as availability).
+
+    - a ``kill_switch`` event: the run *was* rolled back, so that trigger fails whatever the
+      cause (an injected fault included): the verdict must say ROLLBACK;
+    - a ``trigger_fired`` event during a fault injected on the AI: a detection (the row says
+      which fault, and when), not a failure;
+    - a ``trigger_fired`` event outside such faults: the trigger fired on a live window whose
+      Wilson interval was past the limit (``harness.rules.window_fires``): it fails. A passing
+      row never says the live check fired."""
+    rows = {"ai_error_rate": error_rate, "ai_availability": availability}
     fired = [
         (a.data.offset(e.get("ts")), e) for e in a.data.events if e.get("kind") == "trigger_fired"
     ]
@@ -63,34 +72,70 @@ def _live_events(a: Analysis, error_rate: CheckResult, availability: CheckResult
         for e in a.data.events
         if e.get("kind") == "kill_switch" and e.get("on")
     ]
-    if fired:
-        names = ", ".join(sorted({str(e.get("trigger")) for _, e in fired}))
-        for c in (error_rate, availability):
-            c.evidence += f"; the live check fired during the run ({names})"
     at = next((t for t in switched if t is not None), None)
+    done: set[str] = set()
+    for t, ev in fired:
+        check = rows.get(str(ev.get("trigger")))
+        if check is None or t is None or check.id in done or (at is not None and t <= at + 1e-6):
+            continue  # the kill switch's own trigger is shown below
+        check.fired_live = True
+        fault = next(
+            (
+                f
+                for f in a.data.faults
+                if f.applied
+                and f.target == "ai"
+                and f.at - ZONE_LEAD_S <= t <= f.end + 2 * a.data.scenario.grading.window
+            ),
+            None,
+        )
+        done.add(check.id)
+        if fault is not None:
+            check.evidence += (
+                f"; injected fault {fault.label} detected by the live check at {t:.1f}s "
+                f"(time to detect {max(0.0, t - fault.at):.1f}s): a detection, not a failure"
+            )
+        else:
+            _fired(check, t, ev, f"the live check fired {ev.get('trigger')} at {t:.1f}s")
     if at is None:
         return
     before = [(t, e) for t, e in fired if t is not None and t <= at + 1e-6]
     t_fired, ev = before[-1] if before else (at, {})
-    check = availability if ev.get("trigger") == "ai_availability" else error_rate
+    check = rows.get(str(ev.get("trigger")), error_rate)
+    check.fired_live = True
+    _fired(
+        check,
+        t_fired,
+        ev,
+        f"the run was rolled back: the live check fired {ev.get('trigger', 'a trigger')} at "
+        f"{t_fired:.1f}s and the kill switch sent 100% of traffic to legacy at {at:.1f}s",
+    )
+
+
+def _fired(check: CheckResult, t_fired: float, ev: dict[str, object], head: str) -> None:
+    """Make ``check`` the failed trigger the live check acted on, showing what it saw."""
+    if check.status != "fail":
+        check.run_value = check.value
     check.status = "fail"
     check.borderline = False
     check.first_seen = t_fired
-    if isinstance(ev.get("value"), int | float):
+    value = ev.get("value")
+    if isinstance(value, int | float):
         # Show what the live check saw when it acted, not the run-wide figure, which the
         # rollback itself kept low: a FIRED trigger must not read "0.7% (must be <= 10%)".
-        check.value = float(ev["value"]) * 100
+        check.value = float(value) * 100
         check.ci_low = check.ci_high = None
-        check.samples = ev.get("samples", check.samples)
+        samples = ev.get("samples")
+        if isinstance(samples, int):
+            check.samples = samples
         window = ev.get("window")
-        check.window = (
-            f"live check, last {window:.3g}s" if isinstance(window, int | float) else "live check"
-        )
-    check.evidence = (
-        f"the run was rolled back: the live check fired {ev.get('trigger', 'a trigger')} at "
-        f"{t_fired:.1f}s and the kill switch sent 100% of traffic to legacy at {at:.1f}s; "
-        + check.evidence
-    )
+        if isinstance(window, int | float):
+            check.window = f"live check, last {window:.3g}s"
+            check.window_start, check.window_end = max(0.0, t_fired - float(window)), t_fired
+        else:
+            check.window = "live check"
+        check.method = "Wilson (live check, harness.rules.window_fires)"
+    check.evidence = f"{head}; " + check.evidence
 
 
 def _data_loss(a: Analysis, judge: Judge) -> CheckResult:
@@ -187,10 +232,14 @@ def _metric_degradation(a: Analysis, judge: Judge) -> CheckResult:
     firm_any = any(r[6] for r in rows)
     drop, metric, _base, _ai, lo, hi, _, n = worst
     parts = "; ".join(
-        f"{r[1]}: legacy {fmt_pct(r[2])}, AI {fmt_pct(r[3])} ({-r[0]:+.1%})" for r in rows
+        f"{r[1]}: legacy {fmt_pct(r[2])}, AI {fmt_pct(r[3])} ({fmt_signed_pct(-r[0])})"
+        for r in rows
     )
     borderline = drop > dmax and not firm_any
-    evidence = f"worst: {metric} drops {drop:.1%} relative to legacy; {parts}"
+    evidence = (
+        f"worst: {metric} drops {fmt_pct(drop, dmax)} relative to legacy (Newcombe interval "
+        f"of the difference) against at most {fmt_pct(dmax)}; {parts}"
+    )
     if borderline:
         evidence += "; past the limit, but not firmly: borderline"
     return CheckResult(
@@ -210,6 +259,7 @@ def _metric_degradation(a: Analysis, judge: Judge) -> CheckResult:
         ci_high=hi * 100,
         samples=n,
         borderline=borderline,
+        method="Newcombe",
     )
 
 

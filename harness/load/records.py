@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.rules import TriggerDef, ai_call_from_client
 from harness.scenario import HeaderMap
 
 __all__ = [
@@ -75,14 +76,16 @@ class _Bucket:
     errors: int = 0
     ai: int = 0
     fallbacks: int = 0
-    ai_attempts: int = 0
-    ai_failures: int = 0
+    ai_attempts: int = 0  # AI calls (harness.rules): served by the AI, or fell back from it
+    ai_failures: int = 0  # AI calls without a usable answer
+    ai_unavailable: int = 0  # AI calls that found no AI (unreachable, timeout, 0/502/503/504)
     latencies: list[float] = field(default_factory=list)
 
 
 @dataclass
 class WindowStats:
-    """What users saw over the last few seconds."""
+    """What users saw over the last few seconds (AI figures as :mod:`harness.rules` defines
+    them, so the live check and grading judge the same quantities)."""
 
     seconds: float
     requests: int
@@ -93,6 +96,19 @@ class WindowStats:
     fallback_rate: float | None
     ai_attempts: int
     ai_error_rate: float | None
+    ai_failures: int = 0
+    ai_unavailable: int = 0
+
+    @property
+    def ai_availability(self) -> float | None:
+        """1 - unavailable AI calls / AI calls (None without AI calls)."""
+        if not self.ai_attempts:
+            return None
+        return 1 - self.ai_unavailable / self.ai_attempts
+
+    def bad(self, trigger: TriggerDef) -> int:
+        """The AI calls of the window that count against ``trigger``."""
+        return self.ai_failures if trigger.bad == "failed" else self.ai_unavailable
 
 
 class LiveWindow:
@@ -112,9 +128,20 @@ class LiveWindow:
         self.total_errors = 0
 
     def add(
-        self, ts: float, latency_ms: float, ok: int, served_by: str, fallback: int, reason: str
+        self,
+        ts: float,
+        latency_ms: float,
+        ok: int,
+        served_by: str,
+        fallback: int,
+        reason: str,
+        *,
+        status: int | None = None,
     ) -> None:
-        """Count one request that started at ``ts`` and took ``latency_ms``."""
+        """Count one request that started at ``ts`` and took ``latency_ms``.
+
+        ``status`` is the HTTP status users got (0: no answer); without it an AI-served answer
+        is taken as available (only a fallback reason can then say the AI was not there)."""
         sec = int(ts + latency_ms / 1000.0)
         self.total += 1
         if not ok:
@@ -133,14 +160,15 @@ class LiveWindow:
             b.errors += 1
         if served_by == "ai":
             b.ai += 1
-            b.ai_attempts += 1
-            if not ok:
-                b.ai_failures += 1
         if fallback:
             b.fallbacks += 1
-            if reason in AI_FAILURE_REASONS:
-                b.ai_attempts += 1
-                b.ai_failures += 1
+        call = ai_call_from_client(
+            served_by, fallback, reason, 200 if status is None else status, ok
+        )
+        if call is not None:
+            b.ai_attempts += 1
+            b.ai_failures += call.failed
+            b.ai_unavailable += call.unavailable
         if len(b.latencies) < self._max_lat:
             b.latencies.append(latency_ms)
 
@@ -152,6 +180,7 @@ class LiveWindow:
         n = sum(b.n for b in sel)
         lat = sorted(x for b in sel for x in b.latencies)
         attempts = sum(b.ai_attempts for b in sel)
+        failures = sum(b.ai_failures for b in sel)
         return WindowStats(
             seconds=seconds,
             requests=n,
@@ -161,7 +190,9 @@ class LiveWindow:
             ai_share=sum(b.ai for b in sel) / n if n else None,
             fallback_rate=sum(b.fallbacks for b in sel) / n if n else None,
             ai_attempts=attempts,
-            ai_error_rate=sum(b.ai_failures for b in sel) / attempts if attempts else None,
+            ai_error_rate=failures / attempts if attempts else None,
+            ai_failures=failures,
+            ai_unavailable=sum(b.ai_unavailable for b in sel),
         )
 
 

@@ -7,10 +7,10 @@
                                                records -> trigger_fired, kill switch
     at the end    RollbackGuard.close()        an external gateway's settings as they were
 
-Like a monitor, the check acts on the point estimate once the window holds ``min_samples`` AI
-calls: what users' requests showed of the AI (served by it, or fallen back from it), so it works
-with any gateway whose headers say who answered. Grading after the run judges the same triggers
-with confidence intervals.
+The check judges what users' requests showed of the AI (served by it, or fallen back from it),
+so it works with any gateway whose headers say who answered. It computes each trigger's quantity
+by :mod:`harness.rules`, the definitions grading uses after the run, and acts once the window
+holds ``min_samples`` AI calls and the Wilson interval is wholly past the limit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.load.admin import GatewayAdmin
 from harness.load.records import LiveWindow
+from harness.rules import TRIGGERS, bad_limit, window_fires
 from harness.rundir import EventLog
 from harness.scenario import GatewaySettings, Scenario
 
@@ -55,26 +56,41 @@ class RollbackGuard:
                 now=now,
             )
 
-    def check(self) -> None:
+    def check(self, now: float | None = None) -> None:
         """Immediate rollback triggers on the last grading window; flip the kill switch when
-        one starts to hold and the scenario asks for it."""
+        one starts to hold and the scenario asks for it.
+
+        Each trigger's quantity is :mod:`harness.rules`' (the one grading judges): AI
+        availability counts AI calls that found no AI, not every error. A trigger fires when
+        the window has ``min_samples`` AI calls and the Wilson interval of its bad rate is
+        wholly past the limit (:func:`harness.rules.window_fires`), so chance alone on a
+        system inside its limits does not flip a user's kill switch. ``now`` (epoch seconds,
+        default: the clock) is the end of the window judged: a replay of records passes it."""
         g = self.scenario.grading
         t = g.triggers
         # Whole seconds: the live window counts per-second buckets (a shortened run's window
         # can be under a second, which would judge a partial bucket alone).
         seconds = max(2.0, round(g.window))
-        w = self.live.stats(seconds)
-        err = w.ai_error_rate
+        w = self.live.stats(seconds, now)
         fired: tuple[str, float, float] | None = None
-        if w.ai_attempts >= g.min_samples and err is not None:
-            if err > t.ai_error_rate_max:
-                fired = ("ai_error_rate", err, t.ai_error_rate_max)
-            elif 1 - err < t.ai_availability_min:
-                fired = ("ai_availability", 1 - err, t.ai_availability_min)
+        for trig in TRIGGERS:
+            threshold = float(getattr(t, trig.setting))
+            k, n = w.bad(trig), w.ai_attempts
+            if window_fires(
+                k,
+                n,
+                bad_limit(trig, threshold),
+                min_samples=g.min_samples,
+                confidence=g.confidence,
+            ):
+                rate = k / n
+                fired = (trig.name, 1 - rate if trig.invert else rate, threshold)
+                break
         if fired is not None and not self.holding:
             name, value, threshold = fired
             self.events.log(
                 "trigger_fired",
+                **({} if now is None else {"ts": now}),
                 trigger=name,
                 value=value,
                 threshold=threshold,
@@ -86,7 +102,12 @@ class RollbackGuard:
                 self._save()
                 self.admin.kill_switch(True)
                 self.kill_switch_on = True
-                self.events.log("kill_switch", on=True, reason=f"trigger {name} fired")
+                self.events.log(
+                    "kill_switch",
+                    on=True,
+                    reason=f"trigger {name} fired",
+                    **({} if now is None else {"ts": now}),
+                )
                 self.notes.append("kill switch flipped: 100% to legacy")
         self.holding = fired is not None
 

@@ -11,17 +11,21 @@ from harness.errors import ScenarioError
 from harness.grading import grade_run
 from harness.rundir import RunDir
 from harness.testing import SyntheticRun, make_run
-from harness.verdict import Verdict, exit_code
+from harness.verdict import EXIT_INCONCLUSIVE, Verdict, exit_code
 from tests.grading.conftest import Grade, check, failed
 
 
 def test_too_few_requests_is_not_a_pass(grade: Grade) -> None:
     g = grade(rps=1, duration=20, ai_error_rate=0.5, seed=1)
-    assert g.verdict is Verdict.WARN
-    assert any("too few to grade" in r for r in g.reasons)
+    assert g.verdict is Verdict.INCONCLUSIVE
+    assert exit_code(g.verdict) == EXIT_INCONCLUSIVE
+    assert any(r.startswith("INCONCLUSIVE: user had too few requests") for r in g.reasons)
     c = check(g, "trigger.immediate.ai_error_rate")
-    assert c.status == "skipped" and c.evidence.startswith("insufficient data (n=")
-    assert check(g, "sla.user.availability").status == "skipped"
+    assert c.status == "inconclusive" and c.samples_needed == 30
+    assert c.samples is not None and c.samples < 30
+    assert f"n={c.samples} of 30 needed: about" in c.evidence
+    u = check(g, "sla.user.availability")
+    assert u.status == "inconclusive" and u.samples == 20 and "about 1.5x the load" in u.evidence
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -39,9 +43,9 @@ def test_ai_error_rate_near_the_trigger_does_not_flap(grade: Grade, seed: int) -
     )
     c = check(g, "trigger.immediate.ai_error_rate")
     assert c.status == "pass"
-    assert g.verdict is not Verdict.ROLLBACK
-    if c.value is not None and c.value > 10:
-        assert c.borderline
+    assert g.verdict is Verdict.PASS, g.reasons
+    # past the trigger on the point estimate is recorded as borderline, never failing
+    assert c.value is not None and c.borderline == (c.value > 10)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -72,10 +76,11 @@ def test_small_sample_rate_checks_skip_rather_than_fail(grade: Grade) -> None:
     )
     ai = g.metrics["per_system"]["ai"]["requests"]
     assert ai < 30
+    # 50% errors on a handful of calls: never a false ROLLBACK or FAIL, never a pass either
     for cid in ("trigger.immediate.ai_error_rate", "alert.critical.error_rate.ai"):
         c = check(g, cid)
-        assert c.status == "skipped" and f"n={ai}" in c.evidence
-    assert g.verdict is Verdict.PASS
+        assert c.status == "inconclusive" and f"n={ai} of 30 needed" in c.evidence
+    assert g.verdict is Verdict.INCONCLUSIVE
 
 
 def test_empty_run_is_an_error(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_split_drift_warns(grade: Grade) -> None:
     assert failed(g) == {"alert.warning.split_drift"}
     c = check(g, "alert.warning.split_drift")
     assert c.value == pytest.approx(10, abs=3) and c.threshold == pytest.approx(5)
-    assert "configured 10.00% to AI, observed" in c.evidence and "binomial" in c.evidence
+    assert "configured 10% to AI, observed" in c.evidence and "binomial" in c.evidence
     assert g.metrics["split"]["observed_share"] == pytest.approx(0.2, abs=0.03)
     assert exit_code(g.verdict) == 0 and exit_code(g.verdict, strict=True) == 1
 
@@ -138,11 +138,16 @@ def test_data_loss_rolls_back(grade: Grade) -> None:
 
 
 def test_cost_over_budget(grade: Grade) -> None:
-    warn = grade(rps=10, duration=30, grading={"cost": {"budget_per_month": 11_000}})
+    # min_samples 10: the AI's 10% of 300 requests is enough to judge it (cost is the point)
+    warn = grade(
+        rps=10, duration=30, grading={"cost": {"budget_per_month": 11_000}, "min_samples": 10}
+    )
     assert failed(warn) == {"alert.warning.cost_over_budget"} and warn.verdict is Verdict.WARN
     planned = grade(rps=10, duration=30, grading={"cost": {"budget_per_month": 6_000}})
     assert {"alert.warning.cost_over_budget", "trigger.planned.cost_over_budget"} == failed(planned)
-    fine = grade(rps=10, duration=30, grading={"cost": {"budget_per_month": 100_000}})
+    fine = grade(
+        rps=10, duration=30, grading={"cost": {"budget_per_month": 100_000}, "min_samples": 10}
+    )
     assert fine.verdict is Verdict.PASS
 
 
@@ -212,3 +217,19 @@ def test_kill_switch_flipped_during_the_run_is_a_rollback(grade: Grade) -> None:
     assert c.status == "fail" and c.first_seen == pytest.approx(24.0, abs=0.1)
     assert "kill switch sent 100% of traffic to legacy" in c.evidence
     assert g.metrics["detection"][0]["kill_switch_s"] == pytest.approx(4.0, abs=0.1)
+
+
+def test_split_sending_everything_to_the_ai_fails(grade: Grade) -> None:
+    # 100% to the AI with 10% configured: a broken split, not a drift warning
+    g = grade(pattern="split", ai_share=0.1, observed_ai_share=1.0, rps=50, duration=60, seed=21)
+    assert g.verdict is Verdict.FAIL, g.reasons
+    c = check(g, "alert.critical.split_drift")
+    assert c.status == "fail" and c.severity == "critical"
+    assert c.value == pytest.approx(90, abs=1) and c.threshold == pytest.approx(10)
+    assert "the split is broken" in c.evidence and "binomial" in c.method
+    assert "alert.critical.split_drift" in failed(g)
+    assert any(
+        r.startswith("FAIL: AI share more than 10 points from configured") for r in g.reasons
+    )
+    assert check(g, "alert.warning.split_drift").status == "fail"
+    assert exit_code(g.verdict) == 1
