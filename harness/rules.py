@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 __all__ = [
-    "AI_FAILURE_REASONS",
+    "AI_SKIP_REASONS",
     "AI_UNAVAILABLE_REASONS",
     "NOT_CALLED_OUTCOMES",
     "TRIGGERS",
@@ -51,8 +51,9 @@ __all__ = [
 
 #: HTTP statuses that mean "the system was not there", not "it answered wrongly".
 UNAVAILABLE_STATUS = frozenset({0, 502, 503, 504})
-#: Fallback reasons that mean the AI was tried and failed (not skipped on purpose).
-AI_FAILURE_REASONS = frozenset({"error", "timeout", "unreachable"})
+#: Fallback reasons that mean the AI was skipped on purpose (not called): every other reason of
+#: a fallback, a blank or unknown one included, means the AI was tried and failed.
+AI_SKIP_REASONS = frozenset({"circuit_open", "kill_switch"})
 #: Fallback reasons (and gateway outcomes) that mean no AI answered at all.
 AI_UNAVAILABLE_REASONS = frozenset({"timeout", "unreachable"})
 #: Gateway outcomes of a backend that are not a call to it.
@@ -73,7 +74,7 @@ def ai_call_from_client(
     """The AI call a client record shows (headers only), or None when the AI was not called."""
     if served_by == "ai":
         return AiCall(failed=not ok, unavailable=int(status) in UNAVAILABLE_STATUS)
-    if fallback and reason in AI_FAILURE_REASONS:
+    if fallback and reason not in AI_SKIP_REASONS:
         return AiCall(failed=True, unavailable=reason in AI_UNAVAILABLE_REASONS)
     return None
 

@@ -25,6 +25,7 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_HARNESS",
     "EXIT_INCONCLUSIVE",
+    "EXIT_MEANINGS",
     "EXIT_OK",
     "EXIT_USAGE",
     "Verdict",
@@ -83,6 +84,17 @@ def exit_code(verdict: Verdict, *, strict: bool = False) -> int:
     if verdict is Verdict.INCONCLUSIVE:
         return EXIT_INCONCLUSIVE
     return EXIT_FAIL
+
+
+#: What each exit code of the gate means (summary.json ``report.exit_codes``, the README).
+EXIT_MEANINGS: dict[int, str] = {
+    EXIT_OK: "PASS or WARN",
+    EXIT_FAIL: "FAIL or ROLLBACK (WARN with --strict)",
+    EXIT_USAGE: "bad usage or a bad scenario file",
+    EXIT_HARNESS: "ERROR (harness error, requests lost by the harness) or a run that did not "
+    "complete",
+    EXIT_INCONCLUSIVE: "INCONCLUSIVE: too little data to judge a check the scenario asks for",
+}
 
 
 def gate_exit_code(verdict: Verdict, *, strict: bool = False, status: str = "complete") -> int:

@@ -25,6 +25,8 @@ import yaml
 
 from harness.analysis.records import DECISION_COLUMNS, REQUEST_COLUMNS, read_columns
 from harness.errors import ScenarioError
+from harness.rules import AI_SKIP_REASONS, AI_UNAVAILABLE_REASONS, NOT_CALLED_OUTCOMES
+from harness.rules import UNAVAILABLE_STATUS as RULES_UNAVAILABLE_STATUS
 from harness.scenario import CostSpec, Scenario, parse_scenario
 
 if TYPE_CHECKING:
@@ -37,10 +39,10 @@ __all__ = ["Fault", "Population", "RunData", "load_run"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Backend outcomes that are not a call to that backend.
-NOT_CALLED = ("skipped", "dropped", "")
+#: Backend outcomes that are not a call to that backend (harness.rules: one definition).
+NOT_CALLED = tuple(sorted(NOT_CALLED_OUTCOMES))
 #: HTTP statuses that mean "the system was not there", not "it answered wrongly".
-UNAVAILABLE_STATUS = (0, 502, 503, 504)
+UNAVAILABLE_STATUS = tuple(sorted(RULES_UNAVAILABLE_STATUS))
 
 
 @dataclass
@@ -332,10 +334,10 @@ def system_population(data: RunData, system: str) -> Population:
     status = df["status"].to_numpy()
     ok_col = df["ok"].to_numpy() == 1 if "ok" in df else (status >= 200) & (status < 300)
     if system == "ai":
-        attempted = fb & ~is_in(reason, ("circuit_open", "kill_switch"))
+        attempted = fb & ~is_in(reason, tuple(AI_SKIP_REASONS))
         called = by | attempted
         ok = (by & ok_col)[called]
-        gone = (attempted & is_in(reason, ("timeout", "unreachable"))) | (
+        gone = (attempted & is_in(reason, tuple(AI_UNAVAILABLE_REASONS))) | (
             by & np.isin(status, UNAVAILABLE_STATUS)
         )
         latency = np.where(by, _floats(df["latency_ms"]), np.nan)[called]

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.data import BoolArray, FloatArray, Population, RunData, _as_epoch
-from harness.analysis.model import DetectionRow
+from harness.analysis.model import ConditionDetection, DetectionRow
 from harness.analysis.stats import wilson
 from harness.analysis.systems import _num
 from harness.analysis.windows import Bins
@@ -258,11 +258,11 @@ def detection(
     triggers = _event_offsets(data, "trigger_fired")
     switches = [(t, ev) for t, ev in _event_offsets(data, "kill_switch") if ev.get("on")]
     user_err = states.get("sla.user.error_rate")
-    out = []
+    out: list[DetectionRow] = []
     for f in data.faults:
         if not f.applied:  # planned, never injected (the run stopped first): nothing to detect
             continue
-        rows: list[dict[str, Any]] = []
+        rows: list[ConditionDetection] = []
         for c in conds:
             if c.system not in (f.target, "user"):
                 continue
@@ -301,7 +301,11 @@ def detection(
             )
         fired = [t for t, _ in triggers if f.at <= t <= f.end + grace]
         switched = [t for t, _ in switches if f.at <= t <= f.end + grace]
-        ttd = [float(r["time_to_detect_s"]) for r in rows if not r["held_before_fault"]]
+        ttd = [
+            t
+            for r in rows
+            if not r["held_before_fault"] and (t := r["time_to_detect_s"]) is not None
+        ]
         ttr = [float(r["time_to_recover_s"]) for r in rows if r["time_to_recover_s"] is not None]
         recovered_after_switch = None
         if switched and user_err is not None:

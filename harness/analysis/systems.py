@@ -4,16 +4,19 @@ for a time slice, and per phase of each injected fault (before, during, after)."
 from __future__ import annotations
 
 import math
-from typing import Any, overload
+from typing import overload
 
 import numpy as np
 
 from harness.analysis.data import BoolArray, Fault, Population, RunData
 from harness.analysis.model import (
+    FaultPhase,
+    FaultPhases,
     FaultRow,
     RunSystemFigures,
     SliceFigures,
     SystemFigures,
+    UserSliceFigures,
 )
 from harness.analysis.stats import quantiles, wilson
 
@@ -65,7 +68,9 @@ def summarise(
     s_lo, s_hi = wilson(k_ok, n, confidence)
     a_lo, a_hi = wilson(k_av, n, confidence)
     q = quantiles(latency, QS, confidence)
-    out: dict[str, Any] = {
+    q50, q95, q99 = (q[qq] for qq in QS)
+    lat = latency[~np.isnan(latency)]
+    out: SystemFigures = {
         "requests": n,
         "rps": _num(n / duration) if duration > 0 else None,
         "success_rate": _num(k_ok / n) if n else None,
@@ -75,31 +80,35 @@ def summarise(
         "errors": n - k_ok,
         "availability": _num(k_av / n) if n else None,
         "availability_ci": _ci(a_lo, a_hi),
+        "p50_ms": _num(q50.value),
+        "p50_ci_ms": _ci(q50.low, q50.high),
+        "p95_ms": _num(q95.value),
+        "p95_ci_ms": _ci(q95.low, q95.high),
+        "p99_ms": _num(q99.value),
+        "p99_ci_ms": _ci(q99.low, q99.high),
+        "mean_ms": _num(float(lat.mean())) if len(lat) else None,
+        "max_ms": _num(float(lat.max())) if len(lat) else None,
+        "latency_samples": len(lat),
+        "cost_per_request": _num(float(np.nanmean(cost))) if n else None,
+        "cost_total": _num(float(np.nansum(cost))),
     }
-    for qq, name in zip(QS, ("p50", "p95", "p99"), strict=True):
-        out[f"{name}_ms"] = _num(q[qq].value)
-        out[f"{name}_ci_ms"] = _ci(q[qq].low, q[qq].high)
-    lat = latency[~np.isnan(latency)]
-    out["mean_ms"] = _num(float(lat.mean())) if len(lat) else None
-    out["max_ms"] = _num(float(lat.max())) if len(lat) else None
-    out["latency_samples"] = len(lat)
-    out["cost_per_request"] = _num(float(np.nanmean(cost))) if n else None
-    out["cost_total"] = _num(float(np.nansum(cost)))
-    if mask is None:
-        out["served"] = pop.served
-        out["share"] = _num(pop.served / user_requests) if user_requests else None
-        out["source"] = pop.source
-        out["outcomes"] = dict(pop.outcomes)
-    return out
+    if mask is not None:
+        return out
+    whole: RunSystemFigures = {
+        **out,
+        "served": pop.served,
+        "share": _num(pop.served / user_requests) if user_requests else None,
+        "source": pop.source,
+        "outcomes": dict(pop.outcomes),
+    }
+    return whole
 
 
 def summarise_slice(pop: Population, start: float, end: float, confidence: float) -> SliceFigures:
     """:func:`summarise` for the calls of ``pop`` in ``[start, end)``."""
     mask = (pop.t >= start) & (pop.t < end)
     out = summarise(pop, user_requests=0, duration=end - start, confidence=confidence, mask=mask)
-    out["start"] = _num(start)
-    out["end"] = _num(end)
-    return out
+    return {**out, "start": _num(start), "end": _num(end)}
 
 
 def phase_bounds(faults: list[Fault], duration: float) -> list[dict[str, tuple[float, float]]]:
@@ -125,18 +134,30 @@ def fault_phases(data: RunData, pops: dict[str, Population], confidence: float) 
     """For each fault: what it was, and every population's figures before, during and after."""
     users = data.requests if data.has_requests else data.decisions
     fb = users["fallback"].to_numpy() == 1 if len(users) else np.zeros(0, bool)
-    out = []
+    out: list[FaultRow] = []
     for f, bounds in zip(data.faults, phase_bounds(data.faults, data.duration), strict=True):
-        phases: dict[str, Any] = {}
-        for phase, (a, b) in bounds.items():
-            block: dict[str, Any] = {"start": _num(a), "end": _num(b)}
-            for name, pop in pops.items():
-                block[name] = summarise_slice(pop, a, b, confidence)
+
+        def phase(a: float, b: float) -> FaultPhase:
             um = (pops["user"].t >= a) & (pops["user"].t < b)
             nu = int(um.sum())
-            block["user"]["fallbacks"] = int(fb[um].sum()) if len(fb) else 0
-            block["user"]["fallback_rate"] = _num(fb[um].sum() / nu) if nu else None
-            phases[phase] = block
+            user: UserSliceFigures = {
+                **summarise_slice(pops["user"], a, b, confidence),
+                "fallbacks": int(fb[um].sum()) if len(fb) else 0,
+                "fallback_rate": _num(fb[um].sum() / nu) if nu else None,
+            }
+            return {
+                "start": _num(a),
+                "end": _num(b),
+                "user": user,
+                "legacy": summarise_slice(pops["legacy"], a, b, confidence),
+                "ai": summarise_slice(pops["ai"], a, b, confidence),
+            }
+
+        phases: FaultPhases = {
+            "before": phase(*bounds["before"]),
+            "during": phase(*bounds["during"]),
+            "after": phase(*bounds["after"]),
+        }
         out.append(
             {
                 "index": f.index,

@@ -28,6 +28,7 @@ from harness.grading.checks import (
     fmt_points,
     fmt_s,
     fmt_signed_pct,
+    known,
 )
 from harness.grading.model import CheckResult
 from harness.grading.rolling import add_detections, rolling_check
@@ -143,8 +144,8 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
             unit="points",
             samples=n,
         )
-    conf, obs = float(sp["configured_share"]), float(sp["observed_share"])
-    lo, hi = sp["observed_ci"]
+    conf, obs = known(sp["configured_share"]), known(sp["observed_share"])
+    lo, hi = known(sp["observed_ci"][0]), known(sp["observed_ci"][1])
     drift = obs - conf
     d_lo, d_hi = lo - conf, hi - conf
     firm = (d_lo > dmax) or (d_hi < -dmax)
@@ -209,7 +210,7 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
             f"not applicable: pattern {sp['pattern']} has no configured split",
             unit="points",
         )
-    conf = float(sp["configured_share"])
+    conf = known(sp["configured_share"])
     bound = split_critical_bound(conf, warn)
     name = f"AI share more than {bound * 100:g} points from configured"
     n = int(sp["n"])
@@ -226,8 +227,8 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
             unit="points",
             samples=n,
         )
-    obs = float(sp["observed_share"])
-    lo, hi = sp["observed_ci"]
+    obs = known(sp["observed_share"])
+    lo, hi = known(sp["observed_ci"][0]), known(sp["observed_ci"][1])
     drift = obs - conf
     d_lo, d_hi = lo - conf, hi - conf
     firm = (d_lo > bound) or (d_hi < -bound)
@@ -455,7 +456,7 @@ def _disagreement_patterns(a: Analysis, judge: Judge) -> CheckResult:
     n = np.bincount(idx)
     k = np.bincount(idx, weights=agree[m])
     _lo, hi = wilson(k, n, a.data.scenario.grading.confidence)
-    overall = float(cmp["agreement_rate"])
+    overall = known(cmp["agreement_rate"])
     enough = n >= judge.min_samples
     low = enough & (np.nan_to_num(hi, nan=1.0) < overall - DISAGREEMENT_DROP)
     if not low.any():

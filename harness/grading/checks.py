@@ -31,6 +31,7 @@ __all__ = [
     "fmt_s",
     "fmt_signed_pct",
     "judge",
+    "known",
 ]
 
 INSUFFICIENT = "insufficient data"
@@ -279,3 +280,11 @@ class Judge:
             borderline=borderline,
             method="order-statistic interval",
         )
+
+
+def known(value: float | None) -> float:
+    """A figure analysis always computes once a check has enough samples (a split's shares, an
+    agreement rate): ``None`` there is a bug in analysis, not a property of the run."""
+    if value is None:
+        raise ValueError("a figure the check needs was not computed (None)")
+    return float(value)

@@ -43,13 +43,13 @@ from harness.grading.model import CheckResult, GradedRun
 from harness.grading.readiness import readiness
 from harness.grading.slas import rescue_note, sla_checks
 from harness.grading.triggers import trigger_checks
-from harness.rundir import RunDir
+from harness.rundir import RunDir, RunMeta
 from harness.verdict import Verdict, worst
 
 __all__ = ["decide", "grade_analysis", "grade_run"]
 
 
-def _harness_error(meta: dict[str, Any], events: list[dict[str, Any]]) -> str:
+def _harness_error(meta: RunMeta, events: list[dict[str, Any]]) -> str:
     err = meta.get("harness_error")
     if isinstance(err, dict):
         return ": ".join(str(err[k]) for k in ("component", "message") if err.get(k))
@@ -153,7 +153,7 @@ def grade_analysis(a: Analysis) -> GradedRun:
 
 
 def _error_run(
-    data: RunData | None, doc: dict[str, Any], meta: dict[str, Any], status: str, reason: str
+    data: RunData | None, doc: dict[str, Any], meta: RunMeta, status: str, reason: str
 ) -> GradedRun:
     graded: GradedRun | None = None
     if data is not None and (data.has_requests or data.has_decisions):

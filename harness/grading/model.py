@@ -8,7 +8,7 @@
     ├── checks: [CheckResult]            SLAs, alerts, rollback triggers (value, threshold,
     │                                    evidence)
     ├── readiness: [ReadinessItem]       the retirement checklist: judged by the run, or sign-off
-    ├── metrics: dict                    analysis figures (per system, comparison, fallback, split,
+    ├── metrics: Metrics                 analysis figures (per system, comparison, fallback, split,
     │                                    faults, detection, cost, capacity, load); JSON-ready
     └── windows                          per-window time series (a pandas DataFrame) for charts
 
@@ -24,6 +24,9 @@ from harness.verdict import Verdict
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from harness.analysis.model import Metrics
+    from harness.rundir import RunMeta
 
 __all__ = [
     "SUMMARY_SCHEMA_VERSION",
@@ -105,12 +108,13 @@ class GradedRun:
 
     verdict: Verdict
     scenario: dict[str, Any]
-    meta: dict[str, Any]
+    meta: RunMeta  # meta.json as the run wrote it
     status: str = "complete"
     reasons: list[str] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     readiness: list[ReadinessItem] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    #: the analysis figures; None when the run could not be analysed (an ERROR without data)
+    metrics: Metrics | None = None
     windows: pd.DataFrame | None = None
 
     def to_summary(self) -> dict[str, Any]:
@@ -129,5 +133,5 @@ class GradedRun:
             "meta": self.meta,
             "checks": [asdict(c) for c in self.checks],
             "readiness": [asdict(r) for r in self.readiness],
-            "metrics": self.metrics,
+            "metrics": self.metrics if self.metrics is not None else {},
         }

@@ -76,7 +76,7 @@ def add_detections(
     enough = st.n >= g.min_samples
     if not enough.any():
         return
-    firsts = [float(r["first_held"]) for _, r in hits if r.get("first_held") is not None]
+    firsts = [float(f) for _, r in hits if (f := r.get("first_held")) is not None]
     clears = [r.get("cleared") for _, r in hits]
     check.first_seen = min(firsts) if firsts else None
     check.cleared = (

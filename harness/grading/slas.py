@@ -8,13 +8,14 @@ A failed AI SLA says, in its evidence, when users were rescued by the fallback m
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
+from harness.analysis.model import RoutingFigures
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles
-from harness.grading.checks import INSUFFICIENT, Judge, fmt_pct
+from harness.grading.checks import INSUFFICIENT, Judge, fmt_pct, known
 from harness.grading.model import CheckResult
 
 __all__ = ["capacity_check", "rescue_note", "routing_check", "sla_checks"]
@@ -116,9 +117,10 @@ def _with_note(c: CheckResult, note: str) -> CheckResult:
 def capacity_check(a: Analysis, judge: Judge) -> CheckResult | None:
     """Legacy failover capacity: the knee covers ``peak_rps x (1 + headroom)``."""
     cap = a.metrics["capacity"]
-    if cap.get("required_rps") is None:
+    required_rps = cap.get("required_rps")
+    if required_rps is None:
         return None
-    required = float(cap["required_rps"])
+    required = float(required_rps)
     name = f"Capacity holds the user SLA at {required:g} rps (peak x (1 + headroom))"
     knee = cap.get("knee")
     judged = [s for s in cap["stages"] if s["judged"]]
@@ -134,7 +136,8 @@ def capacity_check(a: Analysis, judge: Judge) -> CheckResult | None:
             op=">=",
             unit="rps",
         )
-    value = float(knee["rps"]) if knee else 0.0
+    knee_rps = knee["rps"] if knee else None
+    value = float(knee_rps) if knee_rps is not None else 0.0
     covers = bool(cap.get("covers"))
     stages = "; ".join(
         f"{s['users']} users: {s['rps']:.1f} rps, p95 {s['p95_ms'] or 0:.0f} ms, errors "
@@ -166,13 +169,14 @@ ROUTING_ID = "sla.routing.correctness"
 ROUTING_NAME = "Requests routed as the rules say"
 
 
-def _went(counts: dict[str, int]) -> str:
+def _went(counts: Mapping[str, object]) -> str:
     """``{"legacy": 56, "ai": 808, "none": 0}`` as ``ai 808, legacy 56``."""
-    parts = sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: -kv[1])
+    numbers = ((k, int(v)) for k, v in counts.items() if isinstance(v, int) and v)
+    parts = sorted(numbers, key=lambda kv: -kv[1])
     return ", ".join(f"{k} {v}" for k, v in parts) or "nowhere"
 
 
-def _routing_note(r: dict[str, Any]) -> str:
+def _routing_note(r: RoutingFigures) -> str:
     """Where the worst endpoint's requests went (or that every endpoint went where its rule
     says), and what was not judged."""
     endpoints = [e for e in r.get("endpoints", []) if e.get("judged")]
@@ -181,7 +185,8 @@ def _routing_note(r: dict[str, Any]) -> str:
         note = (
             f"Worst endpoint {worst['endpoint']!r} (rule {worst['expected_route']} sends it to "
             f"{worst['expected_system']}): {worst['correct']} of {worst['judged']} correct "
-            f"({fmt_pct(worst['correctness'])}); it was served by {_went(worst['served_by'])}, "
+            f"({fmt_pct(known(worst['correctness']))}); "
+            f"it was served by {_went(worst['served_by'])}, "
             f"via routes {_went(worst['routes'])}"
         )
         others = [e["endpoint"] for e in endpoints if e["misrouted"] and e is not worst]
@@ -217,7 +222,7 @@ def routing_check(a: Analysis, judge: Judge) -> CheckResult:
             "of each request is unknown"
         )
     elif not r.get("expectations_known"):
-        reasons = {e["why_unknown"] for e in r.get("endpoints", []) if e.get("why_unknown")}
+        reasons = {str(e["why_unknown"]) for e in r.get("endpoints", []) if e.get("why_unknown")}
         why = "no expectation known for any endpoint" + (
             f": {'; '.join(sorted(reasons))}" if reasons else ""
         )

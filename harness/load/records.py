@@ -38,9 +38,6 @@ __all__ = [
     "response_fields",
 ]
 
-#: Fallback reasons that mean the AI was tried and failed (not skipped on purpose).
-AI_FAILURE_REASONS = frozenset({"error", "timeout", "unreachable"})
-
 
 def read_field(spec: str, headers: Mapping[str, str] | None, body: Callable[[], Any]) -> str:
     """Read one contract field: a header name, or ``body:dotted.path`` into the JSON body."""
@@ -351,7 +348,8 @@ class ClientRecorder:
         }
         self.sink(row)
         if self.live is not None:
-            self.live.add(start_time, response_time, ok, served_by, fallback, reason)
+            # the status too: an AI-served 502/503/504 (or no answer) is the AI unavailable
+            self.live.add(start_time, response_time, ok, served_by, fallback, reason, status=status)
         return row
 
     def on_locust_request(

@@ -172,11 +172,13 @@ def compare_graded(
     grading = dig(new.scenario, "grading", default={})
     min_samples = int(as_float(dig(grading, "min_samples")) or DEFAULT_MIN_SAMPLES)
     confidence = as_float(dig(grading, "confidence")) or DEFAULT_CONFIDENCE
+    base_metrics: Mapping[str, Any] = baseline.metrics or {}
+    new_metrics: Mapping[str, Any] = new.metrics or {}
     for system in SYSTEMS:
-        b, n = _system(baseline.metrics, system), _system(new.metrics, system)
+        b, n = _system(base_metrics, system), _system(new_metrics, system)
         result.changes.append(_p95(system, b, n, opts, min_samples, confidence))
         result.changes.append(_error_rate(system, b, n, opts, min_samples, confidence))
-    result.changes.append(_agreement(baseline.metrics, new.metrics, opts, min_samples, confidence))
+    result.changes.append(_agreement(base_metrics, new_metrics, opts, min_samples, confidence))
     return result
 
 

@@ -17,28 +17,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.verdict import (
-    EXIT_FAIL,
-    EXIT_HARNESS,
-    EXIT_INCONCLUSIVE,
-    EXIT_OK,
-    EXIT_USAGE,
-)
+from harness.verdict import EXIT_MEANINGS
 
 if TYPE_CHECKING:
     from harness.report.detection import FaultDetection
     from harness.report.view import CheckRow, ReportView
 
-__all__ = ["EXIT_CODES", "REPORT_FILES", "SummaryJson", "json_ready", "summary_document"]
-
-#: What each exit code of the gate means (``report.exit_codes``), from :mod:`harness.verdict`.
-EXIT_CODES = {
-    str(EXIT_OK): "PASS or WARN",
-    str(EXIT_FAIL): "FAIL or ROLLBACK (WARN with --strict)",
-    str(EXIT_USAGE): "bad usage or a bad scenario file",
-    str(EXIT_HARNESS): "ERROR (harness error) or a run that did not complete",
-    str(EXIT_INCONCLUSIVE): "INCONCLUSIVE: too little data to judge a check",
-}
+__all__ = ["REPORT_FILES", "SummaryJson", "json_ready", "summary_document"]
 
 #: The files a report step writes into the run directory, by output key.
 REPORT_FILES = {
@@ -87,7 +72,7 @@ def summary_document(view: ReportView) -> dict[str, Any]:
         "harness_version": __version__,
         "exit_code": view.exit_code,
         "exit_code_strict": view.exit_code_strict,
-        "exit_codes": dict(EXIT_CODES),
+        "exit_codes": {str(code): meaning for code, meaning in EXIT_MEANINGS.items()},
         "counts": view.counts,
         "findings": [_finding(row) for row in view.findings],
         "inconclusive": [

@@ -200,7 +200,7 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         events = []
     meta = graded.meta if isinstance(graded.meta, Mapping) else {}
     scenario = graded.scenario if isinstance(graded.scenario, Mapping) else {}
-    metrics = graded.metrics if isinstance(graded.metrics, Mapping) else {}
+    metrics: Mapping[str, Any] = graded.metrics if graded.metrics is not None else {}
     # The analysis' origin first: its windows are offsets from it, and faults must line up.
     origin = as_float(dig(metrics, "run", "t0"))
     if origin is None:

@@ -108,6 +108,7 @@ class _Intake:
                 row["served_by"],
                 row["fallback"],
                 row["fallback_reason"],
+                status=row.get("status"),
             )
         self.counts.add_message(node, data)
         if data.get("final"):

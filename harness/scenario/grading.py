@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from harness.scenario.values import Duration, NonNegative, Offset, PositiveInt, Share, _Model
 
@@ -88,3 +88,16 @@ class GradingSpec(_Model):
     cost: CostModel = CostModel()
     rollback: RollbackSpec = RollbackSpec()
     capacity: CapacitySpec = CapacitySpec()
+    judge: Annotated[list[Literal["user", "legacy", "ai"]], Field(min_length=1)] | None = None
+    """The systems whose SLAs and triggers must be judged: one of them with fewer than
+    ``min_samples`` samples makes the verdict INCONCLUSIVE. None: every system the pattern
+    routes to (split and shadow: user, legacy, ai; fallback: user, ai; feature: user and the
+    rules' systems). Leave a system out (``[user, legacy]`` for a split at 0% to the AI, or a
+    shadow sample you accept as small) and its checks are reported, not judged."""
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_once(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("each of user, legacy, ai at most once")
+        return v

@@ -28,6 +28,22 @@ def test_split_at_zero_percent_to_the_ai_is_inconclusive(grade: Grade) -> None:
     assert check(g, "sla.user.availability").status == "pass"
 
 
+def test_a_split_at_zero_percent_can_leave_the_ai_unjudged(grade: Grade) -> None:
+    """The scenario says the AI is not to be judged: its checks are reported, the verdict is
+    the one the judged systems earn."""
+    g = grade(
+        pattern="split",
+        ai_share=0.0,
+        rps=50,
+        duration=60,
+        seed=41,
+        grading={"judge": ["user", "legacy"]},
+    )
+    assert g.verdict is Verdict.PASS, g.reasons
+    c = check(g, "trigger.immediate.ai_error_rate")
+    assert c.status == "skipped" and "not judged" in c.evidence
+
+
 def test_seven_percent_ai_errors_is_no_rollback(grade: Grade) -> None:
     g = grade(
         pattern="fallback",
