@@ -109,8 +109,11 @@ def run_scenario(name: str, tmp_path: Path, duration: str = "10s") -> Result:
 
 
 def default(r: Result) -> None:
-    # users never notice the AI outage or the slowdown: legacy answers within the timeout
-    assert r.verdict in ("PASS", "WARN"), r.summary["reasons"]
+    # users never notice the AI outage (legacy answers within the timeout) but pay the timeout
+    # while the AI is slow: the latency-degradation warning, exit 0. (Run for 30 s: shorter,
+    # the slowdown lasts too few seconds for the rise to be firm and the check is borderline.)
+    assert r.verdict == "WARN", r.summary["reasons"]
+    assert r.failed() == {"alert.warning.latency_degradation.user"}, r.failed()
     assert r.code == 0
     assert r.user()["error_rate"] == 0
     assert r.metrics["fallback"]["rescued_rate"] == 1.0
@@ -213,6 +216,9 @@ def flaky_ai(r: Result) -> None:
     assert "AI error rate" in trig["name"]
 
 
+#: how long each known-answer run lasts, where 10 s is not enough for its answer to be firm
+DURATIONS = {"legacy_failover_capacity": "12s", "progressive_rollout": "12s", "default": "30s"}
+
 KNOWN: dict[str, Callable[[Result], None]] = {
     f.__name__: f
     for f in (
@@ -236,7 +242,7 @@ def test_every_runnable_scenario_has_a_known_answer() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KNOWN))
 def test_known_answer(name: str, tmp_path: Path) -> None:
-    duration = "12s" if name in ("legacy_failover_capacity", "progressive_rollout") else "10s"
+    duration = DURATIONS.get(name, "10s")
     result = run_scenario(name, tmp_path, duration)
     assert result.summary["status"] == "complete", result.err
     KNOWN[name](result)

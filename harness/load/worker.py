@@ -83,10 +83,24 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
             if pending:
                 send(False)
 
+    def leave() -> None:
+        # Locust's own "quit" does this: a last stats report, then the runner ends. A dualsys
+        # worker serves one run, so it leaves once its final records are sent instead of
+        # waiting for the master's quit, which Locust's worker reads only after sleeping out
+        # stop_timeout after a stop (its message loop is blocked meanwhile).
+        report = getattr(runner, "_send_stats", None)
+        if callable(report):
+            report()
+        runner.greenlet.kill(block=False)
+
+    def finish(**_: Any) -> None:
+        send(True)
+        gevent.spawn_later(0.2, leave)
+
     runner.register_message("dualsys_config", configure)
     runner.register_message("dualsys_quit", lambda **_: gevent.spawn(runner.quit))
     env.events.request.add_listener(on_request)
-    env.events.test_stop.add_listener(lambda **_: send(True))
+    env.events.test_stop.add_listener(finish)
     gevent.spawn(pump)
     runner.greenlet.join()
     return 0
