@@ -174,12 +174,18 @@ def test_shadow_latency_unchanged_when_the_ai_is_slow(clean_faults: Live) -> Non
     assert after < before * 3 + 0.05  # nothing like the toxic's 1.5 s
 
 
-def test_records_land_in_the_run_directory(live: Live) -> None:
+def test_records_land_in_the_run_directory(clean_faults: Live) -> None:
+    live = clean_faults
+    # its own request: under pytest-xdist this test may be the first of its worker
+    r = live.ask(input="landing")
+    assert r.status_code == 200
+    rid = r.headers["X-Request-Id"]
+
     def rows() -> list[dict[str, str]] | None:
         got = read_records(live.run.decisions) if live.run.decisions.exists() else []
-        return got or None
+        return got if any(row["request_id"] == rid for row in got) else None
 
-    wait_until(rows, timeout=5, what="decision records")
+    wait_until(rows, timeout=10, what="the request's decision record")
     assert header(live.run.decisions) == list(DECISION_FIELDS)
     assert (live.run.logs / "gateway.log").exists() and (live.run.logs / "ai.log").exists()
 
