@@ -217,7 +217,12 @@ def flaky_ai(r: Result) -> None:
 
 
 #: how long each known-answer run lasts, where 10 s is not enough for its answer to be firm
-DURATIONS = {"legacy_failover_capacity": "12s", "progressive_rollout": "12s", "default": "30s"}
+DURATIONS = {
+    "legacy_failover_capacity": "12s",
+    "progressive_rollout": "12s",
+    "default": "30s",
+    "ai_latency_spike": "16s",
+}
 
 KNOWN: dict[str, Callable[[Result], None]] = {
     f.__name__: f

@@ -18,9 +18,10 @@ feature      user and every system a rule or the default route sends requests to
 ===========  ======================================================================
 
 Harness data loss: when ``meta.json`` has ``load_stats.requests_started`` (every request the
-load *started*) and it differs from the number of request records, the harness lost requests
-and nothing it measured can be trusted: check ``run.harness_data_loss`` fails and the verdict is
-ERROR.
+load *started*), the records must be those requests less ``requests_cancelled`` (requests the
+load itself cut off when it stopped its users: they never finished, so they have no record by
+design). Any other difference means the harness lost (or invented) requests and nothing it
+measured can be trusted: check ``run.harness_data_loss`` fails and the verdict is ERROR.
 """
 
 from __future__ import annotations
@@ -146,7 +147,10 @@ def harness_data_loss(a: Analysis) -> CheckResult | None:
     if not isinstance(started, int) or isinstance(started, bool):
         return None
     kept = len(a.data.requests) if a.data.has_requests else _records(a)
-    lost = started - kept
+    cancelled = stats.get("requests_cancelled", 0)
+    cancelled = cancelled if isinstance(cancelled, int) and not isinstance(cancelled, bool) else 0
+    expected = started - cancelled
+    lost = expected - kept
     common: dict[str, Any] = {
         "id": HARNESS_DATA_LOSS_ID,
         "kind": "trigger",
@@ -154,19 +158,20 @@ def harness_data_loss(a: Analysis) -> CheckResult | None:
         "name": "Every request the load started has a record",
         "system": "run",
         "value": float(kept),
-        "threshold": float(started),
+        "threshold": float(expected),
         "op": ">=",
         "unit": "requests",
         "samples": started,
     }
+    cut = f", {cancelled} of them cut off by the load's own stop" if cancelled else ""
     if lost == 0:
         return CheckResult(
             status="pass",
-            evidence=f"{kept} request records for the {started} requests the load started",
+            evidence=f"{kept} request records for the {started} requests the load started{cut}",
             **common,
         )
     what = (
-        f"the harness lost {lost} of {started} requests: results cannot be trusted"
+        f"the harness lost {lost} of {started} requests{cut}: results cannot be trusted"
         if lost > 0
         else f"the harness wrote {-lost} more request records than the {started} requests the "
         "load started: results cannot be trusted"

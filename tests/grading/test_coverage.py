@@ -80,11 +80,16 @@ def test_not_judged_system_stays_skipped() -> None:
     assert load_needed(20, 30) == "n=20 of 30 needed: about 1.5x the load"
 
 
-def _with_started(tmp_path: Path, started_delta: int) -> tuple[Verdict, list[str]]:
-    run = make_run(tmp_path / f"r{started_delta}", SyntheticRun(rps=50, duration=30, seed=43))
+def _with_started(
+    tmp_path: Path, started_delta: int, cancelled: int = 0
+) -> tuple[Verdict, list[str]]:
+    run = make_run(
+        tmp_path / f"r{started_delta}-{cancelled}", SyntheticRun(rps=50, duration=30, seed=43)
+    )
     meta = json.loads(run.meta.read_text(encoding="utf-8"))
     records = int(meta["load_stats"]["records"])
     meta["load_stats"]["requests_started"] = records + started_delta
+    meta["load_stats"]["requests_cancelled"] = cancelled
     run.meta.write_text(json.dumps(meta), encoding="utf-8")
     g = grade_run(run)
     return g.verdict, g.reasons
@@ -97,6 +102,11 @@ def test_harness_data_loss_is_an_error(tmp_path: Path) -> None:
     assert "the harness lost 7 of" in reasons[0] and "cannot be trusted" in reasons[0]
     fine, _ = _with_started(tmp_path, 0)
     assert fine is Verdict.PASS
+    # requests the load cut off when it stopped its users have no record by design
+    cut, _ = _with_started(tmp_path, 2, cancelled=2)
+    assert cut is Verdict.PASS
+    lost, reasons = _with_started(tmp_path, 5, cancelled=2)
+    assert lost is Verdict.ERROR and "the harness lost 3 of" in reasons[0]
 
 
 def test_numbers_never_read_equal_to_a_limit_they_miss() -> None:
