@@ -136,13 +136,23 @@ class LocustEngine:
                 )
             time.sleep(0.1)
         config = {"scenario": sc.to_yaml(), "host": host}
-        self.known.update(str(c.id) for c in master.clients.all)
-        master.send_message("dualsys_config", config)
+        ids = sorted(str(c.id) for c in master.clients.all)
+        self.known.update(ids)
+        # Each worker learns its index and the number of workers (a dataset is dealt out
+        # without repeats: row i goes to worker i % count).
+        for index, node in enumerate(ids):
+            data = {**config, "worker_index": index, "worker_count": len(ids)}
+            master.send_message("dualsys_config", data, node)
 
-        # A worker joining later (another machine) gets the scenario too, before its users.
+        # A worker joining later (another machine) gets the scenario too, before its users,
+        # with the next index (rows it takes may repeat others': the count was fixed at start).
         def joined(client_id: str, **_: Any) -> None:
-            self.known.add(str(client_id))
-            master.send_message("dualsys_config", config, client_id)
+            node = str(client_id)
+            if node in self.known:
+                return
+            self.known.add(node)
+            data = {**config, "worker_index": len(self.known) - 1, "worker_count": len(ids)}
+            master.send_message("dualsys_config", data, node)
 
         env.events.worker_connect.add_listener(joined)
 
