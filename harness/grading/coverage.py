@@ -141,9 +141,10 @@ def _records(a: Analysis) -> int:
 def harness_data_loss(a: Analysis) -> CheckResult | None:
     """``run.harness_data_loss``, when ``meta.json`` says how many requests the load started;
     None for runs that do not record it."""
-    meta: Any = a.data.meta
-    stats = meta.get("load_stats") if isinstance(meta, dict) else None
-    started = stats.get("requests_started") if isinstance(stats, dict) else None
+    stats = a.data.meta.get("load_stats")
+    if stats is None:
+        return None
+    started = stats.get("requests_started")
     if not isinstance(started, int) or isinstance(started, bool):
         return None
     kept = len(a.data.requests) if a.data.has_requests else _records(a)
