@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ComponentFailed, HarnessError, ScenarioError
-from harness.scenario import Scenario, load_scenario, parse_duration
 from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from harness.run.session import RunOutcome
     from harness.run.signals import StopSignals
+    from harness.scenario import Scenario
 
 __all__ = ["main"]
 
@@ -60,6 +60,8 @@ def _example(text: str) -> str:
 
 def _duration_arg(text: str) -> float:
     try:
+        from harness.scenario import parse_duration  # pydantic: only when a duration is given
+
         return parse_duration(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
@@ -97,6 +99,14 @@ def resolve_scenario_path(name: str) -> Path:
     if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name:
         return path
     return SCENARIO_DIR / f"{name}.yaml"
+
+
+def load_scenario(path: Path, **kwargs: Any) -> Scenario:
+    """:func:`harness.scenario.load_scenario`, imported on first use: pydantic and yaml are not
+    needed by ``dualsys --help`` nor by the commands that read no scenario."""
+    from harness.scenario import load_scenario as load
+
+    return load(path, **kwargs)
 
 
 def _load(args: argparse.Namespace) -> Scenario:

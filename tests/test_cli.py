@@ -103,7 +103,8 @@ def test_dualsys_help_starts_without_heavy_imports() -> None:
         "from harness.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    main(['--help'])\n"
-        "heavy = {'locust', 'gevent', 'pandas', 'jinja2', 'matplotlib', 'httpx'}\n"
+        "heavy = {'locust', 'gevent', 'pandas', 'jinja2', 'matplotlib', 'httpx', 'pydantic',\n"
+        "         'yaml'}\n"
         "heavy &= set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )
