@@ -115,7 +115,7 @@ class ChaosTimeline:
             out = []
             for index in self._active:
                 rec = self._records[index]
-                until = "" if rec.planned_until is None else f" until {rec.planned_until:g}s"
+                until = "" if rec.planned_until is None else f" until {rec.planned_until:.1f}s"
                 out.append(f"{rec.label}{until}")
             return out
 

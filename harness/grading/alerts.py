@@ -212,7 +212,7 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
         )
     conf = known(sp["configured_share"])
     bound = split_critical_bound(conf, warn)
-    name = f"AI share more than {bound * 100:g} points from configured"
+    name = f"AI share more than {round(bound * 100, 1):g} points from configured"
     n = int(sp["n"])
     if (why := judge.too_few(n)) is not None:
         return judge.skip(
@@ -236,8 +236,8 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
         f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}): drift "
-        f"{fmt_points(drift * 100, bound * 100)} against at most {bound * 100:g} (the larger "
-        f"of twice the {warn * 100:g}-point warning and half the configured share)"
+        f"{fmt_points(drift * 100, bound * 100)} against at most {round(bound * 100, 1):g} "
+        f"(the larger of twice the {warn * 100:g}-point warning and half the configured share)"
     )
     if firm:
         evidence += ": the split is broken, not drifting"
@@ -467,7 +467,7 @@ def _disagreement_patterns(a: Analysis, judge: Judge) -> CheckResult:
             name=name,
             system="comparison",
             status="pass",
-            window=f"{w:g}s windows",
+            window=f"{fmt_s(w)} windows",
             evidence=f"no window's agreement was firmly {DISAGREEMENT_DROP:.0%} "
             f"under the run's {fmt_pct(overall)}",
             samples=int(n.sum()),
@@ -484,10 +484,10 @@ def _disagreement_patterns(a: Analysis, judge: Judge) -> CheckResult:
         threshold=(overall - DISAGREEMENT_DROP) * 100,
         op=">=",
         unit="%",
-        window=f"{w:g}s windows",
+        window=f"{fmt_s(w)} windows",
         first_seen=first * w,
         evidence=f"{int(low.sum())} window(s) agreed firmly less than the run's "
-        f"{fmt_pct(overall)}, first at {first * w:g}s: look for a new kind of input",
+        f"{fmt_pct(overall)}, first at {fmt_s(first * w)}: look for a new kind of input",
         samples=int(n[first]),
     )
 

@@ -126,7 +126,7 @@ def grade_analysis(a: Analysis) -> GradedRun:
         notes.insert(
             0,
             f"WARN: the run was interrupted ({why}) after {data.duration:.1f}s of "
-            f"{data.scenario.duration:g}s planned: graded on what it has",
+            f"{round(data.scenario.duration, 1):g}s planned: graded on what it has",
         )
     for c in checks:
         if c.borderline:

@@ -181,7 +181,7 @@ def readiness(a: Analysis, checks: list[CheckResult]) -> list[ReadinessItem]:
             why = "needs a person's sign-off"
             if rule is _full_traffic and share is not None:
                 why += f" (this run: AI served {fmt_pct(share)} of requests for "
-                why += f"{a.data.duration:g}s)"
+                why += f"{round(a.data.duration, 1):g}s)"
             elif rule is not _signoff:
                 why = "not judged: this run has too little evidence for it; needs a person's "
                 why += "sign-off"

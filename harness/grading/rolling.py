@@ -112,7 +112,7 @@ def add_detections(
     check.samples = int(st.n[i])
     t_end = float(bins.ends[i])
     check.window_start, check.window_end = max(0.0, t_end - bins.window), t_end
-    check.window = f"worst {bins.window:g}s window (faults included)"
+    check.window = f"worst {fmt_s(bins.window)} window (faults included)"
     check.method = "Wilson"
     run_text = fmt_pct(check.run_value / 100) if check.run_value is not None else "n/a"
     check.evidence = (
@@ -179,7 +179,7 @@ def _outside_check(
     ci_lo, ci_hi = sorted((shown(float(st.low[i])), shown(float(st.high[i]))))
     t_end = float(bins.ends[i])
     window_text = (
-        f"worst {bins.window:g}s window ({fmt_s(max(0.0, t_end - bins.window))}-"
+        f"worst {fmt_s(bins.window)} window ({fmt_s(max(0.0, t_end - bins.window))}-"
         f"{fmt_s(t_end)}): "
         f"{fmt_pct(shown(rate) / 100, lim)} of {int(st.n[i])} calls ({g.confidence:.0%} CI "
         f"{fmt_pct(ci_lo / 100, lim)}-{fmt_pct(ci_hi / 100, lim)})"
@@ -199,7 +199,7 @@ def _outside_check(
             threshold=lim * 100,
             op=op,
             unit="%",
-            window=f"{bins.window:g}s rolling{outside}",
+            window=f"{fmt_s(bins.window)} rolling{outside}",
             ci_low=ci_lo,
             ci_high=ci_hi,
             first_seen=float(bins.ends[f]),
