@@ -181,9 +181,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         outcome = RunSession(scenario, options, LocustEngine, signals).execute()
-        if options.preflight_only:  # the checks were printed; no load ran, nothing to grade
+        from harness.run.preflight import PreflightFailed
+
+        if options.preflight_only or isinstance(outcome.error, PreflightFailed):
+            # No load ran: nothing to grade, and the reports' seconds would only delay the
+            # answer (meta.json holds every check; `dualsys report` still renders the run).
             if outcome.error is not None:
                 print(f"dualsys: harness error: {outcome.error}", file=sys.stderr)
+            print(f"run directory: {outcome.run.path}")
             return EXIT_OK if outcome.status == "complete" else EXIT_HARNESS
         return conclude_run(outcome, signals, strict=options.strict, report=options.report)
 
