@@ -292,9 +292,44 @@ def test_preflight_only_on_the_embedded_stack(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     checks = [line[8:26].strip() for line in lines if line.startswith("  ") and line[2:6].strip()]
     assert checks == ["fault proxy", "gateway", "admin API", "route ai"], proc.stdout
-    assert any(line.startswith("  ok    route ai") for line in lines), proc.stdout
+    assert any(line.startswith("  ok    gateway") for line in lines), proc.stdout
+    # The embedded gateway is wired to the proxies by the launcher; a check's requests would
+    # only add decision records before the load.
+    assert any(line.startswith("  skip  route ai") for line in lines), proc.stdout
     run = next((tmp_path / "runs").iterdir())
     meta = json.loads((run / "meta.json").read_text())
     assert meta["preflight"]["ok"] is True
     assert "load_started" not in meta  # no load followed
     assert (run / "requests.csv").read_text().count("\n") <= 1  # the header at most
+    assert (run / "decisions.csv").read_text().count("\n") <= 1
+
+
+def test_route_check_passes_on_the_embedded_stack(tmp_path: Path) -> None:
+    from harness.faults.client import ToxiproxyClient
+    from harness.run.preflight import run_preflight
+    from harness.rundir import new_run_dir
+    from harness.scenario import Scenario
+    from harness.stack.launcher import Stack
+
+    sc = Scenario.model_validate(
+        {
+            "name": "embedded_route",
+            "duration": "10s",
+            "chaos": [
+                {"at": "1s", "for": "1s", "target": "ai", "action": "down"},
+                {"at": "3s", "for": "1s", "target": "legacy", "action": "down"},
+            ],
+        }
+    )
+    with Stack(sc, new_run_dir(tmp_path, sc.name)) as stack:
+        assert stack.info is not None
+        report = run_preflight(sc, stack.info, embedded_route_check=True)
+        checks = {c.name: c for c in report.checks}
+        # Fallback: the AI down shows as fallbacks to legacy.
+        assert checks["route ai"].ok and not checks["route ai"].skipped
+        assert "answers changed" in checks["route ai"].detail
+        # Legacy answers only after an AI failure: nothing can show, and it says so.
+        assert checks["route legacy"].skipped and "inconclusive" in checks["route legacy"].detail
+        with ToxiproxyClient(stack.info.toxiproxy_url) as toxi:
+            proxies = toxi.proxies()
+        assert proxies["ai"]["enabled"] and proxies["legacy"]["enabled"]  # put back up
