@@ -186,9 +186,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             expect_workers=args.expect_workers,
             report=not args.no_report,
             engine_version=LOCUST_VERSION,
+            preflight_only=args.preflight_only,
+            route_check=not args.no_route_check,
         )
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         outcome = RunSession(scenario, options, LocustEngine, signals).execute()
+        from harness.run.preflight import PreflightFailed
+
+        if options.preflight_only or isinstance(outcome.error, PreflightFailed):
+            # No load ran: nothing to grade, and the reports' seconds would only delay the
+            # answer (meta.json holds every check; `dualsys report` still renders the run).
+            if outcome.error is not None:
+                print(f"dualsys: harness error: {outcome.error}", file=sys.stderr)
+            print(f"run directory: {outcome.run.path}")
+            return EXIT_OK if outcome.status == "complete" else EXIT_HARNESS
         return conclude_run(outcome, signals, strict=options.strict, report=options.report)
 
 
@@ -369,6 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="a WARN verdict fails the gate (exit 1)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-report", action="store_true", help="keep records, skip grading/reports")
+    p.add_argument(
+        "--preflight-only",
+        action="store_true",
+        help="start the stack, run every check before the load, print them, exit 0 or 3",
+    )
+    p.add_argument(
+        "--no-route-check",
+        action="store_true",
+        help="skip the preflight check that each chaos target's proxy is on the gateway's path",
+    )
 
     p = add(
         "validate",

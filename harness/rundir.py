@@ -51,6 +51,7 @@ __all__ = [
     "LoadRequested",
     "LoadStats",
     "MachineInfo",
+    "PreflightMeta",
     "RecordWriter",
     "RequestRecord",
     "RunDir",
@@ -278,6 +279,17 @@ class StackInfo(TypedDict):
     pids: dict[str, int]
 
 
+class PreflightMeta(TypedDict):
+    """``meta.json`` ``preflight``: the checks run before the load
+    (:meth:`harness.run.preflight.PreflightReport.as_meta`)."""
+
+    ok: bool
+    checks: list[dict[str, Any]]  # name, ok, detail, seconds, skipped
+    notes: list[str]  # what the run will not exercise (e.g. no admin API: no kill switch)
+    route_check: bool  # False: --no-route-check
+    preflight_only: bool  # dualsys run --preflight-only: no load followed
+
+
 class RunMeta(TypedDict, total=False):
     """``meta.json``: every key a run writes, and only those (:meth:`RunDir.write_meta`
     refuses others). Written piece by piece as the run goes, so any key may be missing (a run
@@ -299,6 +311,7 @@ class RunMeta(TypedDict, total=False):
     ended: float
     harness_error: str  # why the harness could not run the test
     stop_reason: str  # interrupted runs: the signal's reason (interrupted | terminated)
+    preflight: PreflightMeta  # the checks before the load (harness.run.preflight)
 
 
 #: The keys of ``meta.json``.

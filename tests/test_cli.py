@@ -112,3 +112,44 @@ def test_dualsys_help_starts_without_heavy_imports() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]", out
+
+
+def _external(tmp_path: Path, extra: str, admin: bool = False) -> Path:
+    path = tmp_path / "external.yaml"
+    admin_line = "    admin_url: http://127.0.0.1:8081\n" if admin else ""
+    path.write_text(
+        "name: ext\nduration: 10s\n"
+        "stack:\n  mode: external\n  external:\n    gateway_url: http://127.0.0.1:8080\n"
+        + admin_line
+        + "faults: {proxies: []}\n"
+        + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_validate_refuses_admin_features_without_admin_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kill = "grading: {rollback: {auto_kill_switch: true}}\n"
+    changes = "load: {gateway_changes: [{at: 2s, set: {ai_share: 0.5}}]}\n"
+    # Found by validate, before anything runs (it once failed mid-run, when first needed).
+    assert main(["validate", str(_external(tmp_path, kill))]) == 2
+    err = capsys.readouterr().err
+    assert "grading.rollback.auto_kill_switch" in err and "stack.external.admin_url" in err
+    assert main(["validate", str(_external(tmp_path, changes))]) == 2
+    err = capsys.readouterr().err
+    assert "load.gateway_changes" in err and "stack.external.admin_url" in err
+    # With an admin API both are fine; so is the embedded stack (its gateway has one).
+    assert main(["validate", str(_external(tmp_path, kill, admin=True))]) == 0
+    assert main(["validate", str(_external(tmp_path, changes, admin=True))]) == 0
+    embedded = tmp_path / "embedded.yaml"
+    embedded.write_text("name: emb\nduration: 10s\n" + kill, encoding="utf-8")
+    assert main(["validate", str(embedded)]) == 0
+
+
+def test_run_flags_of_the_preflight_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "--preflight-only" in out and "--no-route-check" in out

@@ -71,6 +71,10 @@ class RunOptions:
     progress: str | None = None  # live | plain | quiet (None: by terminal)
     #: the load engine's version (Locust's), for meta.json
     engine_version: str = ""
+    #: run the preflight checks, print them and stop (``--preflight-only``)
+    preflight_only: bool = False
+    #: the preflight's route check (``--no-route-check`` turns it off)
+    route_check: bool = True
 
     @property
     def distributed(self) -> bool:
@@ -241,6 +245,9 @@ class RunSession:
                 "pids": info.pids,
             }
         )
+        self._preflight(info)
+        if self.stop_reason:
+            return
         admin = GatewayAdmin(info.admin_url) if info.admin_url else None
         self.guard = RollbackGuard(sc, self.live, self.events, admin)
         if admin is None and (sc.load.gateway_changes or sc.grading.rollback.auto_kill_switch):
@@ -273,6 +280,28 @@ class RunSession:
         self.engine.begin()
         self.progress.start(f"running '{sc.name}' for {sc.duration:g}s -> {self.run.path}")
         self._loop(self.engine)
+
+    def _preflight(self, info: Any) -> None:
+        """Every check before the load (:mod:`harness.run.preflight`); written to meta.json
+        either way. A failure raises PreflightFailed (exit 3) before anything reached the
+        gateway's users; ``--preflight-only`` prints the checks and ends the run here."""
+        from harness.run.preflight import PreflightFailed, run_preflight
+
+        only = self.options.preflight_only
+        try:
+            report = run_preflight(self.scenario, info, route_check=self.options.route_check)
+        except PreflightFailed as err:
+            self.run.write_meta(preflight=err.report.as_meta(preflight_only=only))
+            if only:
+                print("\n".join(err.report.lines()), flush=True)
+            raise
+        self.run.write_meta(preflight=report.as_meta(preflight_only=only))
+        if only:
+            print("\n".join(report.lines()), flush=True)
+            self.ended = "preflight_only"
+        elif not self.options.quiet:
+            for note in report.notes:
+                print(f"dualsys: note: {note}", flush=True)
 
     def _on_stage(self, users: int, rate: float | None) -> None:
         self.events.log("stage", users=users, rate=rate)

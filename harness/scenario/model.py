@@ -85,6 +85,26 @@ class Scenario(_Model):
             problems.append(
                 ("faults.proxies", "the embedded stack needs proxies named 'legacy' and 'ai'")
             )
+        ext = self.stack.external
+        if self.stack.mode == "external" and ext is not None and ext.admin_url is None:
+            # Both act on the gateway through its admin API; without one the run could only
+            # refuse mid-way (the kill switch is first needed when a trigger fires).
+            if self.grading.rollback.auto_kill_switch:
+                problems.append(
+                    (
+                        "grading.rollback.auto_kill_switch",
+                        "flipping the kill switch needs the gateway's admin API: "
+                        "set stack.external.admin_url, or auto_kill_switch: false",
+                    )
+                )
+            if self.load.gateway_changes:
+                problems.append(
+                    (
+                        "load.gateway_changes",
+                        "changing gateway settings needs the gateway's admin API: "
+                        "set stack.external.admin_url, or remove the changes",
+                    )
+                )
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         if not self.faults.allow_non_loopback:
