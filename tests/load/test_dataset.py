@@ -119,8 +119,18 @@ def test_source_once_ends(tmp_path: Path) -> None:
     assert src.next() is None and src.done
 
 
-def test_a_file_without_usable_rows_ends_even_when_looping(tmp_path: Path) -> None:
+def test_a_file_without_usable_rows_ends_even_when_looping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path, "d.jsonl", "bad\nworse\n")
+    original = DatasetSource._new_pass
+
+    def bounded(self: DatasetSource) -> None:
+        # a broken source would pass over the file forever: fail instead of hanging
+        assert self.passes < 5, "looping over a file without a usable row"
+        original(self)
+
+    monkeypatch.setattr(DatasetSource, "_new_pass", bounded)
     src = DatasetSource(path, ("input",), loop=True)
     assert src.next() is None and src.done and src.bad.count == 2
 
