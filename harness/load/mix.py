@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.errors import ScenarioError
 from harness.load.dataset import BadRows, DatasetSource, Row
 from harness.scenario import RequestSpec, Scenario
 from harness.scenario.load import DatasetSpec, UserIdSpec
@@ -153,10 +154,14 @@ def make_source(
     bad_sink: Callable[[dict[str, Any]], None] | None = None,
 ) -> DatasetSource | None:
     """The process's dataset source (None without a dataset): the rows of this worker's share
-    (``i % worker_count == worker_index`` with ``share_out``, else every row)."""
+    (``i % worker_count == worker_index`` with ``share_out``, else every row). Raises
+    :class:`~harness.errors.ScenarioError` when the file is missing."""
     ds = config.dataset
     if ds is None:
         return None
+    if problems := ds.problems():
+        # before any user starts, not in a user's first request
+        raise ScenarioError(ds.path, problems)
     # Every field a template uses is required of every row, so a row lacking one is a bad row
     # when it is read (reported with its line), never a request half built.
     used = [v[4:] for k in config.kinds for v in k.variables if v.startswith("row.")]

@@ -7,6 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.errors import ScenarioError
 from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.scenario import RequestSpec, parse_scenario
 from harness.stack.answers import truth
@@ -168,3 +171,11 @@ def test_share_out_between_workers(tmp_path: Path) -> None:
 def cfg_dataset(cfg: UserConfig) -> dict[str, Any]:
     assert cfg.dataset is not None
     return cfg.dataset.model_dump(by_alias=True)
+
+
+def test_a_missing_dataset_file_is_a_scenario_error(tmp_path: Path) -> None:
+    cfg = templated(tmp_path)
+    assert cfg.dataset is not None
+    Path(cfg.dataset.path).unlink()
+    with pytest.raises(ScenarioError, match=r"load\.dataset\.path: .* does not exist"):
+        make_source(cfg)
