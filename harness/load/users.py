@@ -5,7 +5,10 @@ Importing this module imports Locust, which monkey-patches the process with geve
 load side (``dualsys run`` and its workers) imports it, never the asyncio servers.
 
 ``DualSystemUser`` sends the scenario's weighted request mix (:class:`~harness.load.mix.RequestMix`)
-to the gateway. What came back is recorded by the request-event listener of
+to the gateway; with a dataset, the users of a process share one
+:class:`~harness.load.dataset.DatasetSource`, and when its data is done (``loop: false``) each
+user stops and the load ends (:meth:`DualSystemUser.data_done`). What came back is recorded by
+the request-event listener of
 :mod:`harness.load.records`, the same path a user's own locustfile's requests take.
 
 The request guard (:func:`install_request_guard`) wraps, once per process and at class level,
@@ -28,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,9 +48,11 @@ from locust.exception import (
     StopTest,
     StopUser,
 )
+from locust.runners import LocalRunner, WorkerRunner
 
 from harness.errors import ScenarioError
-from harness.load.mix import RequestMix, UserConfig
+from harness.load.dataset import DatasetSource
+from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.load.records import RequestLedger, guard_exit, guard_request, process_ledger
 
 __all__ = ["DualSystemUser", "UserConfig", "install_request_guard", "load_locustfile"]
@@ -85,13 +91,31 @@ class DualSystemUser(FastHttpUser):
 
     abstract = False
     config: ClassVar[UserConfig | None] = None
+    source: ClassVar[DatasetSource | None] = None
+    """The dataset rows of this process (None without a dataset), shared by its users."""
+    on_data_done: ClassVar[Callable[[Any], None] | None] = None
+    """Called once (with the environment) when the dataset is done; None: the default
+    (:meth:`data_done`)."""
     _counter: ClassVar[int] = 0
+    _done_called: ClassVar[bool] = False
 
     @classmethod
-    def configure(cls, config: UserConfig) -> None:
-        """Set what every user of this class sends (called before any user starts)."""
+    def configure(
+        cls,
+        config: UserConfig,
+        *,
+        worker_index: int = 0,
+        worker_count: int = 1,
+        bad_sink: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Set what every user of this class sends (called before any user starts).
+        ``worker_index``/``worker_count`` pick this process's share of a dataset's rows;
+        ``bad_sink`` gets each reported bad row (``{"path", "line", "reason"}``; without it,
+        they wait in ``source.bad`` for :meth:`drain_bad_rows`)."""
         install_request_guard()
         cls.config = config
+        cls.source = make_source(config, worker_index, max(worker_count, 1), bad_sink)
+        cls._done_called = False
         cls.network_timeout = config.request_timeout
         cls.connection_timeout = min(config.request_timeout, 5.0)
         if config.pacing_rps:
@@ -101,6 +125,39 @@ class DualSystemUser(FastHttpUser):
         else:
             cls.wait_time = constant(0)
 
+    @classmethod
+    def drain_bad_rows(cls) -> list[dict[str, Any]]:
+        """Bad dataset rows reported since the last call (none without a dataset)."""
+        return cls.source.bad.drain() if cls.source is not None else []
+
+    @classmethod
+    def dataset_summary(cls) -> dict[str, Any] | None:
+        """``{"path", "bad_rows", "reported", "sent", "passes", "done"}``, or None."""
+        src = cls.source
+        if src is None:
+            return None
+        return {**src.bad.summary(), "sent": src.sent, "passes": src.passes, "done": src.done}
+
+    @classmethod
+    def data_done(cls, environment: Any) -> None:
+        """The dataset is done: end the load, once. A local runner stops (its state becomes
+        stopped, which ends the run); a worker tells the master (``dualsys_data_done``), which
+        stops the test once every worker's share is done."""
+        if cls._done_called:
+            return
+        cls._done_called = True
+        hook = cls.on_data_done
+        if hook is not None:
+            hook(environment)
+            return
+        runner = environment.runner
+        if isinstance(runner, LocalRunner):
+            # Not from this greenlet: stopping kills the users, this one among them.
+            gevent.spawn(runner.stop)
+        elif isinstance(runner, WorkerRunner):
+            summary = cls.dataset_summary() or {}
+            runner.send_message("dualsys_data_done", {"sent": summary.get("sent", 0)})
+
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         cfg = self.config
@@ -108,13 +165,17 @@ class DualSystemUser(FastHttpUser):
             raise RuntimeError("DualSystemUser.configure() was not called")
         type(self)._counter += 1
         worker = getattr(environment.runner, "worker_index", 0)
-        self._mix = RequestMix(cfg, worker, type(self)._counter)
+        self._mix = RequestMix(cfg, worker, type(self)._counter, self.source)
 
     wait_time = constant(0)
 
     @task
     def send(self) -> None:
-        method, path, kwargs = self._mix.next_request()
+        request = self._mix.next_request()
+        if request is None:
+            type(self).data_done(self.environment)
+            raise StopUser
+        method, path, kwargs = request
         try:
             self.client.request(method, path, **kwargs)
         except _LOCUST_FLOW:

@@ -2,31 +2,142 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.scenario.stack import GatewaySettings
+from harness.scenario.templates import TemplateError, compile_template, compile_tree
 from harness.scenario.values import (
     Address,
     Duration,
     FreeData,
+    FreeText,
     Label,
     Offset,
     PositiveInt,
     _Model,
 )
 
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class UserIdSpec(_Model):
+    """Where each request carries its user id: in the JSON ``body`` (the default body's key
+    ``name``; a ``json`` template places ``{user_id}`` itself), or as a ``header``, a ``cookie``
+    or a ``query`` parameter named ``name`` on every request."""
+
+    in_: Literal["body", "header", "cookie", "query"] = Field(default="body", alias="in")
+    name: Label = "user_id"
+
 
 class RequestSpec(_Model):
-    """One kind of request in the mix. The body sent is ``{"user_id", "input", "label"?}``
-    plus ``fields`` (which feature routing rules can match)."""
+    """One kind of request in the mix.
+
+    ``path``, the values of ``query``, ``headers`` and ``cookies``, and every string in ``json``
+    (or ``body``, a text body sent with ``content_type``) are templates over ``{user_id}``,
+    ``{input}``, ``{label}``, ``{seq}`` and ``{row.FIELD}`` (:mod:`harness.scenario.templates`).
+    Without ``json`` and ``body`` the body is ``{"user_id", "input", "label"?}`` plus ``fields``
+    (which feature routing rules can match), in the query string for a GET or a DELETE."""
 
     name: Label = "answer"
     weight: PositiveInt = 1
-    method: Literal["GET", "POST", "PUT"] = "POST"
+    method: Method = "POST"
     path: Address = "/v1/answer"
+    query: dict[Label, Address] = {}
+    headers: dict[Label, Address] = {}
+    cookies: dict[Label, Address] = {}
+    json_: FreeData = Field(default=None, alias="json")
+    body: FreeText | None = None
+    content_type: Label | None = None
     fields: dict[Label, FreeData] = {}
+
+    @model_validator(mode="after")
+    def _templates(self) -> RequestSpec:
+        problems: list[tuple[str, str]] = []
+        if self.json_ is not None and self.body is not None:
+            problems.append(("json", "'json' and 'body' are exclusive; give one of them"))
+        if self.fields and (self.json_ is not None or self.body is not None):
+            problems.append(
+                ("fields", "'fields' extend the default body only; with 'json' or 'body', "
+                 "write them in the template")
+            )  # fmt: skip
+        if self.content_type is not None and self.body is None:
+            problems.append(("content_type", "'content_type' goes with a text 'body'"))
+        if self.method in ("GET", "DELETE") and (self.json_ is not None or self.body is not None):
+            problems.append(("method", f"a {self.method} request sends no body; use 'query'"))
+        for where, text in self._texts():
+            try:
+                compile_template(text)
+            except TemplateError as err:
+                problems.append((where, str(err)))
+        if self.json_ is not None:
+            try:
+                compile_tree(self.json_, "json")
+            except TemplateError as err:
+                problems.append((err.path, str(err)))
+        if problems:
+            raise _problems(problems)
+        return self
+
+    def _texts(self) -> list[tuple[str, str]]:
+        out = [("path", self.path)]
+        for group in ("query", "headers", "cookies"):
+            out += [(f"{group}.{k}", v) for k, v in getattr(self, group).items()]
+        if self.body is not None:
+            out.append(("body", self.body))
+        return out
+
+    def variables(self) -> list[tuple[str, str]]:
+        """(field path, variable) of every variable the request's templates use."""
+        out = [(w, v) for w, t in self._texts() for v in compile_template(t).variables]
+        if self.json_ is not None:
+            out += [("json", v) for v in compile_tree(self.json_).variables]
+        return out
+
+
+class DatasetSpec(_Model):
+    """Your own traffic: a JSONL or CSV file of real inputs, streamed (never loaded whole).
+
+    ``input`` names the row field sent as ``{input}``; ``expected`` the field holding the
+    expected output (``{label}``, scored against the answer for quality). ``order``:
+    ``sequential`` or ``random`` (seeded; drawn from a bounded shuffle buffer). ``loop: false``
+    sends each row once and the run ends when the data does. ``share_out``: in master/worker
+    mode each worker takes every ``worker_count``-th row, so no row is sent twice."""
+
+    path: Address
+    input: Label = "input"
+    expected: Label | None = None
+    order: Literal["sequential", "random"] = "sequential"
+    loop: bool = True
+    share_out: bool = True
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: str, info: ValidationInfo) -> str:
+        # Relative to the scenario file's folder, when the loader says which it is.
+        if not value.lower().endswith((".jsonl", ".ndjson", ".csv")):
+            raise ValueError(f"expected a .jsonl or .csv file, got {value!r}")
+        base = (info.context or {}).get("scenario_dir") if info.context else None
+        if base is not None and not Path(value).is_absolute():
+            return str((Path(base) / value).resolve())
+        return value
+
+    def problems(self) -> list[str]:
+        """What is wrong with the file itself (run at load time, not on the master's copy)."""
+        path = Path(self.path)
+        if path.is_file():
+            return []
+        what = "is a directory" if path.is_dir() else "does not exist"
+        return [f"load.dataset.path: {self.path!r} {what}; expected a .jsonl or .csv file"]
+
+
+def _problems(problems: list[tuple[str, str]]) -> ValueError:
+    """The located problems as the loader reports them (one line per field path)."""
+    from harness.scenario.model import _Problems  # model imports this module
+
+    return _Problems(problems)
 
 
 class Step(_Model):
@@ -69,6 +180,10 @@ class LoadSpec(_Model):
     labels: bool = True
     """Send the ground-truth label so that accuracy and quality delta can be computed."""
     requests: list[RequestSpec] = Field(default_factory=lambda: [RequestSpec()])
+    user_id: UserIdSpec = UserIdSpec()
+    """Where each request carries its user id (body, header, cookie or query)."""
+    dataset: DatasetSpec | None = None
+    """Real inputs from a file instead of the generated ``q0``..``qN``."""
     locustfile: Address | None = None
     """A user's own locustfile instead of the built-in user; its requests are recorded too."""
     request_timeout: Duration = 10.0
@@ -86,6 +201,16 @@ class LoadSpec(_Model):
             raise ValueError("shape 'rate' needs 'rate' (requests per second)")
         if self.wait_max < self.wait_min:
             raise ValueError("wait_max must be at least wait_min")
+        problems: list[tuple[str, str]] = []
+        for i, req in enumerate(self.requests):
+            for where, var in req.variables():
+                if var.startswith("row.") and self.dataset is None:
+                    problems.append(
+                        (f"requests[{i}].{where}",
+                         f"{{{var}}} needs a dataset (load.dataset) to take rows from")
+                    )  # fmt: skip
+        if problems:
+            raise _problems(problems)
         return self
 
     def peak_users(self) -> int:
