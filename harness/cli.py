@@ -23,6 +23,7 @@ from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from harness.run.session import RunOutcome
     from harness.run.signals import StopSignals
+    from harness.rundir import RunDir
     from harness.scenario import Scenario
 
 __all__ = ["main"]
@@ -190,7 +191,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             route_check=not args.no_route_check,
         )
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        outcome = RunSession(scenario, options, LocustEngine, signals).execute()
+        session = RunSession(scenario, options, LocustEngine, signals)
+        graded_box: list[Any] = []  # the graded run, once grading finished
+        if options.report:
+            signals.last_resort = lambda name: _last_resort(session.run, graded_box, name)
+        outcome = session.execute()
         from harness.run.preflight import PreflightFailed
 
         if options.preflight_only or isinstance(outcome.error, PreflightFailed):
@@ -200,10 +205,27 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"dualsys: harness error: {outcome.error}", file=sys.stderr)
             print(f"run directory: {outcome.run.path}")
             return EXIT_OK if outcome.status == "complete" else EXIT_HARNESS
-        return conclude_run(outcome, signals, strict=options.strict, report=options.report)
+        return conclude_run(
+            outcome, signals, strict=options.strict, report=options.report, graded_box=graded_box
+        )
 
 
-def conclude_run(outcome: RunOutcome, signals: StopSignals, *, strict: bool, report: bool) -> int:
+def _last_resort(run: RunDir, graded_box: list[Any], name: str) -> None:
+    from harness.run.last_reports import write_last_reports
+
+    graded = graded_box[0] if graded_box else None
+    written = write_last_reports(run, graded, name)
+    print("last-resort reports: " + ", ".join(p.name for p in written), flush=True)
+
+
+def conclude_run(
+    outcome: RunOutcome,
+    signals: StopSignals,
+    *,
+    strict: bool,
+    report: bool,
+    graded_box: list[Any] | None = None,
+) -> int:
     """After the run: say what went wrong, grade, render, print the verdict, the exit code.
 
     Signals are still counted here: a second one while grading or rendering writes the
@@ -219,20 +241,12 @@ def conclude_run(outcome: RunOutcome, signals: StopSignals, *, strict: bool, rep
     if not report:
         print(f"records: {outcome.run.path}")
         return EXIT_HARNESS if outcome.error or outcome.status != "complete" else EXIT_OK
-    from harness.run.last_reports import write_last_reports
-
-    graded_box: list[Any] = []
-
-    def last_resort(name: str) -> None:
-        graded = graded_box[0] if graded_box else None
-        written = write_last_reports(outcome.run, graded, name)
-        print("last-resort reports: " + ", ".join(p.name for p in written), flush=True)
-
-    signals.last_resort = last_resort
+    box = graded_box if graded_box is not None else []
+    signals.last_resort = signals.last_resort or (lambda name: _last_resort(outcome.run, box, name))
     signals.phase = "report"
     from harness.report import gate_exit_code, render_reports
 
-    graded, paths = render_reports(outcome.run, on_graded=graded_box.append)
+    graded, paths = render_reports(outcome.run, on_graded=box.append)
     status = outcome.status
     if signals.during_report and status == "complete":
         status = "interrupted"

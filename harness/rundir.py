@@ -226,6 +226,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "trigger_fired",  # trigger, value, threshold, window, samples (live check during the run)
     "kill_switch",  # on: bool, reason
     "warning",  # message (e.g. the load generator ran out of CPU)
+    "dataset_bad_row",  # path, line, reason | path, more (rows past the reported ones)
     "harness_error",  # component, message, last_lines
     "run_stop",  # status
 )

@@ -77,6 +77,7 @@ class LocustEngine:
         self.known: set[str] = set()  # worker ids that connected
         self.finals: set[str] = set()
         self.lost: set[str] = set()
+        self.data_done: set[str] = set()  # workers whose dataset share is done
 
     # ---- start ----------------------------------------------------------------------------
 
@@ -107,6 +108,9 @@ class LocustEngine:
         master = env.create_master_runner(master_bind_host=bind, master_bind_port=port)
         self.runner = master
         master.register_message("dualsys_records", self._on_records)
+        master.register_message(
+            "dualsys_data_done", lambda msg, **_: self.data_done.add(str(msg.node_id))
+        )
         for i in range(0 if opts.master else opts.workers):
             args = ["-m", "harness.load.worker", "--master-host", "127.0.0.1"]
             args += ["--master-port", str(port)]
@@ -172,6 +176,9 @@ class LocustEngine:
     def check(self) -> None:
         for w in self.workers:
             w.check()
+        bad = DualSystemUser.drain_bad_rows()  # this process's users (local runs)
+        if bad:
+            self.sink.batch("local", {"rows": [], "dataset_bad_rows": bad})
         runner = self.runner
         if not isinstance(runner, MasterRunner):
             return
@@ -188,7 +195,13 @@ class LocustEngine:
 
     @property
     def finished(self) -> bool:
-        return self.runner is not None and self.runner.state == STATE_STOPPED
+        if self.runner is None:
+            return False
+        if self.runner.state == STATE_STOPPED:
+            return True
+        # every worker still there has sent its whole dataset share (load.dataset loop: false)
+        live = self.known - self.lost
+        return bool(live) and live <= self.data_done
 
     @property
     def users(self) -> int:
@@ -221,6 +234,11 @@ class LocustEngine:
             stats.locust_requests = total.num_requests
             stats.locust_failures = total.num_failures
         if not isinstance(runner, MasterRunner):
+            last: dict[str, Any] = {"rows": [], "dataset_bad_rows": DualSystemUser.drain_bad_rows()}
+            summary = DualSystemUser.dataset_summary()
+            if summary is not None:
+                last["dataset"] = summary
+            self.sink.batch("local", last)
             ledger = process_ledger()
             stats.counts = {"local": (ledger.started, ledger.cancelled)}
         return stats

@@ -64,7 +64,11 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
         for cls in environment.user_classes:
             cls.host = msg.data["host"]
         if not locustfile:
-            DualSystemUser.configure(UserConfig.from_scenario(scenario))
+            DualSystemUser.configure(
+                UserConfig.from_scenario(scenario),
+                worker_index=int(msg.data.get("worker_index") or 0),
+                worker_count=int(msg.data.get("worker_count") or 1),
+            )
         headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink, ledger=ledger)]
 
@@ -75,7 +79,13 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
     def send(final: bool) -> None:
         rows = pending[:]
         del pending[: len(rows)]
-        runner.send_message("dualsys_records", records_message(rows, final, ledger))
+        data = records_message(rows, final, ledger)
+        bad = DualSystemUser.drain_bad_rows()
+        if bad:
+            data["dataset_bad_rows"] = bad
+        if final and (summary := DualSystemUser.dataset_summary()) is not None:
+            data["dataset"] = summary
+        runner.send_message("dualsys_records", data)
 
     def pump() -> None:
         while True:

@@ -41,7 +41,7 @@ from harness.load.admin import (
     AdminCallFailed,
     GatewayAdmin,
 )
-from harness.load.mix import RequestMix, UserConfig
+from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.load.records import read_field
 from harness.rundir import PreflightMeta
 from harness.scenario import GatewaySettings, Scenario
@@ -349,10 +349,14 @@ class _Probe:
 
 def _probes(scenario: Scenario, n: int) -> list[_Probe]:
     """``n`` requests as the load builds them (its own mix; a stream of its own)."""
-    mix = RequestMix(UserConfig.from_scenario(scenario), -1, 0)
+    config = UserConfig.from_scenario(scenario)
+    mix = RequestMix(config, -1, 0, make_source(config))  # a dataset: its first rows
     out = []
     for _ in range(n):
-        method, path, kwargs = mix.next_request()
+        nxt = mix.next_request()
+        if nxt is None:  # a dataset shorter than n rows
+            break
+        method, path, kwargs = nxt
         sent = {k: v for k, v in kwargs.items() if k not in ("name", "context")}
         out.append(_Probe(method, path, sent))
     return out

@@ -92,13 +92,19 @@ class RunOutcome:
     worker_logs: list[Path] = field(default_factory=list)
 
 
+#: dataset bad rows logged one by one per run (the rest: one count)
+MAX_BAD_ROW_EVENTS = 20
+
+
 class _Intake:
     """What workers forward: records written and counted in the live window, each worker's
     count of requests started, and which workers sent their final batch."""
 
-    def __init__(self, writer: RecordWriter, live: LiveWindow) -> None:
+    def __init__(self, writer: RecordWriter, live: LiveWindow, events: EventLog) -> None:
         self.writer = writer
         self.live = live
+        self.events = events
+        self.bad_rows_logged = 0
         self.counts = StartedCounts()
         self.finals: set[str] = set()
 
@@ -115,6 +121,16 @@ class _Intake:
                 status=row.get("status"),
             )
         self.counts.add_message(node, data)
+        for bad in data.get("dataset_bad_rows", ()):
+            # bad rows of a dataset, each with its line (capped per run: the rest are counted)
+            if self.bad_rows_logged < MAX_BAD_ROW_EVENTS:
+                self.events.log("dataset_bad_row", **bad)
+            self.bad_rows_logged += 1
+        summary = data.get("dataset")
+        if isinstance(summary, Mapping):
+            more = int(summary.get("bad_rows", 0)) - int(summary.get("reported", 0))
+            if more > 0:
+                self.events.log("dataset_bad_row", path=summary.get("path"), more=more)
         if data.get("final"):
             self.finals.add(node)
 
@@ -136,7 +152,7 @@ class RunSession:
         self.events = EventLog(self.run.events)
         self.writer = RecordWriter(self.run.requests, REQUEST_FIELDS)
         self.live = LiveWindow()
-        self.intake = _Intake(self.writer, self.live)
+        self.intake = _Intake(self.writer, self.live, self.events)
         self.headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         self.recorder = ClientRecorder(self.headers, "local", self.writer.write, self.live)
         self.engine_factory = engine_factory
@@ -209,13 +225,16 @@ class RunSession:
                 message=str(error),
                 last_lines=getattr(error, "last_lines", []),
             )
-        self.events.log("run_stop", status=status)
-        self.events.close()
         self.run.write_meta(status=status, ended=time.time())
         if error is not None:
             self.run.write_meta(harness_error=str(error))
         if status == "interrupted" and self.signals.reason:
             self.run.write_meta(stop_reason=self.signals.reason)
+        # From here a second signal writes the last-resort reports (the caller set them up
+        # before the run started): the run directory is complete, the reports are next.
+        self.signals.phase = "report"
+        self.events.log("run_stop", status=status)
+        self.events.close()
         if bad_input is not None:
             raise bad_input  # exit 2 (harness.cli), after everything was stopped
         return RunOutcome(

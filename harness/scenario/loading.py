@@ -75,14 +75,18 @@ def _locustfile_problems(scenario: Scenario) -> list[str]:
     ]
 
 
-def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate already-parsed YAML data; raise :class:`ScenarioError` naming ``source``."""
+def parse_scenario(
+    data: Any, source: str = "<scenario>", *, scenario_dir: str | None = None
+) -> Scenario:
+    """Validate already-parsed YAML data; raise :class:`ScenarioError` naming ``source``.
+    ``scenario_dir``: the folder relative paths in it (``load.dataset.path``) start from."""
     if not isinstance(data, dict):
         raise ScenarioError(
             source, ["(top level): expected a mapping of fields (name, duration, ...)"]
         )
     try:
-        return Scenario.model_validate(data)
+        context = {"scenario_dir": scenario_dir} if scenario_dir else None
+        return Scenario.model_validate(data, context=context)
     except ValidationError as err:
         raise ScenarioError(source, _messages(err)) from None
 
@@ -103,8 +107,10 @@ def load_scenario(
     if not p.is_file():
         raise ScenarioError(source, ["(file): no such scenario file"])
     data = read_yaml(p, source)
-    scenario = parse_scenario(data, source)
+    scenario = parse_scenario(data, source, scenario_dir=str(p.resolve().parent))
     problems = [*_locustfile_problems(scenario), *scenario.faults.environment_problems()]
+    if scenario.load.dataset is not None:
+        problems += scenario.load.dataset.problems()
     if problems:
         raise ScenarioError(source, problems)
     if duration is not None:

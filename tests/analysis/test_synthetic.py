@@ -129,7 +129,13 @@ def test_meta_keys_are_what_runs_write(tmp_path: Path) -> None:
     assert runner == RUN_META_KEYS
     spec = SyntheticRun(rps=5, duration=5)
     meta = make_run(tmp_path / "r", spec).read_meta()
-    conditional = {"harness_error", "worker_pids", "load_generator_saturated", "stop_reason"}
+    conditional = {
+        "harness_error",
+        "worker_pids",
+        "load_generator_saturated",
+        "stop_reason",
+        "preflight",
+    }
     assert set(meta) == runner - conditional
     assert set(meta["load_stats"]) == {
         "locust_requests", "locust_failures", "records", "achieved_rps", "workers_reported",
