@@ -20,7 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from harness.compare import Comparator, CompareConfigError, build
+
 __all__ = [
+    "ANSWER_MODES",
     "PATTERN_NAMES",
     "BreakerConfig",
     "ConfigError",
@@ -31,6 +34,7 @@ __all__ = [
     "ServiceConfig",
     "SettingsChange",
     "SupportsModelDump",
+    "comparator_config",
     "from_json_data",
     "gateway_config",
     "service_config",
@@ -38,6 +42,9 @@ __all__ = [
 ]
 
 PATTERN_NAMES = ("shadow", "split", "fallback", "feature")
+
+#: How a demo service words its answers (harness.stack.answers).
+ANSWER_MODES = ("classic", "realistic")
 
 
 class ConfigError(ValueError):
@@ -80,6 +87,14 @@ class ServiceConfig:
     agreement: float = 1.0
     accuracy: float = 0.9
     cost: CostConfig = CostConfig()
+    answers: str = "classic"
+    """``classic`` (the label as a string) or ``realistic`` (a JSON object, see answers.py)."""
+
+    def __post_init__(self) -> None:
+        if self.answers not in ANSWER_MODES:
+            raise ConfigError(
+                f"answers: expected one of {', '.join(ANSWER_MODES)}, got {self.answers!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -203,6 +218,15 @@ def service_config(spec: ServiceConfig | SupportsModelDump) -> ServiceConfig:
     if isinstance(spec, ServiceConfig):
         return spec
     return from_json_data(ServiceConfig, spec.model_dump(mode="json"))
+
+
+def comparator_config(data: Any) -> Comparator:
+    """The shadow's comparator from parsed JSON (a scenario's ``ComparisonSpec.as_config()``;
+    ``None`` is ``exact``); :class:`ConfigError` names the field."""
+    try:
+        return build(data, where="comparison")
+    except CompareConfigError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _share(value: Any, name: str) -> float:

@@ -179,6 +179,9 @@ class Stack:
                     _json(prices),
                     "--seed",
                     str(s.seed),
+                    # the comparator's options as plain JSON: the child builds it without pydantic
+                    "--comparison",
+                    _json(s.comparison.as_config()),
                     "--host",
                     "127.0.0.1",
                     "--port",

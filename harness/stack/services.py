@@ -5,6 +5,8 @@ Both systems have the same contract::
     POST /v1/answer  {"user_id": str, "input": str, "label": str?, ...}
       200 {"answer": str, "system": "legacy"|"ai", "cost": float, "tokens": int,
            "correct": bool?, "queue_ms": float, "service_ms": float}
+          with ``answers: realistic``, "answer" is an object
+          {"label": str, "rationale": str (worded anew on every call), "confidence": float}
       500 {"error": "internal", ...}      a share ``error_rate`` of requests, after the service time
       503 {"error": "overloaded", ...}    at once, when ``queue_limit`` requests already wait
       400 {"error": "bad_request", ...}   no JSON object with a string ``input``
@@ -40,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from harness.stack.answers import ai_answer, ai_tokens, legacy_answer
+from harness.stack.answers import ai_answer, ai_tokens, legacy_answer, realistic_answer
 from harness.stack.asgi import Receive, Scope, Send, send_json
 from harness.stack.config import ServiceConfig, SupportsModelDump, from_json_data, service_config
 from harness.stack.server import run_app
@@ -107,6 +109,8 @@ class DemoService:
         self.spec = spec = service_config(spec)
         self.legacy_accuracy = legacy_accuracy
         self._rng = random.Random(f"{seed}:{role}")
+        self._wording = random.Random(f"{seed}:{role}:wording")
+        """Draws realistic answers' wording (apart from _rng: latencies stay as they were)."""
         self.latency = LatencyModel(spec.latency.p50, spec.latency.p99, self._rng)
         self._slots: asyncio.Semaphore | None = None
         self.waiting = 0
@@ -217,7 +221,11 @@ class DemoService:
         )
         answer = self.answer(text)
         out: dict[str, Any] = {
-            "answer": answer,
+            "answer": (
+                realistic_answer(self.role, answer, self._wording)
+                if self.spec.answers == "realistic"
+                else answer
+            ),
             "system": self.role,
             "cost": cost_spec.per_request + tokens / 1000.0 * cost_spec.price_per_1k_tokens,
             "tokens": tokens,
