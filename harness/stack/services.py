@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import random
@@ -52,7 +53,7 @@ __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
 
 def service_args(
     role: str,
-    spec: SupportsModelDump,
+    spec: ServiceConfig | SupportsModelDump,
     *,
     seed: int = 0,
     legacy_accuracy: float | None = None,
@@ -60,8 +61,14 @@ def service_args(
     port: int = 0,
 ) -> list[str]:
     """The arguments (after ``python``) that start one demo service as a child process
-    (``spec`` is a scenario ``ServiceSpec``; the child reads it back as a ServiceConfig)."""
-    config = json.dumps(spec.model_dump(mode="json"), separators=(",", ":"))
+    (``spec`` is a scenario ``ServiceSpec`` or a ServiceConfig; the child reads it back as a
+    ServiceConfig)."""
+    data = (
+        dataclasses.asdict(spec)
+        if isinstance(spec, ServiceConfig)
+        else spec.model_dump(mode="json")
+    )
+    config = json.dumps(data, separators=(",", ":"))
     args = ["-m", "harness.stack.services", "--role", role, "--config", config]
     args += ["--host", host, "--port", str(port), "--seed", str(seed)]
     if legacy_accuracy is not None:
