@@ -220,13 +220,26 @@ def service_config(spec: ServiceConfig | SupportsModelDump) -> ServiceConfig:
     return from_json_data(ServiceConfig, spec.model_dump(mode="json"))
 
 
-def comparator_config(data: Any) -> Comparator:
-    """The shadow's comparator from parsed JSON (a scenario's ``ComparisonSpec.as_config()``;
-    ``None`` is ``exact``); :class:`ConfigError` names the field."""
+def comparator_config(data: Any) -> tuple[Comparator, dict[str, Comparator]]:
+    """The shadow's comparators from parsed JSON: a scenario's ``ComparisonSpec.as_config()``
+    (``None`` is ``exact``), plus an optional ``"by_path": {path: spec}`` for request kinds of
+    their own (``load.requests[].comparison``, told apart by their path). Returns the default
+    and the per-path comparators; :class:`ConfigError` names the field."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError("comparison: expected a JSON object")
+    spec = dict(data or {})
+    by_path = spec.pop("by_path", None) or {}
+    if not isinstance(by_path, Mapping):
+        raise ConfigError("comparison.by_path: expected a JSON object {path: comparison}")
     try:
-        return build(data, where="comparison")
+        default = build(spec, where="comparison")
+        paths = {
+            str(path): build(sub, where=f"comparison.by_path[{path!r}]")
+            for path, sub in by_path.items()
+        }
     except CompareConfigError as err:
         raise ConfigError(str(err)) from None
+    return default, paths
 
 
 def _share(value: Any, name: str) -> float:

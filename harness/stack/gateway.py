@@ -85,7 +85,8 @@ SHADOW_DRAIN_SECONDS = 1.0
 class Gateway:
     """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to;
     ``spec`` is a :class:`~harness.stack.config.GatewayConfig` or a scenario ``GatewaySpec``;
-    ``comparator`` scores the shadow pairs (default: exact)."""
+    ``comparator`` scores the shadow pairs (default: exact), ``comparators_by_path`` those of
+    request kinds with a comparator of their own (by the request's path)."""
 
     def __init__(
         self,
@@ -99,6 +100,7 @@ class Gateway:
         shadow_workers: int = 32,
         clock: Callable[[], float] = time.monotonic,
         comparator: Comparator | None = None,
+        comparators_by_path: dict[str, Comparator] | None = None,
     ) -> None:
         self.spec = gateway_config(spec)
         self.settings = LiveSettings.from_spec(self.spec)
@@ -108,6 +110,7 @@ class Gateway:
         self.shadow_dropped = 0
         """Shadow calls dropped because the queue was full."""
         self.comparator: Comparator = comparator or ExactComparator()
+        self.comparators_by_path = dict(comparators_by_path or {})
         self.not_compared = 0
         """Shadow pairs both systems answered that the comparator could not compare."""
         self.on_record: Callable[[dict[str, Any]], None] | None = None
@@ -343,7 +346,7 @@ class Gateway:
             except Exception as err:  # never lose a worker: the pool would shrink for good
                 ex.ai = Call("ai", "error", detail=repr(err))
             self._in_shadow.discard(ex)
-            comparison = ex.compare(self.comparator)
+            comparison = ex.compare(self.comparators_by_path.get(ex.path, self.comparator))
             if comparison is not None and comparison.error is not None:
                 self.not_compared += 1
             self.metrics.compared(ex.agree())
@@ -413,7 +416,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--decisions", type=Path, help="decision records CSV (appended)")
     parser.add_argument("--prices", help='JSON {"legacy": CostSpec, "ai": CostSpec}')
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--comparison", help="the scenario's ComparisonSpec as JSON")
+    parser.add_argument(
+        "--comparison",
+        help='the scenario\'s ComparisonSpec as JSON, optionally with "by_path": {path: spec}',
+    )
     parser.add_argument("--client", choices=("stream", "httpx"), default="stream")
     parser.add_argument("--shadow-workers", type=int, default=32)
     parser.add_argument("--host", default="127.0.0.1")
@@ -422,7 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec = from_json_data(GatewayConfig, json.loads(args.config))
         prices = _prices(json.loads(args.prices)) if args.prices else None
-        comparator = comparator_config(json.loads(args.comparison)) if args.comparison else None
+        comparator, by_path = comparator_config(
+            json.loads(args.comparison) if args.comparison else None
+        )
     except ValueError as err:  # ConfigError, or no JSON at all
         parser.error(f"bad --config, --prices or --comparison: {err}")
     app = Gateway(
@@ -434,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         shadow_workers=args.shadow_workers,
         comparator=comparator,
+        comparators_by_path=by_path,
     )
     return run_app(app, args.host, args.port, system="gateway")
 

@@ -19,6 +19,7 @@ from harness.analysis import analyse_run
 from harness.compare import build
 from harness.rundir import DECISION_FIELDS
 from harness.scenario import GatewaySpec
+from harness.stack.config import ConfigError, comparator_config
 from harness.stack.gateway import Gateway
 from harness.testing import SyntheticRun, make_run
 from tests.stack.support import INSTANT_AI, FakeBackend
@@ -117,3 +118,41 @@ def test_analysis_reports_the_score_distribution_and_the_pairs_not_compared(
     assert sum(counts) == len(scores)
     assert counts[-1] == int((scores >= 0.9).sum())
     assert counts[0] == int((scores < 0.1).sum())
+
+
+def test_a_request_kind_with_its_own_comparison_is_scored_by_it(tmp_path: Path) -> None:
+    default, by_path = comparator_config(
+        {"kind": "exact", "by_path": {"/v1/lenient": {"kind": "similarity", "threshold": 0.0}}}
+    )
+    legacy, ai = FakeBackend("legacy"), FakeBackend("ai", INSTANT_AI)
+    spec = GatewaySpec.model_validate({"pattern": "shadow", "shadow_sample": 1.0})
+    gw = Gateway(spec, legacy, ai, comparator=default, comparators_by_path=by_path)
+    records: list[dict[str, object]] = []
+    gw.on_record = records.append
+
+    async def go() -> None:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gw), base_url="http://gw"
+        ) as client:
+            for i in range(80):
+                for path in ("/v1/answer", "/v1/lenient"):
+                    n = len(records)
+                    await client.post(path, json={"user_id": "u", "input": f"q{i}"})
+                    async with asyncio.timeout(5):  # its shadow record, before the next request
+                        while len(records) == n:
+                            await asyncio.sleep(0.001)
+        await gw.stop()
+
+    asyncio.run(go())
+    assert len(records) == 160
+    lenient = records[1::2]  # one request (and its record) at a time: the kinds alternate
+    assert all(r["agree"] == 1 for r in lenient)
+    assert {r["agree"] for r in records[0::2]} == {0, 1}  # exact: the 10% that disagree
+    assert all(r["agree_score"] is not None for r in records)  # both kinds were scored
+
+
+def test_bad_comparison_json_for_the_gateway_names_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"comparison\.by_path\['/x'\]\.kind: expected one of"):
+        comparator_config({"by_path": {"/x": {"kind": "nope"}}})
+    with pytest.raises(ConfigError, match=r"comparison\.threshold: expected a number"):
+        comparator_config({"kind": "json", "threshold": "high"})
