@@ -60,7 +60,7 @@ __all__ = [
     "new_run_dir",
 ]
 
-RECORDS_VERSION = 1
+RECORDS_VERSION = 2  # 2: decisions.csv gains agree_score
 
 # --------------------------------------------------------------------------------------------
 # The record schema: one definition for the runner, the gateway, the synthetic generator and
@@ -106,6 +106,7 @@ DECISION_FIELDS: tuple[str, ...] = (
     "ai_latency_ms",
     "shadow",  # 1 when the AI ran as a shadow (off the user's path)
     "agree",  # 1/0 when both answered and were compared, else ""
+    "agree_score",  # the comparator's score in [0, 1] when compared, else ""
     "legacy_correct",  # 1/0 when a label was given and legacy answered, else ""
     "ai_correct",  # 1/0 when a label was given and the AI answered, else ""
     "legacy_cost",  # cost of the legacy call (0 when not called)
@@ -131,6 +132,7 @@ FIELD_DTYPES: dict[str, str] = {
     "ai_share": "float64",
     "correct": "float64",
     "agree": "float64",
+    "agree_score": "float64",
     "legacy_correct": "float64",
     "ai_correct": "float64",
     "status": "int32",
@@ -194,6 +196,7 @@ class DecisionRecord(TypedDict):
     ai_latency_ms: float | None
     shadow: int
     agree: int | None
+    agree_score: float | None
     legacy_correct: int | None
     ai_correct: int | None
     legacy_cost: float

@@ -138,6 +138,22 @@ def shadow_mode(r: Result) -> None:
     assert during < before * 1.5 + 20
 
 
+def realistic_shadow(r: Result) -> None:
+    # answers never match byte for byte (the rationale is worded anew per call); compared on
+    # their JSON label, the agreement is the 85% configured, above the 80% alert
+    assert r.verdict == "PASS", r.summary["reasons"]
+    assert r.user()["error_rate"] == 0
+    comp = r.metrics["comparison"]
+    lo, hi = comp["agreement_ci"]
+    assert lo <= 0.85 <= hi and comp["agreement_rate"] > 0.8
+    assert comp["not_compared"] == 0
+    dist = comp["agreement_score"]
+    assert dist["n"] == comp["compared"] > 200
+    counts = dist["histogram"]["counts"]  # one label: a score is 1 or 0, nothing between
+    assert counts[-1] == comp["agreed"] and counts[0] == comp["compared"] - comp["agreed"]
+    assert comp["quality"]["ai_labelled"] == comp["compared"]
+
+
 def ab_split(r: Result) -> None:
     assert r.verdict == "PASS", r.summary["reasons"]
     split = r.metrics["split"]
@@ -229,6 +245,7 @@ KNOWN: dict[str, Callable[[Result], None]] = {
     for f in (
         default,
         shadow_mode,
+        realistic_shadow,
         ab_split,
         fallback_ai_outage,
         ai_latency_spike,

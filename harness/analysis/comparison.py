@@ -6,6 +6,7 @@ import numpy as np
 
 from harness.analysis.data import Population, RunData
 from harness.analysis.model import (
+    AgreementScores,
     ComparisonFigures,
     LatencyDeltas,
     QualityFigures,
@@ -64,9 +65,47 @@ def _quality(data: RunData, confidence: float) -> QualityFigures | None:
     }
 
 
+#: The quantiles of the agreement score reported, and the histogram's bins.
+SCORE_QS = (0.1, 0.25, 0.5, 0.75, 0.9)
+SCORE_BINS = 10
+
+
+def _scores(data: RunData) -> tuple[AgreementScores | None, int]:
+    """The distribution of ``agree_score`` over compared pairs, and how many shadow pairs both
+    systems answered were not compared (the comparator failed on them)."""
+    if not data.has_decisions:
+        return None, 0
+    dec = data.decisions
+    agree = dec["agree"].to_numpy(dtype=np.float64, na_value=np.nan)
+    both = (
+        (dec["shadow"].to_numpy() == 1)
+        & (dec["legacy_outcome"] == "ok").to_numpy(dtype=bool, na_value=False)
+        & (dec["ai_outcome"] == "ok").to_numpy(dtype=bool, na_value=False)
+    )
+    not_compared = int((both & np.isnan(agree)).sum())
+    score = dec["agree_score"].to_numpy(dtype=np.float64, na_value=np.nan)
+    score = score[~np.isnan(score) & ~np.isnan(agree)]
+    if score.size == 0:
+        return None, not_compared
+    counts, edges = np.histogram(np.clip(score, 0.0, 1.0), bins=SCORE_BINS, range=(0.0, 1.0))
+    qs = np.quantile(score, SCORE_QS)
+    return {
+        "n": int(score.size),
+        "mean": _num(float(score.mean())),
+        "quantiles": {
+            f"p{round(q * 100)}": _num(float(v)) for q, v in zip(SCORE_QS, qs, strict=True)
+        },
+        "histogram": {
+            "edges": [round(float(e), 6) for e in edges],
+            "counts": [int(c) for c in counts],
+        },
+    }, not_compared
+
+
 def compare(data: RunData, pops: dict[str, Population], confidence: float) -> ComparisonFigures:
-    """Agreement (Wilson), quality delta (Newcombe), percentile deltas (order-statistic
-    intervals), a Mann-Whitney rank test of the latency distributions, and cost delta.
+    """Agreement (Wilson) and the distribution of the comparator's scores, quality delta
+    (Newcombe), percentile deltas (order-statistic intervals), a Mann-Whitney rank test of the
+    latency distributions, and cost delta.
 
     Deltas are AI minus legacy (the article's convention)."""
     if data.has_decisions:
@@ -77,6 +116,7 @@ def compare(data: RunData, pops: dict[str, Population], confidence: float) -> Co
         n = k = 0
     lo, hi = wilson(k, n, confidence)
     quality = _quality(data, confidence)
+    scores, not_compared = _scores(data)
 
     legacy, ai = pops["legacy"], pops["ai"]
     ql = quantiles(legacy.latency, QS, confidence)
@@ -109,6 +149,8 @@ def compare(data: RunData, pops: dict[str, Population], confidence: float) -> Co
         "agreed": k,
         "agreement_rate": _num(k / n) if n else None,
         "agreement_ci": [_num(lo), _num(hi)],
+        "agreement_score": scores,
+        "not_compared": not_compared,
         "quality": quality,
         "quality_delta": quality["delta"] if quality else None,
         "latency_delta_ms": deltas,

@@ -18,6 +18,7 @@ from typing import Any, NotRequired, TypedDict
 from harness.rundir import LoadRequested, LoadStats
 
 __all__ = [
+    "AgreementScores",
     "CapacityFigures",
     "CapacityStage",
     "ComparisonFigures",
@@ -53,6 +54,7 @@ __all__ = [
     "RunRecordCounts",
     "RunSources",
     "RunSystemFigures",
+    "ScoreHistogram",
     "ServedBy",
     "SliceFigures",
     "SplitFigures",
@@ -230,6 +232,24 @@ class RankTestFigures(TypedDict):
     significant: bool
 
 
+class ScoreHistogram(TypedDict):
+    """Counts of scores in ``len(counts)`` equal bins between ``edges`` (the last bin holds 1)."""
+
+    edges: list[float]
+    counts: list[int]
+
+
+class AgreementScores(TypedDict):
+    """``comparison["agreement_score"]``: how the comparator's scores of the compared pairs
+    spread (a rate alone hides whether disagreements are near misses or far apart)."""
+
+    n: int
+    mean: float | None
+    quantiles: dict[str, float | None]
+    """``p10``, ``p25``, ``p50``, ``p75``, ``p90`` (linear interpolation)."""
+    histogram: ScoreHistogram
+
+
 class ComparisonFigures(TypedDict):
     """``metrics["comparison"]``: the two systems side by side (deltas are AI minus legacy)."""
 
@@ -237,6 +257,11 @@ class ComparisonFigures(TypedDict):
     agreed: int
     agreement_rate: float | None
     agreement_ci: Interval
+    agreement_score: AgreementScores | None
+    """None when no decision record has a score (no shadow pairs, or records before v2)."""
+    not_compared: int
+    """Shadow pairs both systems answered that the comparator could not compare (a user
+    function raised): never counted as agreement, nor in ``compared``."""
     quality: QualityFigures | None
     quality_delta: float | None
     latency_delta_ms: LatencyDeltas

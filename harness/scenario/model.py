@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from harness.scenario.comparison import ComparisonSpec
 from harness.scenario.faults import ChaosEvent, FaultsSpec
 from harness.scenario.grading import GradingSpec
 from harness.scenario.load import LoadSpec
@@ -29,6 +30,7 @@ class Scenario(_Model):
     load: LoadSpec = LoadSpec()
     chaos: list[ChaosEvent] = []
     grading: GradingSpec = GradingSpec()
+    comparison: ComparisonSpec = ComparisonSpec()
 
     @field_validator("description")
     @classmethod

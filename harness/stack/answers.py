@@ -16,18 +16,30 @@ every answer, and so do the load users, which import :func:`truth` to send groun
 The three probabilities are solved from the configured agreement (share of inputs on which the
 AI says what legacy says) and the two accuracies, so that both shares hold in expectation over
 many distinct inputs. Agreement is honoured first; accuracy as closely as agreement allows.
+
+Realistic mode (``answers: realistic``, :func:`realistic_answer`): the same label, inside a JSON
+object as a real AI system (or a rule engine) would answer::
+
+    {"label": "billing", "rationale": "<wording drawn per call>", "confidence": 0.83}
+
+The label keeps the deterministic plan above (so the share of inputs on which the labels agree
+is the configured ``agreement``); the rationale's wording and the confidence's noise are drawn
+from the service's seeded RNG on every call, so two calls with the same input differ in text.
 """
 
 from __future__ import annotations
 
+import random
 from functools import lru_cache
 from hashlib import blake2b
+from typing import Any
 
 __all__ = [
     "LABELS",
     "ai_answer",
     "ai_tokens",
     "legacy_answer",
+    "realistic_answer",
     "truth",
     "unit_hash",
 ]
@@ -108,3 +120,56 @@ def ai_answer(input: str, agreement: float, accuracy: float, legacy_accuracy: fl
 def ai_tokens(input: str, mean_tokens: int) -> int:
     """Tokens the AI spends on ``input``: between half and one and a half times the mean."""
     return round(mean_tokens * (0.5 + unit_hash(input, "tokens")))
+
+
+# ------------------------------------------------------------------------------ realistic mode
+
+#: Words a ticket of each label tends to mention (the rationales quote them).
+_CUES: dict[str, tuple[str, ...]] = {
+    "billing": ("invoice", "refund", "charge", "payment", "subscription fee"),
+    "technical": ("error message", "crash", "timeout", "login page", "app update"),
+    "account": ("password", "profile", "two-factor code", "email change", "account lock"),
+    "shipping": ("parcel", "delivery date", "tracking number", "courier", "address label"),
+    "other": ("feedback", "partnership", "general question", "press enquiry", "suggestion"),
+}
+
+_AI_OPENERS = (
+    "The customer mentions {cue}",
+    "This ticket is about {cue}",
+    "Reading the message, the main topic is {cue}",
+    "The user writes about {cue}",
+    "Key signal: {cue}",
+    "Most of the text concerns {cue}",
+)
+_AI_CLOSERS = (
+    ", so it belongs to {label}.",
+    "; I would route it to {label}.",
+    ", which points to the {label} queue.",
+    ". Classified as {label}.",
+    ", most likely a {label} request.",
+)
+_LEGACY_FORMS = (
+    "Rule R{rule} matched keyword '{cue}' -> {label}",
+    "keyword '{cue}' (rule R{rule}) => category {label}",
+    "R{rule}: '{cue}' found; category {label}",
+    "Matched R{rule} on '{cue}'. Category: {label}",
+)
+
+
+def realistic_answer(role: str, label: str, rng: random.Random) -> dict[str, Any]:
+    """A JSON answer of system ``role`` (legacy or ai) with ``label``: a rationale whose
+    wording ``rng`` draws on every call and a noisy confidence (3 decimals)."""
+    cue = rng.choice(_CUES.get(label, _CUES["other"]))
+    if role == "legacy":
+        rationale = rng.choice(_LEGACY_FORMS).format(
+            rule=rng.randrange(10, 400), cue=cue, label=label
+        )
+        confidence = rng.gauss(0.7, 0.1)
+    else:
+        rationale = (rng.choice(_AI_OPENERS) + rng.choice(_AI_CLOSERS)).format(cue=cue, label=label)
+        confidence = rng.gauss(0.82, 0.08)
+    return {
+        "label": label,
+        "rationale": rationale,
+        "confidence": round(min(1.0, max(0.0, confidence)), 3),
+    }

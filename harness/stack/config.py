@@ -20,7 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from harness.compare import Comparator, CompareConfigError, build
+
 __all__ = [
+    "ANSWER_MODES",
     "PATTERN_NAMES",
     "BreakerConfig",
     "ConfigError",
@@ -31,6 +34,7 @@ __all__ = [
     "ServiceConfig",
     "SettingsChange",
     "SupportsModelDump",
+    "comparator_config",
     "from_json_data",
     "gateway_config",
     "service_config",
@@ -38,6 +42,9 @@ __all__ = [
 ]
 
 PATTERN_NAMES = ("shadow", "split", "fallback", "feature")
+
+#: How a demo service words its answers (harness.stack.answers).
+ANSWER_MODES = ("classic", "realistic")
 
 
 class ConfigError(ValueError):
@@ -80,6 +87,14 @@ class ServiceConfig:
     agreement: float = 1.0
     accuracy: float = 0.9
     cost: CostConfig = CostConfig()
+    answers: str = "classic"
+    """``classic`` (the label as a string) or ``realistic`` (a JSON object, see answers.py)."""
+
+    def __post_init__(self) -> None:
+        if self.answers not in ANSWER_MODES:
+            raise ConfigError(
+                f"answers: expected one of {', '.join(ANSWER_MODES)}, got {self.answers!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -203,6 +218,28 @@ def service_config(spec: ServiceConfig | SupportsModelDump) -> ServiceConfig:
     if isinstance(spec, ServiceConfig):
         return spec
     return from_json_data(ServiceConfig, spec.model_dump(mode="json"))
+
+
+def comparator_config(data: Any) -> tuple[Comparator, dict[str, Comparator]]:
+    """The shadow's comparators from parsed JSON: a scenario's ``ComparisonSpec.as_config()``
+    (``None`` is ``exact``), plus an optional ``"by_path": {path: spec}`` for request kinds of
+    their own (``load.requests[].comparison``, told apart by their path). Returns the default
+    and the per-path comparators; :class:`ConfigError` names the field."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError("comparison: expected a JSON object")
+    spec = dict(data or {})
+    by_path = spec.pop("by_path", None) or {}
+    if not isinstance(by_path, Mapping):
+        raise ConfigError("comparison.by_path: expected a JSON object {path: comparison}")
+    try:
+        default = build(spec, where="comparison")
+        paths = {
+            str(path): build(sub, where=f"comparison.by_path[{path!r}]")
+            for path, sub in by_path.items()
+        }
+    except CompareConfigError as err:
+        raise ConfigError(str(err)) from None
+    return default, paths
 
 
 def _share(value: Any, name: str) -> float:

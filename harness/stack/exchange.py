@@ -2,18 +2,24 @@
 (:class:`LiveSettings`), and the decision record it becomes (:meth:`Exchange.record`).
 
 The record's columns are :data:`harness.rundir.DECISION_FIELDS`, the run directory's contract.
+
+What two systems' answers are compared as (:func:`answer_text`): a reply's ``answer`` field, a
+string as it is and any other JSON value (a realistic answer's object) as its compact JSON text;
+the gateway scores each shadow pair with the scenario's comparator (:meth:`Exchange.compare`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.compare import Comparator, Comparison
 from harness.rundir import DECISION_FIELDS
 from harness.stack.backend import Call
 from harness.stack.config import CostConfig, GatewayConfig, SettingsChange
 
-__all__ = ["Exchange", "LiveSettings", "Prices", "price"]
+__all__ = ["Exchange", "LiveSettings", "Prices", "answer_label", "answer_text", "price"]
 
 Prices = dict[str, CostConfig]
 """Per-system price table (``legacy``/``ai``); when given, it prices calls from their tokens."""
@@ -87,25 +93,41 @@ class Exchange:
     """The whole reply went to the user (what a forced stop checks before it records)."""
     latency_ms: float = 0.0
     costs: dict[str, float] = field(default_factory=dict)
+    comparison: Comparison | None = None
+    """The shadow pair's comparison, once both answered (:meth:`compare`)."""
 
     @property
     def served_by(self) -> str:
         return self.served.system if self.served is not None else ""
 
+    def compare(self, comparator: Comparator) -> Comparison | None:
+        """Score legacy's answer against the AI's with ``comparator`` (kept in
+        :attr:`comparison`); None when one of them gave no answer."""
+        self.comparison = None
+        if self.legacy is not None and self.ai is not None:
+            a, b = answer_text(self.legacy), answer_text(self.ai)
+            if a is not None and b is not None:
+                self.comparison = comparator.compare(a, b)
+        return self.comparison
+
     def agree(self) -> int | None:
-        """1/0 when both systems answered and were compared, else None."""
-        if self.legacy is None or self.ai is None:
-            return None
-        a, b = self.legacy.answer, self.ai.answer
-        if a is None or b is None:
-            return None
-        return int(a == b)
+        """1/0 when the pair was compared, else None (one side did not answer, or the
+        comparator could not compare: never agreement)."""
+        c = self.comparison
+        return None if c is None or c.error is not None else int(c.agree)
+
+    def agree_score(self) -> float | None:
+        """The comparison's score in [0, 1] when the pair was compared, else None."""
+        c = self.comparison
+        return None if c is None or c.error is not None else c.score
 
     def correct(self, c: Call | None) -> int | None:
-        """1/0 when a label was sent and ``c`` answered, else None."""
-        if not self.label or c is None or c.answer is None:
+        """1/0 when a label was sent and ``c`` answered, else None (a realistic answer is
+        judged by its ``label``)."""
+        if not self.label or c is None:
             return None
-        return int(c.answer == self.label)
+        answer = answer_label(c)
+        return None if answer is None else int(answer == self.label)
 
     def record(self) -> dict[str, Any]:
         """The decision record: exactly the columns of ``DECISION_FIELDS``."""
@@ -129,6 +151,7 @@ class Exchange:
             "ai_latency_ms": ai.latency_ms if ai else None,
             "shadow": int(self.shadow),
             "agree": self.agree() if self.shadow else None,
+            "agree_score": self.agree_score() if self.shadow else None,
             "legacy_correct": self.correct(legacy),
             "ai_correct": self.correct(ai),
             "legacy_cost": _cost(self.costs.get("legacy", 0.0)),
@@ -138,6 +161,30 @@ class Exchange:
         }
         assert tuple(row) == DECISION_FIELDS
         return row
+
+
+def answer_text(c: Call) -> str | None:
+    """What call ``c`` answered, as text to compare: its ``answer`` field (a string as it is,
+    another JSON value as compact JSON), None when it gave none."""
+    if c.data is None:
+        return None
+    value = c.data.get("answer")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def answer_label(c: Call) -> str | None:
+    """The label call ``c`` answered: the ``answer`` string, or a realistic answer's
+    ``label``; None when there is none."""
+    if c.data is None:
+        return None
+    value = c.data.get("answer")
+    if isinstance(value, dict):
+        value = value.get("label")
+    return value if isinstance(value, str) else None
 
 
 def _cost(value: float) -> str:

@@ -9,7 +9,10 @@
                                   X-Request-Id          (502/503/504 JSON when nobody answered)
                               ──> decision record (decisions.csv) + Prometheus metrics
     shadow: after the reply is sent, the AI call waits in a bounded queue for a worker; when the
-            queue is full the comparison is dropped (ai_outcome "dropped") and counted.
+            queue is full the comparison is dropped (ai_outcome "dropped") and counted. The two
+            answers are scored with the scenario's comparator (harness.compare): the record's
+            agree (0/1 at the threshold) and agree_score; a pair the comparator could not
+            compare (a user function raised) has both empty and is counted (not_compared).
 
 Other routes (:mod:`harness.stack.control`): ``GET /healthz``, ``GET /metrics``,
 ``GET /admin/settings``, ``POST /admin/settings`` (a partial change of the live settings),
@@ -21,7 +24,8 @@ Run as a child process (the launcher does)::
 
     python -m harness.stack.gateway --config '<GatewayConfig JSON>' --legacy-url URL --ai-url URL \\
         --decisions PATH [--prices '{"legacy": CostSpec, "ai": CostSpec}'] [--seed N] \\
-        [--client stream|httpx] [--shadow-workers N] --host 127.0.0.1 --port 0
+        [--comparison '<ComparisonSpec JSON>'] [--client stream|httpx] [--shadow-workers N] \\
+        --host 127.0.0.1 --port 0
 
 ``--config`` is a validated ``GatewaySpec`` as the launcher dumps it (seconds, fractions), read
 back without pydantic (:mod:`harness.stack.config`).
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from harness.compare import Comparator, ExactComparator
 from harness.rundir import DECISION_FIELDS, RecordWriter
 from harness.stack.asgi import (
     Receive,
@@ -58,6 +63,7 @@ from harness.stack.config import (
     CostConfig,
     GatewayConfig,
     SupportsModelDump,
+    comparator_config,
     from_json_data,
     gateway_config,
 )
@@ -78,7 +84,9 @@ SHADOW_DRAIN_SECONDS = 1.0
 
 class Gateway:
     """The gateway's ASGI app. ``legacy`` and ``ai`` are the backend clients it routes to;
-    ``spec`` is a :class:`~harness.stack.config.GatewayConfig` or a scenario ``GatewaySpec``."""
+    ``spec`` is a :class:`~harness.stack.config.GatewayConfig` or a scenario ``GatewaySpec``;
+    ``comparator`` scores the shadow pairs (default: exact), ``comparators_by_path`` those of
+    request kinds with a comparator of their own (by the request's path)."""
 
     def __init__(
         self,
@@ -91,6 +99,8 @@ class Gateway:
         seed: int = 0,
         shadow_workers: int = 32,
         clock: Callable[[], float] = time.monotonic,
+        comparator: Comparator | None = None,
+        comparators_by_path: dict[str, Comparator] | None = None,
     ) -> None:
         self.spec = gateway_config(spec)
         self.settings = LiveSettings.from_spec(self.spec)
@@ -99,6 +109,10 @@ class Gateway:
         self.prices = prices
         self.shadow_dropped = 0
         """Shadow calls dropped because the queue was full."""
+        self.comparator: Comparator = comparator or ExactComparator()
+        self.comparators_by_path = dict(comparators_by_path or {})
+        self.not_compared = 0
+        """Shadow pairs both systems answered that the comparator could not compare."""
         self.on_record: Callable[[dict[str, Any]], None] | None = None
         """Called with every decision record as it is written (tests listen here)."""
         self._clients = {"legacy": legacy, "ai": ai}
@@ -332,6 +346,9 @@ class Gateway:
             except Exception as err:  # never lose a worker: the pool would shrink for good
                 ex.ai = Call("ai", "error", detail=repr(err))
             self._in_shadow.discard(ex)
+            comparison = ex.compare(self.comparators_by_path.get(ex.path, self.comparator))
+            if comparison is not None and comparison.error is not None:
+                self.not_compared += 1
             self.metrics.compared(ex.agree())
             self._record(ex)
             queue.task_done()
@@ -354,6 +371,7 @@ class Gateway:
             "circuit_breaker": self.breaker.state,
             "shadow_queue": self._queue.qsize() if self._queue is not None else 0,
             "shadow_dropped": self.shadow_dropped,
+            "not_compared": self.not_compared,
         }
 
     def update_gauges(self) -> None:
@@ -398,6 +416,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--decisions", type=Path, help="decision records CSV (appended)")
     parser.add_argument("--prices", help='JSON {"legacy": CostSpec, "ai": CostSpec}')
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--comparison",
+        help='the scenario\'s ComparisonSpec as JSON, optionally with "by_path": {path: spec}',
+    )
     parser.add_argument("--client", choices=("stream", "httpx"), default="stream")
     parser.add_argument("--shadow-workers", type=int, default=32)
     parser.add_argument("--host", default="127.0.0.1")
@@ -406,8 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec = from_json_data(GatewayConfig, json.loads(args.config))
         prices = _prices(json.loads(args.prices)) if args.prices else None
+        comparator, by_path = comparator_config(
+            json.loads(args.comparison) if args.comparison else None
+        )
     except ValueError as err:  # ConfigError, or no JSON at all
-        parser.error(f"bad --config or --prices: {err}")
+        parser.error(f"bad --config, --prices or --comparison: {err}")
     app = Gateway(
         spec,
         make_client(args.client, args.legacy_url),
@@ -416,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prices=prices,
         seed=args.seed,
         shadow_workers=args.shadow_workers,
+        comparator=comparator,
+        comparators_by_path=by_path,
     )
     return run_app(app, args.host, args.port, system="gateway")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from harness.errors import ComponentFailed
+from harness.errors import ComponentFailed, ScenarioError
 from harness.faults.client import FaultProxyError, ToxiproxyClient
 from harness.process import Child, tail
 from harness.rundir import RunDir, new_run_dir
@@ -179,6 +179,9 @@ class Stack:
                     _json(prices),
                     "--seed",
                     str(s.seed),
+                    # the comparator's options as plain JSON: the child builds it without pydantic
+                    "--comparison",
+                    _json(_comparison(s)),
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -265,6 +268,32 @@ class Stack:
 
     def _last_lines(self, name: str) -> list[str]:
         return tail(self.run.logs / f"{name}.log")
+
+
+def _comparison(s: Scenario) -> dict[str, Any]:
+    """The gateway's comparator options: the scenario's ``comparison``, and under ``by_path``
+    each request kind's own (``load.requests[].comparison``: the gateway tells kinds apart
+    by their path, so two kinds on one path must not ask for different comparators)."""
+    out = s.comparison.as_config()
+    by_path: dict[str, dict[str, Any]] = {}
+    for i, req in enumerate(s.load.requests):
+        own = getattr(req, "comparison", None)  # the field comes with the request templates
+        if own is None:
+            continue
+        config = own.as_config()
+        if by_path.get(req.path, config) != config:
+            raise ScenarioError(
+                "scenario",
+                [
+                    f"load.requests[{i}].comparison: another request kind on path "
+                    f"{req.path!r} asks for a different comparison; the gateway tells request "
+                    "kinds apart by their path"
+                ],
+            )
+        by_path[req.path] = config
+    if by_path:
+        out["by_path"] = by_path
+    return out
 
 
 def _json(data: Any) -> str:

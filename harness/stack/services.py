@@ -5,6 +5,8 @@ Both systems have the same contract::
     POST /v1/answer  {"user_id": str, "input": str, "label": str?, ...}
       200 {"answer": str, "system": "legacy"|"ai", "cost": float, "tokens": int,
            "correct": bool?, "queue_ms": float, "service_ms": float}
+          with ``answers: realistic``, "answer" is an object
+          {"label": str, "rationale": str (worded anew on every call), "confidence": float}
       500 {"error": "internal", ...}      a share ``error_rate`` of requests, after the service time
       503 {"error": "overloaded", ...}    at once, when ``queue_limit`` requests already wait
       400 {"error": "bad_request", ...}   no JSON object with a string ``input``
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import random
@@ -40,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from harness.stack.answers import ai_answer, ai_tokens, legacy_answer
+from harness.stack.answers import ai_answer, ai_tokens, legacy_answer, realistic_answer
 from harness.stack.asgi import Receive, Scope, Send, send_json
 from harness.stack.config import ServiceConfig, SupportsModelDump, from_json_data, service_config
 from harness.stack.server import run_app
@@ -50,7 +53,7 @@ __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
 
 def service_args(
     role: str,
-    spec: SupportsModelDump,
+    spec: ServiceConfig | SupportsModelDump,
     *,
     seed: int = 0,
     legacy_accuracy: float | None = None,
@@ -58,8 +61,14 @@ def service_args(
     port: int = 0,
 ) -> list[str]:
     """The arguments (after ``python``) that start one demo service as a child process
-    (``spec`` is a scenario ``ServiceSpec``; the child reads it back as a ServiceConfig)."""
-    config = json.dumps(spec.model_dump(mode="json"), separators=(",", ":"))
+    (``spec`` is a scenario ``ServiceSpec`` or a ServiceConfig; the child reads it back as a
+    ServiceConfig)."""
+    data = (
+        dataclasses.asdict(spec)
+        if isinstance(spec, ServiceConfig)
+        else spec.model_dump(mode="json")
+    )
+    config = json.dumps(data, separators=(",", ":"))
     args = ["-m", "harness.stack.services", "--role", role, "--config", config]
     args += ["--host", host, "--port", str(port), "--seed", str(seed)]
     if legacy_accuracy is not None:
@@ -107,6 +116,8 @@ class DemoService:
         self.spec = spec = service_config(spec)
         self.legacy_accuracy = legacy_accuracy
         self._rng = random.Random(f"{seed}:{role}")
+        self._wording = random.Random(f"{seed}:{role}:wording")
+        """Draws realistic answers' wording (apart from _rng: latencies stay as they were)."""
         self.latency = LatencyModel(spec.latency.p50, spec.latency.p99, self._rng)
         self._slots: asyncio.Semaphore | None = None
         self.waiting = 0
@@ -217,7 +228,11 @@ class DemoService:
         )
         answer = self.answer(text)
         out: dict[str, Any] = {
-            "answer": answer,
+            "answer": (
+                realistic_answer(self.role, answer, self._wording)
+                if self.spec.answers == "realistic"
+                else answer
+            ),
             "system": self.role,
             "cost": cost_spec.per_request + tokens / 1000.0 * cost_spec.price_per_1k_tokens,
             "tokens": tokens,

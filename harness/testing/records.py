@@ -247,6 +247,11 @@ def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
 
     both = legacy.ok & ai.ok
     agree = np.where(both, (rng.random(n) < spec.agreement).astype(float), np.nan)
+    # The comparator's score: 1 for an agreeing pair, below 0.9 for a disagreeing one. Drawn
+    # from a stream of its own, so that every other column stays as it was before the score.
+    score_rng = np.random.default_rng([spec.seed, 14])
+    agree_score = np.where(agree == 1.0, 1.0, np.round(score_rng.random(n) * 0.9, 3))
+    agree_score = np.where(np.isnan(agree), np.nan, agree_score)
     labelled = spec.labels
     legacy_correct = np.where(
         legacy.ok & labelled, (rng.random(n) < spec.legacy_accuracy).astype(float), np.nan
@@ -289,6 +294,7 @@ def _records(spec: SyntheticRun, scenario: Scenario) -> dict[str, Any]:
         "legacy": legacy,
         "ai": ai,
         "agree": agree,
+        "agree_score": agree_score,
         "legacy_correct": legacy_correct,
         "ai_correct": ai_correct,
         "correct": correct,

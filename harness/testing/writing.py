@@ -131,6 +131,7 @@ def _decision_columns(spec: SyntheticRun, r: dict[str, Any], rows: Any) -> dict[
         "ai_latency_ms": f(ai.latency),
         "shadow": i(r["shadow"], np.int8),
         "agree": f(r["agree"]),
+        "agree_score": f(r["agree_score"]),
         "legacy_correct": f(r["legacy_correct"]),
         "ai_correct": f(r["ai_correct"]),
         "legacy_cost": f(np.where(legacy.called, spec.legacy_cost, 0.0)),
