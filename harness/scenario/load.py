@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from harness.scenario.comparison import ComparisonSpec
 from harness.scenario.stack import GatewaySettings
 from harness.scenario.templates import TemplateError, compile_template, compile_tree
 from harness.scenario.values import (
@@ -52,6 +53,8 @@ class RequestSpec(_Model):
     body: FreeText | None = None
     content_type: Label | None = None
     fields: dict[Label, FreeData] = {}
+    comparison: ComparisonSpec | None = None
+    """This request kind's own comparator for the shadow (default: the scenario's)."""
 
     @model_validator(mode="after")
     def _templates(self) -> RequestSpec:

@@ -54,6 +54,8 @@ class ServiceSpec(_Model):
     accuracy: Share = 0.9
     """Share of labelled inputs this system answers correctly (chosen by input hash)."""
     cost: CostSpec = CostSpec()
+    answers: Literal["classic", "realistic"] = "classic"
+    """``realistic``: JSON answers with a label, a rationale worded per call, a confidence."""
 
 
 def _default_ai() -> ServiceSpec:
