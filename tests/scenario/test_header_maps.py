@@ -273,3 +273,86 @@ def test_bad_maps_are_refused_naming_the_field(
 
 def test_a_good_map_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(scenario(tmp_path, NGINX.model_dump()))]) == 0
+
+
+@pytest.mark.slow
+def test_an_nginx_like_gateway_is_graded_end_to_end(tmp_path: Path) -> None:
+    """`dualsys run` against a gateway that says its upstream's address, "on", raw statuses and
+    nginx timings: the AI outage it reports lowers AI availability (the live check fires),
+    legacy's latency and the fallback bound are graded, and the unmapped upstream is counted in
+    summary.json and report.md."""
+    import csv
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+    from tests.scenario.support_map_gateway import ODD_UPSTREAM, MapGateway
+
+    gateway = MapGateway(outage=(0.8, 2.0)).start()
+    try:
+        headers = NGINX.model_dump()
+        path = tmp_path / "nginx.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "nginx_like",
+                    "duration": "3s",
+                    "stack": {
+                        "mode": "external",
+                        "gateway": {"pattern": "fallback", "fallback_timeout": "250ms"},
+                        "external": {"gateway_url": gateway.url, "headers": headers},
+                    },
+                    "load": {"users": 4, "wait_min": "10ms", "wait_max": "20ms"},
+                    "faults": {"proxies": []},  # the gateway simulates its own AI outage
+                    # errors never fire: the availability trigger must see the outage itself
+                    "grading": {
+                        "window": "1s",
+                        "min_samples": 5,
+                        "triggers": {"ai_error_rate_max": 1.0},
+                    },
+                }
+            )
+        )
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "run", str(path), "--out",
+             str(tmp_path / "runs"), "--quiet", "--no-report"],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        gateway.stop()
+    print(f"dualsys run took {took:.1f} s")
+    assert proc.returncode == 0, proc.stderr
+    (run,) = list((tmp_path / "runs").iterdir())
+    graded = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "report", str(run)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert graded.returncode == 1, graded.stderr  # graded ROLLBACK: the live check fired
+    assert gateway.counts["outage"] > 20 and gateway.counts["odd"] > 2, gateway.counts
+    m = json.loads((run / "summary.json").read_text())["metrics"]
+    ai, legacy, fb = m["per_system"]["ai"], m["per_system"]["legacy"], m["fallback"]
+    # the outage, reported as "on" and "502, 200", reads as the AI unavailable
+    assert fb["reasons"] == {"unreachable": fb["requests"]} and fb["requests"] > 20
+    assert ai["availability"] < 0.9
+    fired = [
+        e for e in map(json.loads, (run / "events.jsonl").read_text().splitlines())
+        if e["kind"] == "trigger_fired"
+    ]  # fmt: skip
+    assert any(e["trigger"] == "ai_availability" for e in fired), fired
+    # every legacy answer was a fallback: only the attempt timings time legacy
+    assert legacy["p95_ms"] is not None and legacy["p95_ms"] < 50
+    assert fb["bound_from"] == "attempts" and fb["bound_ms"] is not None
+    assert fb["within_bound"] is True
+    # the upstream no map names: counted, and shown with its count
+    with (run / "requests.csv").open() as fh:
+        odd_rows = sum(r["unmapped"] == f"served_by={ODD_UPSTREAM}" for r in csv.DictReader(fh))
+    assert 0 < odd_rows <= gateway.counts["odd"]
+    assert fb["unmapped"]["values"] == {f"served_by={ODD_UPSTREAM}": odd_rows}
+    report = (run / "report.md").read_text().replace("\\", "")  # Markdown escapes off
+    line = f"Gateway values not mapped** (read as they came, counted): served_by={ODD_UPSTREAM}"
+    assert f"{line} x{odd_rows}" in report
