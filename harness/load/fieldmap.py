@@ -48,9 +48,8 @@ _FALSY = frozenset({"", "0", "false", "no", "off"})
 #: The fields an ``unmapped`` cell can name, in the order they are written.
 UNMAPPED_FIELDS = ("served_by", "fallback", "fallback_reason", "attempts")
 _UNMAPPED_SPLIT = re.compile("; (?=(?:" + "|".join(UNMAPPED_FIELDS) + ")=)")
-#: Distinct raw values a map remembers; past it, values are resolved each time (still right).
+#: Distinct raw values a reader remembers per field; past it, values are resolved each time.
 _CACHE_LIMIT = 4096
-_MISS = object()
 
 
 def read_field(spec: str, headers: Mapping[str, str] | None, body: Callable[[], Any]) -> str:
@@ -92,7 +91,8 @@ def _list_items(raw: str) -> list[str]:
 
 class ValueMap:
     """Raw values to one of a few targets: exact strings, then ``re:`` patterns (searched, in
-    the order given). ``fold`` compares case-insensitively. Resolved values are cached."""
+    the order given). ``fold`` compares case-insensitively. Not cached: :class:`FieldReader`
+    caches whole results."""
 
     def __init__(self, targets: Mapping[str, Sequence[str]], *, fold: bool = False) -> None:
         self._fold = fold
@@ -106,10 +106,9 @@ class ValueMap:
                 else:
                     key = value.strip()
                     self._exact.setdefault(key.lower() if fold else key, target)
-        self._cache: dict[str, str | None] = {}
 
     def resolve(self, raw: str) -> str | None:
-        """The target of ``raw`` (stripped), or None when nothing maps it (no cache)."""
+        """The target of ``raw`` (stripped), or None when nothing maps it."""
         value = raw.strip()
         hit = self._exact.get(value.lower() if self._fold else value)
         if hit is not None:
@@ -118,16 +117,6 @@ class ValueMap:
             if pattern.search(value):
                 return target
         return None
-
-    def get(self, raw: str) -> str | None:
-        """:meth:`resolve`, cached."""
-        hit = self._cache.get(raw, _MISS)
-        if hit is not _MISS:
-            return hit  # type: ignore[return-value]
-        out = self.resolve(raw)
-        if len(self._cache) < _CACHE_LIMIT:
-            self._cache[raw] = out
-        return out
 
 
 def parse_attempts(raw: str, fmt: str) -> list[float | None]:
@@ -165,7 +154,8 @@ class FieldReader:
     """The contract fields of one response, as a :class:`HeaderMap` says to read and map them.
 
     :meth:`read` returns ``(served_by, fallback, reason, route, request_id, legacy_ms, ai_ms,
-    unmapped)``; ``needs_body`` says whether any field is in the JSON body."""
+    unmapped)``; ``needs_body`` says whether any field is in the JSON body. Each field's raw
+    value -> result is cached (bounded), so a response costs a few dictionary look-ups."""
 
     def __init__(self, hm: HeaderMap) -> None:
         fields = [hm.served_by, hm.fallback, hm.fallback_reason, hm.route, hm.request_id]
@@ -176,84 +166,118 @@ class FieldReader:
         self.needs_body = any(path is not None for _, path in self._specs) or (
             self._attempts is not None and self._attempts[1] is not None
         )
-        self.served = ValueMap({"legacy": hm.system_values("legacy"), "ai": hm.system_values("ai")})
-        self.fallback = ValueMap({"1": hm.fallback_values}, fold=True)
+        # every field a header: the hot path reads them straight from the mapping
+        self._names = None if self.needs_body else tuple(name for name, _ in self._specs)
+        self.served = ValueMap(
+            {"legacy": hm.system_values("legacy"), "ai": hm.system_values("ai"), "": [""]}
+        )
+        self.fallback = ValueMap({"1": hm.fallback_values, "0": sorted(_FALSY)}, fold=True)
         reasons: dict[str, list[str]] = {r: [r] for r in OWN_REASONS}
         for reason, values in hm.reason_values.items():
             reasons[reason] = [*values, reason]
+        reasons[""] = [""]
         self.reasons = ValueMap(reasons)
-        self.served._exact.setdefault("", "")  # absent: nobody answered, nothing unmapped
-        self.reasons._exact.setdefault("", "")
+        # raw value -> (result, unmapped note or ""): one look-up per field per response
+        self._served_cache: dict[str, tuple[str, str]] = {}
+        self._fallback_cache: dict[str, tuple[int, str]] = {}
+        self._reason_cache: dict[str, tuple[str | None, str]] = {}
+        # (raw timings, served_by) -> (legacy ms, AI ms, note): timings repeat at ms resolution
+        self._attempts_cache: dict[tuple[str, str], tuple[float | None, float | None, str]] = {}
 
-    def _served_by(self, raw: str) -> str | None:
-        out = self.served.get(raw)
+    def _served_by(self, raw: str) -> tuple[str, str]:
+        out = self.served.resolve(raw)
         if out is None and ("," in raw or " : " in raw):
             items = _list_items(raw)  # nginx $upstream_addr: the last upstream answered
-            out = self.served.get(items[-1]) if items else None
-        return out
+            out = self.served.resolve(items[-1]) if items else None
+        hit = (raw, _note("served_by", raw)) if out is None else (out, "")
+        if len(self._served_cache) < _CACHE_LIMIT:
+            self._served_cache[raw] = hit
+        return hit
 
-    def _reason(self, raw: str) -> str | None:
-        out = self.reasons.get(raw)
+    def _fallback(self, raw: str) -> tuple[int, str]:
+        out = self.fallback.resolve(raw)
+        hit = (0, _note("fallback", raw)) if out is None else (int(out), "")
+        if len(self._fallback_cache) < _CACHE_LIMIT:
+            self._fallback_cache[raw] = hit
+        return hit
+
+    def _reason(self, raw: str) -> tuple[str | None, str]:
+        """(our reason or None when unmapped, the raw value stripped)."""
+        out = self.reasons.resolve(raw)
         if out is None and ("," in raw or " : " in raw):
             for item in _list_items(raw):  # nginx $upstream_status: the first failed attempt
-                out = self.reasons.get(item)
+                out = self.reasons.resolve(item)
                 if out:
                     break
-        return out
+        hit = (out, raw.strip())
+        if len(self._reason_cache) < _CACHE_LIMIT:
+            self._reason_cache[raw] = hit
+        return hit
 
-    def _latencies(
-        self, raw: str, served_by: str, unmapped: list[str]
-    ) -> tuple[float | None, float | None]:
+    def _latencies(self, raw: str, served_by: str) -> tuple[float | None, float | None, str]:
+        """(legacy ms, AI ms, unmapped note) of one attempts value, cached."""
+        key = (raw, served_by)
+        hit = self._attempts_cache.get(key)
+        if hit is not None:
+            return hit
         try:
             times = parse_attempts(raw, self._format)
         except ValueError:
-            unmapped.append(_note("attempts", raw))
-            return None, None
-        order, last = self._order, len(self._order) - 1
+            times = None
         legacy = ai = None
-        n = len(times)
-        for i, ms in enumerate(times):
-            if ms is None:
-                continue
-            system = (
-                served_by if i == n - 1 and served_by in ("legacy", "ai") else order[min(i, last)]
-            )
-            if system == "legacy":
-                legacy = ms if legacy is None else legacy + ms
-            else:
-                ai = ms if ai is None else ai + ms
-        return legacy, ai
+        if times is not None:
+            order, last, n = self._order, len(self._order) - 1, len(times)
+            for i, ms in enumerate(times):
+                if ms is None:
+                    continue
+                system: str = order[min(i, last)]
+                if i == n - 1 and served_by in ("legacy", "ai"):
+                    system = served_by  # the last attempt answered
+                if system == "legacy":
+                    legacy = ms if legacy is None else legacy + ms
+                else:
+                    ai = ms if ai is None else ai + ms
+        hit = (legacy, ai, "" if times is not None else _note("attempts", raw))
+        if len(self._attempts_cache) < _CACHE_LIMIT:
+            self._attempts_cache[key] = hit
+        return hit
 
     def read(
         self, headers: Mapping[str, str] | None, body: Any
     ) -> tuple[str, int, str, str, str, float | None, float | None, str]:
         """Read and map every contract field of one response (see the class docstring)."""
-        s_served, s_fallback, s_reason, s_route, s_request_id = self._specs
-        unmapped: list[str] = []
-        raw = read_compiled(s_served, headers, body)
-        served_by = self._served_by(raw)
-        if served_by is None:
-            unmapped.append(_note("served_by", raw))
-            served_by = raw
-        raw = read_compiled(s_fallback, headers, body)
-        fallback = 1 if self.fallback.get(raw) else 0
-        if not fallback and raw.strip().lower() not in _FALSY:
-            unmapped.append(_note("fallback", raw))
-        raw = read_compiled(s_reason, headers, body)
-        reason = self._reason(raw)
-        if reason is None:
-            if fallback:
-                unmapped.append(_note("fallback_reason", raw))
-                reason = raw.strip()
-            else:
-                reason = ""
+        names = self._names
+        if names is not None and headers is not None:
+            get = headers.get
+            raw_served = str(get(names[0]) or "")
+            raw_fallback = str(get(names[1]) or "")
+            raw_reason = str(get(names[2]) or "")
+            route = str(get(names[3]) or "")
+            request_id = str(get(names[4]) or "")
+        else:
+            s_served, s_fallback, s_reason, s_route, s_request_id = self._specs
+            raw_served = read_compiled(s_served, headers, body)
+            raw_fallback = read_compiled(s_fallback, headers, body)
+            raw_reason = read_compiled(s_reason, headers, body)
+            route = read_compiled(s_route, headers, body)
+            request_id = read_compiled(s_request_id, headers, body)
+        served_by, n1 = self._served_cache.get(raw_served) or self._served_by(raw_served)
+        fallback, n2 = self._fallback_cache.get(raw_fallback) or self._fallback(raw_fallback)
+        mapped, stripped = self._reason_cache.get(raw_reason) or self._reason(raw_reason)
+        n3 = ""
+        if mapped is not None:
+            reason = mapped
+        elif fallback:
+            reason, n3 = stripped, _note("fallback_reason", raw_reason)
+        else:
+            reason = ""  # not a fallback: an unmapped word is nobody's fallback reason
         legacy_ms = ai_ms = None
+        n4 = ""
         if self._attempts is not None:
             raw = read_compiled(self._attempts, headers, body)
             if raw:
-                legacy_ms, ai_ms = self._latencies(raw, served_by, unmapped)
-        route = read_compiled(s_route, headers, body)
-        request_id = read_compiled(s_request_id, headers, body)
-        return (
-            served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, "; ".join(unmapped)
-        )  # fmt: skip
+                legacy_ms, ai_ms, n4 = self._latencies(raw, served_by)
+        unmapped = ""
+        if n1 or n2 or n3 or n4:
+            unmapped = "; ".join(n for n in (n1, n2, n3, n4) if n)
+        return served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, unmapped

@@ -213,9 +213,13 @@ def test_body_fields_map_too() -> None:
 def test_mapping_is_resolved_once_per_value() -> None:
     """The hot path: a value's mapping is cached (regexes searched once per distinct value)."""
     reader = FieldReader(NGINX)
-    assert reader.served.get("legacy-eu-3") == "legacy"
+    headers = {"X-Upstream-Addr": "legacy-eu-3", "X-Upstream-Status": "upstream timed out"}
+    first = reader.read(headers, None)
+    assert first[0] == "legacy"
     reader.served._regexes.clear()  # a second look-up must not search again
-    assert reader.served.get("legacy-eu-3") == "legacy"
+    reader.reasons._regexes.clear()
+    assert reader.read(headers, None) == first
+    assert reader.read({"X-Upstream-Addr": "legacy-us-1"}, None)[0] == "legacy-us-1"
 
 
 def scenario(tmp_path: Path, headers: dict[str, Any]) -> Path:
