@@ -1,10 +1,17 @@
-"""The cost of a real gateway's header map on the recorder's hot path, in the same run:
-ClientRecorder.on_locust_request calls per second with the reference gateway's headers and the
-default HeaderMap (the baseline), against an nginx-like gateway's headers (upstream addresses
-mapped by exact strings and regexes, "on", raw statuses, nginx attempt timings, one answer in
-ten from an unmapped upstream) and its full map.
+"""The cost of header maps on the recorder's hot path, in the same run:
+ClientRecorder.on_locust_request calls per second of
 
-    .venv/bin/python benchmarks/bench_fieldmap.py [--n 200000] [--repeat 3]
+- the baseline revision's recorder (``--baseline``, default: the commit before header maps) on
+  the reference gateway's headers and the default HeaderMap;
+- this tree's recorder on the same;
+- this tree's recorder on an nginx-like gateway's headers (upstream addresses mapped by exact
+  strings and regexes, "on", raw statuses, nginx attempt timings, one answer in ten from an
+  unmapped upstream) with its full map.
+
+Rounds are interleaved and timed in process CPU time (best of ``--repeat``), so that a busy
+shared machine moves all three alike.
+
+    .venv/bin/python benchmarks/bench_fieldmap.py [--baseline REV] [--n 50000] [--repeat 8]
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.load.records import ClientRecorder  # noqa: E402
+from bench_recorder import load_baseline  # noqa: E402
+
+from harness.load import records as current  # noqa: E402
 from harness.scenario import HeaderMap  # noqa: E402
 
 
@@ -62,29 +71,38 @@ NGINX = [
 NGINX_WEIGHTS = [0, 0, 0, 0, 0, 0, 0, 0, 1, 2]  # 8 AI answers, 1 fallback, 1 unmapped
 
 
-def rate(hm: HeaderMap, responses: list[Resp], picks: list[int], n: int) -> float:
+REFERENCE_PICKS = [0, 1, 1, 1, 1, 1, 1, 1, 2, 0]  # 7 AI answers, 2 legacy, 1 fallback
+
+
+def rate(module: Any, hm: HeaderMap, responses: list[Resp], picks: list[int], n: int) -> float:
     rows: list[Any] = []
-    fire = ClientRecorder(hm, "local", rows.append).on_locust_request
+    fire = module.ClientRecorder(hm, "local", rows.append).on_locust_request
     ctx = {"user_id": "u1"}
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for i in range(n):
         fire("answer", 5.0, 15, response=responses[picks[i % 10]], context=ctx, start_time=1.0)
         if len(rows) > 10000:
             rows.clear()
-    return n / (time.perf_counter() - t0)
+    return n / (time.process_time() - t0)
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--n", type=int, default=200_000)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--baseline", default="fa03573")
+    p.add_argument("--n", type=int, default=50_000)
+    p.add_argument("--repeat", type=int, default=8)
     args = p.parse_args()
-    ref_picks = [0, 1, 1, 1, 1, 1, 1, 1, 2, 0]
-    b = max(rate(HeaderMap(), REFERENCE, ref_picks, args.n) for _ in range(args.repeat))
-    c = max(rate(NGINX_MAP, NGINX, NGINX_WEIGHTS, args.n) for _ in range(args.repeat))
-    print(f"reference headers, default map: {b:,.0f} calls/s")
-    print(f"nginx-like headers, full map:   {c:,.0f} calls/s")
-    print(f"ratio nginx/reference: {c / b:.2f}x")
+    base = load_baseline(args.baseline)
+    b = c = g = 0.0
+    for _ in range(args.repeat):
+        b = max(b, rate(base, HeaderMap(), REFERENCE, REFERENCE_PICKS, args.n))
+        c = max(c, rate(current, HeaderMap(), REFERENCE, REFERENCE_PICKS, args.n))
+        g = max(g, rate(current, NGINX_MAP, NGINX, NGINX_WEIGHTS, args.n))
+    print(f"baseline {args.baseline}, reference headers: {b:,.0f} calls/s (CPU time)")
+    print(f"current, reference headers:          {c:,.0f} calls/s")
+    print(f"current, nginx-like headers, full map: {g:,.0f} calls/s")
+    print(f"ratio current/baseline (reference): {c / b:.2f}x")
+    print(f"ratio nginx map/baseline:           {g / b:.2f}x")
     return 0
 
 
