@@ -40,6 +40,7 @@ class MapGateway:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     def start(self) -> MapGateway:
         """Serve in a thread; returns once the port is bound."""
@@ -62,7 +63,16 @@ class MapGateway:
         self.url = f"http://127.0.0.1:{port}"
         self._ready.set()
         self._loop.run_forever()
+        # close everything the loop owns (no socket left for the garbage collector to warn of)
         self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.close()
 
     def _headers(self) -> dict[str, str]:
         now = time.monotonic()
@@ -89,6 +99,7 @@ class MapGateway:
         }
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 line = await reader.readline()
@@ -121,4 +132,5 @@ class MapGateway:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._writers.discard(writer)
             writer.close()
