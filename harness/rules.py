@@ -8,12 +8,16 @@ quantity             definition (per AI call)
 ===================  =====================================================================
 AI call              a request the AI answered, or one that fell back *because the AI was
                      tried and failed* (fallback reason ``error``, ``timeout``,
-                     ``unreachable``); a fallback for ``circuit_open`` or a ``kill_switch``
-                     route is not an AI call
+                     ``unreachable``, ``rate_limited``, or a blank or unknown one); a
+                     fallback for ``circuit_open`` or a ``kill_switch`` route is not an AI
+                     call
 AI error             an AI call without a usable answer (not ok)
-AI unavailable       an AI call that found no AI: unreachable or timed out, or answered with
-                     a status that means "not there" (0, 502, 503, 504). An AI that answers
-                     500 *is* available: it is erring, which the error-rate trigger judges
+AI unavailable       an AI call that found no AI: unreachable or timed out, or refused
+                     service (fallback reason ``rate_limited``), or answered with a status
+                     that means "not there" (0, 429, 502, 503, 504). A 429 is the AI
+                     refusing service: to the user it is as gone as a 503. An AI that
+                     answers 500 *is* available: it is erring, which the error-rate trigger
+                     judges
 AI error rate        AI errors / AI calls                        (trigger: > ai_error_rate_max)
 AI availability      1 - AI unavailable / AI calls               (trigger: < ai_availability_min)
 ===================  =====================================================================
@@ -49,13 +53,15 @@ __all__ = [
     "window_fires",
 ]
 
-#: HTTP statuses that mean "the system was not there", not "it answered wrongly".
-UNAVAILABLE_STATUS = frozenset({0, 502, 503, 504})
+#: HTTP statuses that mean "the system was not there", not "it answered wrongly" (429: it
+#: refused service, which leaves users as unserved as a 503).
+UNAVAILABLE_STATUS = frozenset({0, 429, 502, 503, 504})
 #: Fallback reasons that mean the AI was skipped on purpose (not called): every other reason of
 #: a fallback, a blank or unknown one included, means the AI was tried and failed.
 AI_SKIP_REASONS = frozenset({"circuit_open", "kill_switch"})
-#: Fallback reasons (and gateway outcomes) that mean no AI answered at all.
-AI_UNAVAILABLE_REASONS = frozenset({"timeout", "unreachable"})
+#: Fallback reasons (and gateway outcomes) that mean no AI answered at all (``rate_limited``:
+#: the AI refused service, a mapped 429).
+AI_UNAVAILABLE_REASONS = frozenset({"timeout", "unreachable", "rate_limited"})
 #: Gateway outcomes of a backend that are not a call to it.
 NOT_CALLED_OUTCOMES = frozenset({"skipped", "dropped", ""})
 

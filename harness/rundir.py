@@ -60,7 +60,9 @@ __all__ = [
     "new_run_dir",
 ]
 
-RECORDS_VERSION = 2  # 2: decisions.csv gains agree_score
+#: 2: requests.csv gains legacy_latency_ms, ai_latency_ms (a gateway's per-attempt timings) and
+#: unmapped (gateway values no map knew); decisions.csv gains agree_score
+RECORDS_VERSION = 2
 
 # --------------------------------------------------------------------------------------------
 # The record schema: one definition for the runner, the gateway, the synthetic generator and
@@ -83,6 +85,10 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "correct",  # 1/0 when a label was sent and the answer was judged, else ""
     "error",  # error text ("" when ok)
     "worker",  # which load process sent it ("local", "w1", ...)
+    # since RECORDS_VERSION 2 (an external gateway's per-attempt timings and unmapped values)
+    "legacy_latency_ms",  # legacy's own time from the attempts field, "" when not known
+    "ai_latency_ms",  # the AI's own time from the attempts field (a fallback's too), ""
+    "unmapped",  # gateway values no header map maps ("served_by=10.0.0.5:80; ..."), "" if none
 )
 
 #: Gateway decision records (``decisions.csv``): what the gateway decided and saw per request.
@@ -148,7 +154,7 @@ FIELD_DTYPES: dict[str, str] = {
         f: "category"
         for f in (
             "served_by", "fallback_reason", "route", "user_id", "endpoint", "error", "worker",
-            "pattern", "legacy_outcome", "ai_outcome",
+            "pattern", "legacy_outcome", "ai_outcome", "unmapped",
         )
     },
 }  # fmt: skip
@@ -173,6 +179,9 @@ class RequestRecord(TypedDict):
     correct: int | None
     error: str
     worker: str
+    legacy_latency_ms: float | None
+    ai_latency_ms: float | None
+    unmapped: str
 
 
 class DecisionRecord(TypedDict):

@@ -39,6 +39,11 @@ __all__ = ["Fault", "Population", "RunData", "load_run"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
+#: Columns of requests.csv read besides REQUEST_COLUMNS: an external gateway's per-attempt
+#: timings and its unmapped values (RECORDS_VERSION 2; an older file reads them as empty).
+MAP_COLUMNS = tuple(
+    c for c in ("legacy_latency_ms", "ai_latency_ms", "unmapped") if c not in REQUEST_COLUMNS
+)
 #: Backend outcomes that are not a call to that backend (harness.rules: one definition).
 NOT_CALLED = tuple(sorted(NOT_CALLED_OUTCOMES))
 #: HTTP statuses that mean "the system was not there", not "it answered wrongly".
@@ -207,7 +212,7 @@ def load_run(run: RunDir) -> RunData:
     except ValueError:
         meta = {"status": "harness_error", "harness_error": "meta.json is not valid JSON"}
     events = run.read_events()
-    requests, request_ids = read_columns(run.requests, REQUEST_COLUMNS)
+    requests, request_ids = read_columns(run.requests, REQUEST_COLUMNS + MAP_COLUMNS)
     decisions, decision_ids = read_columns(run.decisions, DECISION_COLUMNS)
     firsts = [float(df["ts"].min()) for df in (requests, decisions) if len(df)]
     t0 = _origin(meta, events, firsts)
@@ -326,8 +331,11 @@ def system_population(data: RunData, system: str) -> Population:
             outcomes=_counts(outcome, called),
         )
     # Only client records (an external gateway): the headers say who answered and whether the
-    # gateway fell back; a fallback is a failed AI call whose own latency is unknown.
+    # gateway fell back. A system's own latency is its attempt's time when the gateway reports
+    # attempts (the only way to learn legacy's latency when every legacy answer is a
+    # fallback); else the user's latency of a request it answered without a fallback before.
     df = users
+    own = _floats(df[f"{system}_latency_ms"]) if f"{system}_latency_ms" in df else None
     by = is_in(df["served_by"], (system,))
     fb = df["fallback"].to_numpy() == 1
     reason = df["fallback_reason"]
@@ -340,12 +348,18 @@ def system_population(data: RunData, system: str) -> Population:
         gone = (attempted & is_in(reason, tuple(AI_UNAVAILABLE_REASONS))) | (
             by & np.isin(status, UNAVAILABLE_STATUS)
         )
-        latency = np.where(by, _floats(df["latency_ms"]), np.nan)[called]
+        latency = np.where(by, _floats(df["latency_ms"]), np.nan)
+        if own is not None:
+            latency = np.where(np.isnan(own), latency, own)
+        latency = latency[called]
     else:
         called = by
         ok = ok_col[called]
         gone = by & np.isin(status, UNAVAILABLE_STATUS)
-        latency = np.where(fb, np.nan, _floats(df["latency_ms"]))[called]
+        latency = np.where(fb, np.nan, _floats(df["latency_ms"]))
+        if own is not None:
+            latency = np.where(np.isnan(own), latency, own)
+        latency = latency[called]
     spec = data.scenario.stack.ai if system == "ai" else data.scenario.stack.legacy
     n = int(called.sum())
     return Population(

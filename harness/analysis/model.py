@@ -314,6 +314,16 @@ class FallbackFigures(TypedDict):
     over_bound: int
     within_bound: bool | None
     per_fault: list[FallbackFault]
+    bound_from: NotRequired[str]  # where legacy p99 came from: "decisions" | "attempts" | "headers"
+    unmapped: NotRequired[UnmappedFigures]  # client records only
+
+
+class UnmappedFigures(TypedDict):
+    """Gateway values the scenario's header map did not map (``requests.csv`` ``unmapped``):
+    requests with one or more, and each ``field=value`` with its count, most frequent first."""
+
+    requests: int
+    values: dict[str, int]
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,14 +18,46 @@ from harness.analysis.data import (
     _floats,
     is_in,
 )
-from harness.analysis.model import FallbackFault, FallbackFigures, SplitFigures, Stickiness
+from harness.analysis.model import (
+    FallbackFault,
+    FallbackFigures,
+    SplitFigures,
+    Stickiness,
+    UnmappedFigures,
+)
 from harness.analysis.stats import binomial_p_value, quantiles, wilson, z_value
 from harness.analysis.systems import QS, _num, phase_bounds
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SplitRows", "fallback_figures", "split_figures", "split_rows"]
+__all__ = ["SplitRows", "fallback_figures", "split_figures", "split_rows", "unmapped_figures"]
+
+#: Distinct unmapped values listed in the figures (the rest are summed under "(others)").
+UNMAPPED_LISTED = 20
+
+
+def unmapped_figures(data: RunData) -> UnmappedFigures:
+    """Requests with a value the header map did not map, and each ``field=value`` counted."""
+    from harness.load.fieldmap import split_unmapped
+
+    if not data.has_requests or "unmapped" not in data.requests:
+        return {"requests": 0, "values": {}}
+    col = data.requests["unmapped"]
+    counts = col[col != ""].value_counts()
+    values: dict[str, int] = {}
+    requests = 0
+    for cell, k in counts.items():
+        if not k:
+            continue
+        requests += int(k)
+        for item in split_unmapped(str(cell)):
+            values[item] = values.get(item, 0) + int(k)
+    ranked = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+    out = dict(ranked[:UNMAPPED_LISTED])
+    if len(ranked) > UNMAPPED_LISTED:
+        out["(others)"] = sum(k for _, k in ranked[UNMAPPED_LISTED:])
+    return {"requests": requests, "values": out}
 
 
 def _users(data: RunData) -> pd.DataFrame:
@@ -79,7 +111,7 @@ def fallback_figures(
                 "fallback_p95_ms": _num(qd.value),
             }
         )
-    return {
+    out: FallbackFigures = {
         "pattern": data.scenario.stack.gateway.pattern,
         "requests": k,
         "rate": _num(k / n) if n else None,
@@ -102,7 +134,22 @@ def fallback_figures(
         "over_bound": over,
         "within_bound": (q_fb[0.95].value <= bound) if k and math.isfinite(bound) else None,
         "per_fault": per_fault,
+        "bound_from": _bound_from(data, pops["legacy"]),
     }
+    if data.has_requests:
+        out["unmapped"] = unmapped_figures(data)
+    return out
+
+
+def _bound_from(data: RunData, legacy: Population) -> str:
+    """Where legacy's latency (the bound's p99) came from: the gateway's decision records,
+    the attempts field of an external gateway, or the headers (non-fallback answers)."""
+    if legacy.source == "decisions":
+        return "decisions"
+    df = data.requests
+    if "legacy_latency_ms" in df and bool(np.isfinite(_floats(df["legacy_latency_ms"])).any()):
+        return "attempts"
+    return "headers"
 
 
 def _configured_share(data: RunData, df: pd.DataFrame, keep: BoolArray) -> tuple[Any, bool]:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.load.fieldmap import FieldReader, read_field
 from harness.rules import TriggerDef, ai_call_from_client
 from harness.scenario import HeaderMap
 
@@ -39,20 +40,6 @@ __all__ = [
 ]
 
 
-def read_field(spec: str, headers: Mapping[str, str] | None, body: Callable[[], Any]) -> str:
-    """Read one contract field: a header name, or ``body:dotted.path`` into the JSON body."""
-    if spec.startswith("body:"):
-        node = body()
-        for part in spec[5:].split("."):
-            if not isinstance(node, dict):
-                return ""
-            node = node.get(part)
-        return "" if node is None else str(node)
-    if headers is None:
-        return ""
-    return str(headers.get(spec) or "")
-
-
 def response_fields(response: Any) -> tuple[int, Any, Callable[[], str | None]]:
     """(status, headers, text getter) of a Locust response object, whatever its client."""
     if response is None:
@@ -60,10 +47,6 @@ def response_fields(response: Any) -> tuple[int, Any, Callable[[], str | None]]:
     status = int(getattr(response, "status_code", 0) or 0)
     headers = getattr(response, "headers", None)
     return status, headers, lambda: getattr(response, "text", None)
-
-
-def _truthy(value: str) -> int:
-    return 1 if value.strip().lower() in ("1", "true", "yes") else 0
 
 
 @dataclass
@@ -193,29 +176,6 @@ class LiveWindow:
         )
 
 
-def _compile_spec(spec: str) -> tuple[str, tuple[str, ...] | None]:
-    """A contract field as (header name, None) or ("", JSON body path)."""
-    if spec.startswith("body:"):
-        return "", tuple(spec[5:].split("."))
-    return spec, None
-
-
-def _read_compiled(
-    spec: tuple[str, tuple[str, ...] | None], headers: Mapping[str, str] | None, body: Any
-) -> str:
-    header, path = spec
-    if path is None:
-        if headers is None:
-            return ""
-        return str(headers.get(header) or "")
-    node = body
-    for part in path:
-        if not isinstance(node, dict):
-            return ""
-        node = node.get(part)
-    return "" if node is None else str(node)
-
-
 def _parse_body(text: Callable[[], str | None] | None, response: Any) -> Any:
     """The JSON body, or None (not JSON, no body, or a body the client cannot decode)."""
     try:
@@ -255,26 +215,15 @@ class ClientRecorder:
         self.sink = sink
         self.live = live
         self.ledger = ledger if ledger is not None else process_ledger()
-        hm = headers
-        # Compiled once: the hot path reads headers directly and parses the body only when a
-        # field (or an accuracy label) needs it.
-        self._specs = tuple(
-            _compile_spec(s)
-            for s in (hm.served_by, hm.fallback, hm.fallback_reason, hm.route, hm.request_id)
-        )
-        self._needs_body = any(path is not None for _, path in self._specs)
+        # Compiled once (field specs, value maps, regexes): the hot path reads headers directly
+        # and parses the body only when a field (or an accuracy label) needs it.
+        self.fields = FieldReader(headers)
+        self._needs_body = self.fields.needs_body
 
     @property
     def started(self) -> int:
         """Requests this process's load started (counted at the start, not the end)."""
         return self.ledger.started
-
-    def _served_by(self, raw: str) -> str:
-        if raw == self.headers.ai_value:
-            return "ai"
-        if raw == self.headers.legacy_value:
-            return "legacy"
-        return raw
 
     def on_request(
         self,
@@ -310,18 +259,17 @@ class ClientRecorder:
     ) -> dict[str, Any]:
         ok = int(exception is None and 200 <= status < 300)
         label = context.get("label") if context else None
-        served_by = reason = route = request_id = ""
+        served_by = reason = route = request_id = unmapped = ""
         fallback = 0
+        legacy_ms: float | None = None
+        ai_ms: float | None = None
         correct: int | None = None
         error = "" if exception is None else describe_error(exception)
         try:
             body = _parse_body(text, response) if self._needs_body else None
-            s_served, s_fallback, s_reason, s_route, s_request_id = self._specs
-            served_by = self._served_by(_read_compiled(s_served, headers, body))
-            fallback = _truthy(_read_compiled(s_fallback, headers, body))
-            reason = _read_compiled(s_reason, headers, body)
-            route = _read_compiled(s_route, headers, body)
-            request_id = _read_compiled(s_request_id, headers, body)
+            (served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, unmapped) = (
+                self.fields.read(headers, body)
+            )
             if label is not None and ok:
                 if not self._needs_body:
                     body = _parse_body(text, response)
@@ -345,6 +293,9 @@ class ClientRecorder:
             "correct": correct,
             "error": error[:300],
             "worker": self.worker,
+            "legacy_latency_ms": legacy_ms,
+            "ai_latency_ms": ai_ms,
+            "unmapped": unmapped,
         }
         self.sink(row)
         if self.live is not None:

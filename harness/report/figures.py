@@ -43,6 +43,7 @@ __all__ = [
     "routing_facts",
     "system_metrics",
     "system_table",
+    "unmapped_line",
 ]
 
 SYSTEMS = ("user", "legacy", "ai")
@@ -138,7 +139,15 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             Fact("user errors after a fallback", fmt_count(fb.get("user_errors_after_fallback"))),
             Fact("fallback timeout", fmt_ms(fb.get("timeout_ms"))),
             Fact("latency of fallen-back requests, p95", fmt_ms(dig(fb, "latency_ms", "p95"))),
-            Fact("bound on that latency", fmt_ms(fb.get("bound_ms"))),
+            Fact(
+                "bound on that latency",
+                fmt_ms(fb.get("bound_ms"))
+                + (
+                    " (legacy p99 from the gateway's attempt timings)"
+                    if fb.get("bound_from") == "attempts"
+                    else ""
+                ),
+            ),
             Fact("within the bound", _yes_no(fb.get("within_bound"))),
         ]
     split = as_mapping(metrics.get("split"))
@@ -209,6 +218,8 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
         ),
         Fact("cost delta per request (AI - legacy)", fmt_money(cmp_.get("cost_delta_per_request"))),
     ]
+    if "unmapped" in fb:
+        out.append(Fact("gateway values not mapped", unmapped_line(fb.get("unmapped"))))
     loss = as_mapping(metrics.get("data_loss"))
     if loss.get("checked"):
         out.append(
@@ -218,6 +229,17 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
             )
         )
     return out
+
+
+def unmapped_line(unmapped: Any) -> str:
+    """Gateway values the header map did not map, with their counts (``none`` when none): a
+    value the harness could not read is said, never dropped."""
+    values = as_mapping(as_mapping(unmapped).get("values"))
+    if not values:
+        return "none"
+    items = ", ".join(f"{k} x{fmt_count(v)}" for k, v in values.items())
+    requests = fmt_count(as_mapping(unmapped).get("requests"))
+    return f"{items} ({requests} requests; map them in stack.external.headers)"
 
 
 def _served_by(value: Any) -> str:

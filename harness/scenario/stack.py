@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from harness.scenario.values import (
     Address,
@@ -16,6 +17,7 @@ from harness.scenario.values import (
     PositiveInt,
     Share,
     _Model,
+    check_text,
 )
 
 
@@ -139,18 +141,108 @@ class GatewaySpec(_Model):
     """Start with 100% to legacy (the fast rollback)."""
 
 
+#: The fallback reasons a gateway's own words or statuses can be mapped to (``reason_values``).
+MAPPED_REASONS = ("timeout", "unreachable", "error", "rate_limited", "circuit_open", "kill_switch")
+#: Default truthy values of the fallback field (compared case-insensitively, stripped).
+DEFAULT_FALLBACK_VALUES = ("1", "true", "yes", "on")
+#: A map value that is a regular expression (searched, not matched whole: anchor it yourself).
+REGEX_PREFIX = "re:"
+
+
+def _map_value(value: str) -> str:
+    """One value of a header map: an exact string, or ``re:REGEX`` compiled here (a bad one is
+    refused at validate time, naming the field)."""
+    check_text(value, max_length=500)
+    if not value.strip():
+        raise ValueError("expected a non-blank value")
+    if value.startswith(REGEX_PREFIX):
+        try:
+            re.compile(value[len(REGEX_PREFIX) :])
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression: {err}") from None
+    return value
+
+
+MapValue = Annotated[str, AfterValidator(_map_value)]
+"""An exact string, or ``re:REGEX``."""
+
+
+class ServedByValues(_Model):
+    """Which values of the served-by field mean legacy and which the AI (exact or ``re:``)."""
+
+    legacy: list[MapValue] = []
+    ai: list[MapValue] = []
+
+
 class HeaderMap(_Model):
-    """Where a gateway says who answered. The reference gateway uses these defaults; for a user's
-    own gateway name its headers, or JSON body fields with ``body:`` prefixed
-    (``body:meta.served``)."""
+    """Where a gateway says who answered, and how its values read. The reference gateway uses
+    these defaults; for a user's own gateway name its headers, or JSON body fields with
+    ``body:`` prefixed (``body:meta.served``), and map its values:
+
+    - ``served_by_values``: values (exact strings or ``re:REGEX``, searched) that mean legacy
+      or the AI: an upstream address, a cluster name, a model id. ``legacy_value`` and
+      ``ai_value`` are exact-string shorthands merged into them. A list (nginx's
+      ``$upstream_addr`` ``"10.0.0.2:80, 10.0.0.1:80"``) that does not map whole maps by its
+      last element (the upstream that answered).
+    - ``fallback_values``: the values that mean "fell back" (case-insensitive); ``0``, ``false``,
+      ``no``, ``off`` and blank mean not, anything else is unmapped (and not a fallback).
+    - ``reason_values``: a gateway's words or statuses per reason (:data:`MAPPED_REASONS`); our
+      own reason words always map to themselves.
+    - ``attempts``: a per-attempt timing field, ``attempts_format`` ``nginx``
+      (``$upstream_response_time``: seconds, ``", "`` between attempts, ``" : "`` between
+      upstream groups, ``-`` for an attempt without a time) or ``envoy``
+      (``x-envoy-upstream-service-time``: milliseconds). ``attempts_order`` says which system
+      each attempt is; when served-by is known, the last attempt is the one that answered.
+
+    A value that maps to nothing is kept as it came, and named in the record's ``unmapped``
+    field (the report counts them): never silently dropped."""
 
     served_by: Label = "X-Served-By"
+    served_by_values: ServedByValues = ServedByValues()
     fallback: Label = "X-Fallback"
+    fallback_values: Annotated[list[MapValue], Field(min_length=1)] = list(DEFAULT_FALLBACK_VALUES)
     fallback_reason: Label = "X-Fallback-Reason"
+    reason_values: dict[
+        Literal["timeout", "unreachable", "error", "rate_limited", "circuit_open", "kill_switch"],
+        list[MapValue],
+    ] = {}
     route: Label = "X-Route"
     request_id: Label = "X-Request-Id"
     legacy_value: Label = "legacy"
     ai_value: Label = "ai"
+    attempts: Label | None = None
+    attempts_format: Literal["nginx", "envoy"] = "nginx"
+    attempts_order: Annotated[list[Literal["legacy", "ai"]], Field(min_length=1)] = [
+        "ai",
+        "legacy",
+    ]
+
+    @model_validator(mode="after")
+    def _one_meaning(self) -> HeaderMap:
+        """An exact value may mean one thing only (legacy or AI; one reason)."""
+        if self.legacy_value == self.ai_value:
+            raise ValueError("legacy_value and ai_value must differ")
+        seen: dict[str, str] = {}
+        for system in ("legacy", "ai"):
+            for value in self.system_values(system):
+                if not value.startswith(REGEX_PREFIX) and seen.setdefault(value, system) != system:
+                    raise ValueError(
+                        f"served_by_values: {value!r} is listed under both legacy and ai"
+                    )
+        seen = {}
+        for reason, values in self.reason_values.items():
+            for value in values:
+                if not value.startswith(REGEX_PREFIX) and seen.setdefault(value, reason) != reason:
+                    raise ValueError(
+                        f"reason_values: {value!r} is listed under both {seen[value]} and {reason}"
+                    )
+        return self
+
+    def system_values(self, system: str) -> list[str]:
+        """Every value that means ``system`` (``legacy``/``ai``): the shorthand first."""
+        if system == "legacy":
+            return [self.legacy_value, *self.served_by_values.legacy]
+        return [self.ai_value, *self.served_by_values.ai]
 
 
 class ExternalSpec(_Model):

@@ -124,6 +124,12 @@ class SyntheticRun:
     write_requests: bool = True
     write_decisions: bool = True
     """False: an external gateway (no decision records; stack.mode external)."""
+    attempts: bool = False
+    """The gateway reports each attempt's time (an external gateway's ``headers.attempts``):
+    ``requests.csv`` carries ``legacy_latency_ms`` and ``ai_latency_ms`` (empty otherwise)."""
+    unmapped: dict[str, float] = field(default_factory=dict)
+    """``field=value`` -> share of requests whose ``unmapped`` cell names it (a gateway value
+    the header map did not map)."""
     data_loss_rate: float = 0.0
     """Share of answered requests whose decision record is missing."""
     status: Literal["complete", "interrupted", "harness_error"] = "complete"

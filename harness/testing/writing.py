@@ -91,6 +91,32 @@ def _request_columns(spec: SyntheticRun, r: dict[str, Any]) -> dict[str, Any]:
         "correct": lambda a, b: _pa_float(r["correct"][a:b]),
         "error": lambda a, b: _pa_pick(["", "HTTP 502"], (~ok[a:b]).astype(np.int8)),
         "worker": lambda a, b: _pa_pick(["local"], np.zeros(b - a, np.int8)),
+        **_map_columns(spec, r),
+    }
+
+
+def _map_columns(spec: SyntheticRun, r: dict[str, Any]) -> dict[str, Any]:
+    """The columns of an external gateway's header map: per-attempt timings (when the spec's
+    gateway reports them) and unmapped values (a value per row, by the spec's shares)."""
+    n = r["n"]
+    none = np.full(n, np.nan)
+    legacy: _Calls = r["legacy"]
+    ai: _Calls = r["ai"]
+    legacy_ms = np.where(legacy.called, legacy.latency, np.nan) if spec.attempts else none
+    ai_ms = np.where(ai.called & (r["shadow"] == 0), ai.latency, np.nan) if spec.attempts else none
+    names = ["", *spec.unmapped]
+    codes = np.zeros(n, np.int8)
+    if spec.unmapped:
+        rng = np.random.default_rng(spec.seed + 7)
+        u = rng.random(n)
+        edge = 0.0
+        for i, share in enumerate(spec.unmapped.values(), start=1):
+            codes[(u >= edge) & (u < edge + share)] = i
+            edge += share
+    return {
+        "legacy_latency_ms": lambda a, b: _pa_float(legacy_ms[a:b]),
+        "ai_latency_ms": lambda a, b: _pa_float(ai_ms[a:b]),
+        "unmapped": lambda a, b: _pa_pick(names, codes[a:b]),
     }
 
 

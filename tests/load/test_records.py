@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness.load.records import ClientRecorder, LiveWindow, read_field
+from harness.rundir import REQUEST_FIELDS
 from harness.scenario import HeaderMap
 
 
@@ -154,3 +155,40 @@ def test_a_response_that_cannot_be_read_still_gives_one_row() -> None:
     (row,) = rows
     assert row["ok"] == 1 and row["served_by"] == "" and row["correct"] is None
     assert row["error"] == "reading the response: RuntimeError: broken headers"
+
+
+def test_a_refused_ai_is_unavailable() -> None:
+    """A 429 is the AI refusing service: a fallback for ``rate_limited`` and an AI-served 429
+    both count against AI availability (harness.rules), like a 503; a 500 does not."""
+    w = LiveWindow()
+    w.add(1000.0, 5.0, 1, "legacy", 1, "rate_limited", status=200)
+    w.add(1000.0, 5.0, 0, "ai", 0, "", status=429)
+    w.add(1000.0, 5.0, 0, "ai", 0, "", status=500)
+    w.add(1000.0, 5.0, 1, "ai", 0, "", status=200)
+    s = w.stats(2.0, now=1000.5)
+    assert s.ai_attempts == 4 and s.ai_failures == 3 and s.ai_unavailable == 2
+    assert s.ai_availability == pytest.approx(0.5)
+
+
+def test_mapped_rows_carry_attempt_timings_and_unmapped() -> None:
+    hm = HeaderMap(
+        served_by="X-Upstream-Addr",
+        served_by_values={"ai": ["127.0.0.1:9002"], "legacy": ["127.0.0.1:9001"]},
+        fallback_reason="X-Upstream-Status",
+        reason_values={"rate_limited": ["429"]},
+        attempts="X-Upstream-Response-Time",
+    )
+    row = record(
+        {
+            "X-Upstream-Addr": "127.0.0.1:9002, 127.0.0.1:9001",
+            "X-Fallback": "on",
+            "X-Upstream-Status": "429, 200",
+            "X-Upstream-Response-Time": "0.003, 0.011",
+        },
+        hm=hm,
+    )
+    assert row["served_by"] == "legacy" and row["fallback_reason"] == "rate_limited"
+    assert row["ai_latency_ms"] == pytest.approx(3.0)
+    assert row["legacy_latency_ms"] == pytest.approx(11.0)
+    assert row["unmapped"] == ""
+    assert set(row) == set(REQUEST_FIELDS)
