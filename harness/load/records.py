@@ -274,6 +274,8 @@ class ClientRecorder:
                 if not self._needs_body:
                     body = _parse_body(text, response)
                 answer = body.get("answer") if isinstance(body, dict) else None
+                if isinstance(answer, dict):  # a structured answer (the realistic demo): its label
+                    answer = answer.get("label")
                 correct = int(answer == label) if answer is not None else None
         except Exception as err:  # odd headers: keep the row, say why its fields are empty
             error = (error + "; " if error else "") + "reading the response: " + describe_error(err)

@@ -73,7 +73,11 @@ def synthetic_scenario(spec: SyntheticRun) -> Scenario:
         "chaos": [_chaos_entry(f) for f in spec.faults if f.injected],
     }
     if external:
-        doc["stack"]["external"] = {"gateway_url": "http://127.0.0.1:8080"}
+        # An admin API too: a run that changed the gateway's settings must have had one.
+        doc["stack"]["external"] = {
+            "gateway_url": "http://127.0.0.1:8080",
+            "admin_url": "http://127.0.0.1:8081",
+        }
     if spec.pattern == "feature":
         doc["stack"]["gateway"]["rules"] = [dict(r) for r in spec.feature_rules]
         doc["stack"]["gateway"]["default_route"] = spec.feature_default_route
