@@ -378,7 +378,7 @@ def outage(run: Run) -> tuple[float, float]:
 def test_split_example_share_errors_and_access_log(
     services: dict[str, str], tmp_path: Path
 ) -> None:
-    run = run_example("split", services, tmp_path, "7s")
+    run = run_example("split", services, tmp_path, "6s")
     assert run.code == 1, "the availability SLA breaks during the outage (no fallback)"
     assert run.check("sla.user.availability")["status"] == "fail"
     split = run.summary["metrics"]["split"]
@@ -415,7 +415,7 @@ def test_split_example_share_errors_and_access_log(
 def test_fallback_example_has_no_user_errors_and_a_bounded_fallback(
     services: dict[str, str], tmp_path: Path
 ) -> None:
-    run = run_example("fallback", services, tmp_path, "7s")
+    run = run_example("fallback", services, tmp_path, "6s")
     rows = run.requests
     assert len(rows) > 300
     assert all(r["ok"] == "1" for r in rows), [r for r in rows if r["ok"] != "1"][:3]
