@@ -441,7 +441,10 @@ def test_fallback_example_has_no_user_errors_and_a_bounded_fallback(
     bound = run.check("alert.warning.fallback_latency")
     assert bound["status"] == "pass", bound
     assert run.check("sla.user.availability")["status"] == "pass"
-    assert run.code == 0, [c["id"] for c in run.summary["checks"] if c["status"] == "fail"]
+    # users pay the timeout while the AI is slow: the latency-degradation warning, nothing else
+    failed = [c["id"] for c in run.summary["checks"] if c["status"] == "fail"]
+    assert failed == ["alert.warning.latency_degradation.user"], failed
+    assert (run.summary["verdict"], run.code) == ("WARN", 0)
 
     # nginx's access log: the same requests, and the AI attempt of each timeout took the timeout
     log = {e["rid"]: e for e in run.access}
