@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -204,6 +205,24 @@ def start_nginx(name: str, prefix: Path, addrs: Addresses) -> Nginx:
     return Nginx(render_conf(name, prefix, addrs), prefix, int(addrs.gateway.rsplit(":", 1)[1]))
 
 
+def header_bytes(service: str) -> int:
+    """How many bytes of the demo service's answer at ``host:port`` are its status line and
+    headers (so that a cut a few bytes later falls inside the body)."""
+    host, port = service.rsplit(":", 1)
+    body = b'{"input": "q-u1"}'
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    end = data.index(b"\r\n\r\n") + 4
+    assert len(data) > end + 5, data
+    return end
+
+
 def ask(client: httpx.Client, user: str) -> httpx.Response:
     return client.post("/v1/answer", json={"input": f"q-{user}"}, headers={"X-User-Id": user})
 
@@ -271,6 +290,17 @@ def test_fallback_conf_retries_a_post_on_legacy_after_refusal_and_timeout(
             started = time.perf_counter()
             slow = ask(client, "u1")
             slow_s = time.perf_counter() - started
+            proxy.remove_toxic("ai", "slow")
+            # the AI's connection cut after its response header, in the body (as an outage
+            # does to a response in flight): nginx has started answering and cannot fall back
+            cut_at = header_bytes(str(proxy.get_proxy("ai")["upstream"])) + 5
+            proxy.add_toxic(
+                "ai",
+                {"name": "cut", "type": "limit_data", "stream": "downstream",
+                 "attributes": {"bytes": cut_at}},
+            )  # fmt: skip
+            with pytest.raises(httpx.RemoteProtocolError):
+                ask(client, "u1")
     finally:
         nginx.stop()
     assert normal.status_code == 200
@@ -314,6 +344,7 @@ class Run:
     access: list[dict[str, str]]
     addrs: Addresses
     events: list[dict[str, Any]]
+    error_log: str
 
     def check(self, cid: str) -> dict[str, Any]:
         return next(c for c in self.summary["checks"] if c["id"] == cid)
@@ -368,7 +399,10 @@ def run_example(name: str, services: dict[str, str], tmp_path: Path, duration: s
     with run.requests.open(newline="") as f:
         requests = list(csv.DictReader(f))
     events = [json.loads(line) for line in run.events.read_text().splitlines() if line]
-    return Run(gate_exit_code(graded), summary, requests, nginx.access_log(), addrs, events)
+    error_log = (nginx.prefix / "error.log").read_text()
+    return Run(
+        gate_exit_code(graded), summary, requests, nginx.access_log(), addrs, events, error_log
+    )
 
 
 def outage(run: Run) -> tuple[float, float]:
