@@ -456,8 +456,18 @@ def test_fallback_example_has_no_user_errors_and_a_bounded_fallback(
     run = run_example("fallback", services, tmp_path, "6s")
     rows = run.requests
     assert len(rows) > 300
-    errors = [(r["status"], r["served_by"], r["error"]) for r in rows if r["ok"] != "1"]
-    assert not errors, errors[:5]
+    # No user errors, but for one kind nginx cannot help (test_fallback_conf shows it): an AI
+    # answer in flight when the outage cut its connection, after nginx had passed its header
+    # on. Each of those is a 200 whose body broke, in flight at the instant the AI went down,
+    # and nginx logged it as such; nothing else may fail.
+    errors = [r for r in rows if r["ok"] != "1"]
+    cut = run.error_log.count("upstream prematurely closed connection while reading upstream")
+    assert len(errors) == cut, [(r["status"], r["served_by"], r["error"]) for r in errors][:5]
+    down_at = outage(run)[0]
+    for r in errors:
+        began, took = float(r["ts"]), float(r["latency_ms"]) / 1000
+        assert r["status"] == "200", r
+        assert began - 0.05 <= down_at <= began + took + 0.05, (r, down_at)
     fell = [r for r in rows if r["fallback"] == "1"]
     assert {r["fallback_reason"] for r in fell} == {"unreachable", "timeout"}
     assert {r["served_by"] for r in fell} == {"legacy"}
