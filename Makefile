@@ -37,5 +37,27 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+## nginx: install nginx from the system's packages (apt, dnf, yum, apk, pacman, brew), for
+## examples/nginx/ and tests/integration/ (skipped without it). Needs root or sudo except brew.
+## A packaged nginx may start its own service on port 80; the examples never use that one.
+.PHONY: nginx
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+nginx:
+	@if command -v nginx >/dev/null 2>&1; then \
+		echo "nginx is installed: $$(command -v nginx) ($$(nginx -v 2>&1))"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) apt-get update && \
+		{ $(SUDO) apt-get install -y nginx-light || $(SUDO) apt-get install -y nginx; }; \
+	elif command -v dnf >/dev/null 2>&1; then $(SUDO) dnf install -y nginx; \
+	elif command -v yum >/dev/null 2>&1; then $(SUDO) yum install -y nginx; \
+	elif command -v apk >/dev/null 2>&1; then $(SUDO) apk add nginx; \
+	elif command -v pacman >/dev/null 2>&1; then $(SUDO) pacman -S --noconfirm nginx; \
+	elif command -v brew >/dev/null 2>&1; then brew install nginx; \
+	else echo "make nginx: no package manager found (apt-get, dnf, yum, apk, pacman, brew); install nginx yourself" >&2; exit 1; fi
+	@command -v nginx >/dev/null 2>&1 || { \
+		for d in /usr/sbin /usr/local/sbin /opt/homebrew/bin; do [ -x "$$d/nginx" ] && \
+			echo "make nginx: installed as $$d/nginx, which is not on PATH: export PATH=\"\$$PATH:$$d\"" >&2 && exit 1; \
+		done; echo "make nginx: nginx is still not on PATH" >&2; exit 1; }
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache .mypy_cache .ruff_cache
