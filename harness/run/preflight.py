@@ -221,7 +221,15 @@ def _fault_proxy(scenario: Scenario, client: ToxiproxyClient) -> _Result:
         existing = client.proxies()
     except FaultProxyError as err:
         return False, err.message, False
-    missing = [p.name for p in scenario.faults.proxies if p.name not in existing]
+    # As the launcher: the default proxies of a scenario that names none are needed only
+    # when a chaos event targets them.
+    explicit = "proxies" in scenario.faults.model_fields_set
+    targets = {e.target for e in scenario.chaos}
+    missing = [
+        p.name
+        for p in scenario.faults.proxies
+        if p.name not in existing and (explicit or p.name in targets)
+    ]
     if missing:
         return (
             False,
@@ -229,10 +237,11 @@ def _fault_proxy(scenario: Scenario, client: ToxiproxyClient) -> _Result:
             "an 'upstream' in faults.proxies to have them created)",
             False,
         )
-    disabled = [p.name for p in scenario.faults.proxies if not existing[p.name].get("enabled")]
+    present = [p.name for p in scenario.faults.proxies if p.name in existing]
+    disabled = [name for name in present if not existing[name].get("enabled")]
     if disabled:
         return False, f"proxies {disabled} are disabled on the fault proxy at {client.url}", False
-    names = ", ".join(p.name for p in scenario.faults.proxies) or "none named"
+    names = ", ".join(present) or "none needed"
     return True, f"{client.url} (version {version}); proxies: {names}", False
 
 

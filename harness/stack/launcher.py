@@ -232,8 +232,14 @@ class Stack:
         except FaultProxyError as err:
             raise ComponentFailed(name, err.message, self._last_lines(name)) from None
         out: dict[str, str] = {}
+        # The default proxies (legacy, ai) of a scenario that names none are needed only when
+        # a chaos event targets them: a run of your own gateway without faults needs no proxy.
+        explicit = "proxies" in self.scenario.faults.model_fields_set
+        targets = {e.target for e in self.scenario.chaos}
         for p in self.scenario.faults.proxies:
             proxy = existing.get(p.name)
+            if proxy is None and not explicit and p.name not in targets:
+                continue
             if proxy is None:
                 raise ComponentFailed(
                     name,

@@ -250,6 +250,22 @@ def test_external_mode_checks_the_named_proxies_exist(tmp_path: Path) -> None:
         assert set(ok.info.proxies) == {"mine"} and set(ok.info.pids) == {"fault_proxy"}
 
 
+def test_external_mode_without_faults_needs_no_proxy(tmp_path: Path) -> None:
+    """Your own gateway, no chaos, no faults section: the default proxies (legacy, ai) are not
+    required; the moment a chaos event targets one, it is."""
+    data: dict[str, Any] = {
+        "name": "ext",
+        "duration": 10,
+        "stack": {"mode": "external", "external": {"gateway_url": "http://127.0.0.1:9"}},
+    }
+    with Stack(Scenario.model_validate(data), new_run_dir(tmp_path, "t")) as ok:
+        assert ok.info is not None and ok.info.proxies == {}
+    data["chaos"] = [{"at": "1s", "target": "ai", "action": "down"}]
+    stack = Stack(Scenario.model_validate(data), new_run_dir(tmp_path, "t2"))
+    with pytest.raises(ComponentFailed, match="'ai' does not exist"):
+        stack.start()
+
+
 def test_a_shared_toxiproxy_is_cleaned_of_a_killed_runs_toxics(tmp_path: Path) -> None:
     """A real (shared) Toxiproxy outlives runs: a toxic a SIGKILLed run left would distort the
     next run and clash with its faults. Ours (``dualsys_*``) go at start; others stay, and a
