@@ -144,8 +144,10 @@ def realistic_shadow(r: Result) -> None:
     assert r.verdict == "PASS", r.summary["reasons"]
     assert r.user()["error_rate"] == 0
     comp = r.metrics["comparison"]
-    lo, hi = comp["agreement_ci"]
-    assert lo <= 0.85 <= hi and comp["agreement_rate"] > 0.8
+    # Agreement is planned per input (by hash): over the few hundred distinct inputs a short
+    # run sends, the planned share itself is 85% give or take ~2 points (one s.d.), so the
+    # interval of the requests need not contain 0.85 exactly; 4 points is two s.d. of both.
+    assert abs(comp["agreement_rate"] - 0.85) < 0.04 and comp["agreement_rate"] > 0.8
     assert comp["not_compared"] == 0
     dist = comp["agreement_score"]
     assert dist["n"] == comp["compared"] > 200
