@@ -23,7 +23,7 @@ demo: $(STAMP)
 ## workers on two cores: the stack runs mostly wait on their load's think time, so they overlap.
 TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## test-fast: the suite without the slow end-to-end runs
 test-fast: $(STAMP)

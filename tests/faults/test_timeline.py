@@ -21,6 +21,11 @@ from harness.scenario import ChaosEvent
 from tests.conftest import REPO, wait_until
 from tests.faults.conftest import Upstream, end_process, start_proxy_process
 
+# One worker runs this module in order (pytest-xdist --dist loadgroup): spread over several
+# workers, the Ctrl-C test hung twice in eight full runs (its child never exited after
+# SIGINT); not reproduced alone or under CPU load, not root-caused (see the closing note).
+pytestmark = pytest.mark.xdist_group("chaos_timeline")
+
 
 @pytest.fixture
 def proxies(api: ToxiproxyClient, echo_upstream: Upstream) -> ToxiproxyClient:
@@ -135,7 +140,9 @@ def test_ctrl_c_undoes_everything(
 ) -> None:
     """A process interrupted by SIGINT, which never called stop(): the faults go anyway."""
     script = textwrap.dedent(f"""
-        import time
+        import signal, time
+        # as an interactive process has it, whatever the test runner's process inherited
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from harness.faults import ChaosTimeline, ToxiproxyClient
         from harness.rundir import EventLog
         from harness.scenario import ChaosEvent
