@@ -13,13 +13,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from harness.analysis.capacity import stages
+from harness.analysis.model import SplitFigures
 from harness.analysis.pipeline import Analysis
-from harness.analysis.stats import quantiles, wilson
+from harness.analysis.stats import beyond_band, quantiles, wilson
 from harness.analysis.systems import phase_bounds
 from harness.grading.checks import (
     Judge,
@@ -113,6 +115,34 @@ def _agreement(a: Analysis, judge: Judge) -> CheckResult:
     )
 
 
+@dataclass(frozen=True)
+class _Drift:
+    """A split's observed AI share against the configured one, with the share's interval."""
+
+    conf: float
+    obs: float
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, sp: SplitFigures) -> _Drift:
+        return cls(
+            known(sp["configured_share"]),
+            known(sp["observed_share"]),
+            known(sp["observed_ci"][0]),
+            known(sp["observed_ci"][1]),
+        )
+
+    @property
+    def drift(self) -> float:
+        return self.obs - self.conf
+
+    def abs_interval(self) -> tuple[float, float]:
+        """The interval of ``|drift|`` (on the side the drift is on)."""
+        d_lo, d_hi = self.lo - self.conf, self.hi - self.conf
+        return (max(0.0, d_lo), d_hi) if self.drift >= 0 else (max(0.0, -d_hi), -d_lo)
+
+
 def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
     sp = a.metrics["split"]
     dmax = a.data.scenario.grading.alerts.split_drift_max
@@ -144,13 +174,11 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
             unit="points",
             samples=n,
         )
-    conf, obs = known(sp["configured_share"]), known(sp["observed_share"])
-    lo, hi = known(sp["observed_ci"][0]), known(sp["observed_ci"][1])
-    drift = obs - conf
-    d_lo, d_hi = lo - conf, hi - conf
-    firm = (d_lo > dmax) or (d_hi < -dmax)
-    past = abs(drift) > dmax
-    ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
+    d = _Drift.of(sp)
+    conf, obs, lo, hi, drift = d.conf, d.obs, d.lo, d.hi, d.drift
+    band = beyond_band(obs, lo, hi, conf, dmax)
+    firm, past = band.firm, band.past
+    ab_lo, ab_hi = d.abs_interval()
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
         f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}, clustered by user); drift "
@@ -183,7 +211,7 @@ def _split_drift(a: Analysis, judge: Judge) -> CheckResult:
         ci_high=ab_hi * 100,
         samples=n,
         method=SPLIT_METHOD,
-        borderline=past and not firm,
+        borderline=band.borderline,
     )
 
 
@@ -227,12 +255,11 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
             unit="points",
             samples=n,
         )
-    obs = known(sp["observed_share"])
-    lo, hi = known(sp["observed_ci"][0]), known(sp["observed_ci"][1])
-    drift = obs - conf
-    d_lo, d_hi = lo - conf, hi - conf
-    firm = (d_lo > bound) or (d_hi < -bound)
-    ab_lo, ab_hi = (max(0.0, d_lo), d_hi) if drift >= 0 else (max(0.0, -d_hi), -d_lo)
+    d = _Drift.of(sp)
+    obs, lo, hi, drift = d.obs, d.lo, d.hi, d.drift
+    band = beyond_band(obs, lo, hi, conf, bound)
+    firm = band.firm
+    ab_lo, ab_hi = d.abs_interval()
     evidence = (
         f"configured {fmt_pct(conf)} to AI, observed {fmt_pct(obs)} ({sp['ai_requests']} of "
         f"{n}; CI {fmt_pct(lo)}-{fmt_pct(hi)}): drift "
@@ -258,7 +285,7 @@ def _split_drift_critical(a: Analysis, judge: Judge) -> CheckResult:
         ci_high=ab_hi * 100,
         samples=n,
         method=SPLIT_METHOD,
-        borderline=abs(drift) > bound and not firm,
+        borderline=band.borderline,
     )
 
 
