@@ -35,6 +35,7 @@ from harness.faults.http11 import (
     Request,
     Response,
     json_response,
+    listen,
 )
 
 __all__ = ["start_h11_server"]
@@ -54,22 +55,7 @@ class _Refused(Exception):
 
 async def start_h11_server(handler: Handler, host: str, port: int) -> HttpServer:
     """Listen on ``host:port`` (port 0: a free one) and serve ``handler``, parsing with h11."""
-    http = HttpServer()
-
-    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        http.tasks[task] = writer
-        try:
-            await _serve_connection(handler, reader, writer)
-        except ConnectionError:
-            pass
-        finally:
-            http.tasks.pop(task, None)
-            writer.close()
-
-    http.server = await asyncio.start_server(on_client, host, port, limit=MAX_HEAD, backlog=128)
-    return http
+    return await listen(_serve_connection, handler, host, port)
 
 
 async def _next_event(

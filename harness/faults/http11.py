@@ -33,6 +33,7 @@ __all__ = [
     "Request",
     "Response",
     "json_response",
+    "listen",
     "start_http_server",
 ]
 
@@ -106,8 +107,14 @@ class HttpServer:
             await asyncio.wait(list(self.tasks))
 
 
-async def start_http_server(handler: Handler, host: str, port: int) -> HttpServer:
-    """Listen on ``host:port`` (port 0: a free one) and serve ``handler``."""
+#: serves one connection until it ends: (handler, reader, writer)
+ConnectionServer = Callable[[Handler, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def listen(serve: ConnectionServer, handler: Handler, host: str, port: int) -> HttpServer:
+    """Listen on ``host:port`` (port 0: a free one) and run ``serve`` on each connection; the
+    server tracks its connections so :meth:`HttpServer.close` can end them. Shared by both
+    parsers (this module's and :mod:`harness.faults.h11server`)."""
     http = HttpServer()
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -115,7 +122,7 @@ async def start_http_server(handler: Handler, host: str, port: int) -> HttpServe
         assert task is not None
         http.tasks[task] = writer
         try:
-            await _serve_connection(handler, reader, writer)
+            await serve(handler, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -124,6 +131,11 @@ async def start_http_server(handler: Handler, host: str, port: int) -> HttpServe
 
     http.server = await asyncio.start_server(on_client, host, port, limit=MAX_HEAD, backlog=128)
     return http
+
+
+async def start_http_server(handler: Handler, host: str, port: int) -> HttpServer:
+    """Listen on ``host:port`` (port 0: a free one) and serve ``handler``."""
+    return await listen(_serve_connection, handler, host, port)
 
 
 async def _serve_connection(
