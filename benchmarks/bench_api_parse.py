@@ -18,17 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench_proxy import pct  # noqa: E402  (the same nearest-rank percentile)
 
 from harness.process import READY_PREFIX  # noqa: E402
 
@@ -75,12 +75,6 @@ class Conn:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 async def version_latency(address: str, n: int) -> list[float]:
