@@ -152,6 +152,20 @@ class LiveWindow:
         if len(b.latencies) < self._max_lat:
             b.latencies.append(latency_ms)
 
+    def add_row(self, row: Mapping[str, Any]) -> None:
+        """Count one client record (a ``requests.csv`` row, typed or as CSV text): a row a
+        worker forwarded, or one read back from a run directory."""
+        status = row.get("status")
+        self.add(
+            float(row["ts"]),
+            float(row["latency_ms"] or 0),
+            int(row["ok"]),
+            str(row["served_by"] or ""),
+            int(row["fallback"] or 0),
+            str(row["fallback_reason"] or ""),
+            status=None if status is None or status == "" else int(status),
+        )
+
     def stats(self, seconds: float, now: float | None = None) -> WindowStats:
         """Figures over the last ``seconds`` (whole seconds, the current one included)."""
         now = time.time() if now is None else now

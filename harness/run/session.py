@@ -111,15 +111,7 @@ class _Intake:
     def batch(self, node: str, data: Mapping[str, Any]) -> None:
         for row in data.get("rows", ()):
             self.writer.write(row)
-            self.live.add(
-                row["ts"],
-                row["latency_ms"],
-                row["ok"],
-                row["served_by"],
-                row["fallback"],
-                row["fallback_reason"],
-                status=row.get("status"),
-            )
+            self.live.add_row(row)
         self.counts.add_message(node, data)
         for bad in data.get("dataset_bad_rows", ()):
             # bad rows of a dataset, each with its line (capped per run: the rest are counted)

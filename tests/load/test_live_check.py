@@ -64,15 +64,7 @@ def replay(run: RunDir, admin_url: str | None) -> tuple[list[dict[str, Any]], Li
                 float(done[i]["ts"]) + float(done[i]["latency_ms"] or 0) / 1000 < now
             ):
                 r = done[i]
-                live.add(
-                    float(r["ts"]),
-                    float(r["latency_ms"] or 0),
-                    int(r["ok"]),
-                    r["served_by"],
-                    int(r["fallback"] or 0),
-                    r["fallback_reason"],
-                    status=int(r["status"] or 0),
-                )
+                live.add_row(r)
                 i += 1
             guard.check(now)
             now += scenario.grading.rollback.check_every
@@ -205,15 +197,7 @@ def test_live_and_grading_compute_the_same_ai_quantities(
     )
     live = LiveWindow(keep=100_000)
     for r in _rows(run):
-        live.add(
-            float(r["ts"]),
-            float(r["latency_ms"] or 0),
-            int(r["ok"]),
-            r["served_by"],
-            int(r["fallback"] or 0),
-            r["fallback_reason"],
-            status=int(r["status"] or 0),
-        )
+        live.add_row(r)
     w = everything(live)
     ai = populations(load_run(run))["ai"]
     assert w.ai_unavailable > 100 and w.ai_failures > w.ai_unavailable  # all three kinds seen
