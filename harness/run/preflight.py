@@ -41,10 +41,10 @@ from harness.load.admin import (
     AdminCallFailed,
     GatewayAdmin,
 )
+from harness.load.fieldmap import FieldReader
 from harness.load.mix import RequestMix, UserConfig, make_source
-from harness.load.records import read_field
 from harness.rundir import PreflightMeta
-from harness.scenario import GatewaySettings, Scenario
+from harness.scenario import GatewaySettings, HeaderMap, Scenario
 
 __all__ = [
     "PREFLIGHT_HEADER",
@@ -371,55 +371,35 @@ def _probes(scenario: Scenario, n: int) -> list[_Probe]:
     return out
 
 
-def _answer(client: httpx.Client, scenario: Scenario, p: _Probe) -> tuple[str, ...]:
-    """What a user would see of one answer: status class, served_by, fallback and reason."""
-    ext = scenario.stack.external
-    from harness.scenario import HeaderMap
-
-    hm = ext.headers if ext else HeaderMap()
+def _answer(client: httpx.Client, reader: FieldReader, p: _Probe) -> tuple[str, ...]:
+    """What a user would see of one answer: status class, served_by, fallback and reason, read
+    and mapped by the same :class:`FieldReader` the run's recorder uses."""
     try:
         resp = client.request(p.method, p.path, **p.kwargs)
     except httpx.HTTPError as err:
         return ("no answer", type(err).__name__, "", "")
-    body_cache: list[Any] = []
-
-    def body() -> Any:
-        if not body_cache:
-            try:
-                body_cache.append(resp.json())
-            except ValueError:
-                body_cache.append(None)
-        return body_cache[0]
-
+    body: Any = None
+    if reader.needs_body:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+    served, fallback, reason, *_ = reader.read(resp.headers, body)
     status = "ok" if resp.status_code < 400 else f"HTTP {resp.status_code}"
-    return (
-        status,
-        read_field(hm.served_by, resp.headers, body),
-        read_field(hm.fallback, resp.headers, body),
-        read_field(hm.fallback_reason, resp.headers, body),
-    )
-
-
-def _system(scenario: Scenario, served_by: str) -> str:
-    ext = scenario.stack.external
-    if ext is None:
-        return served_by
-    if served_by == ext.headers.ai_value:
-        return "ai"
-    if served_by == ext.headers.legacy_value:
-        return "legacy"
-    return served_by
+    return (status, served, "1" if fallback else "", reason)
 
 
 def _route(scenario: Scenario, gateway_url: str, toxi: ToxiproxyClient, target: str) -> _Result:
     """Disable ``target`` briefly; the same requests must then be answered differently."""
     probes = _probes(scenario, ROUTE_SAMPLE)
+    ext = scenario.stack.external
+    reader = FieldReader(ext.headers if ext else HeaderMap())
     timeout = min(ROUTE_TIMEOUT, scenario.load.request_timeout)
     headers = {PREFLIGHT_HEADER: "1"}
     with httpx.Client(
         base_url=gateway_url, timeout=timeout, trust_env=False, headers=headers
     ) as client:
-        before = [_answer(client, scenario, p) for p in probes]
+        before = [_answer(client, reader, p) for p in probes]
         # One probe per distinct answer first (each system the gateway chose), then the rest.
         first = {a: i for i, a in reversed(list(enumerate(before)))}
         order = sorted(first.values()) + [i for i in range(len(probes)) if i not in first.values()]
@@ -429,7 +409,7 @@ def _route(scenario: Scenario, gateway_url: str, toxi: ToxiproxyClient, target: 
         except FaultProxyError as err:
             return False, f"cannot disable proxy {target!r}: {err.message}", False
         try:
-            after = {i: _answer(client, scenario, probes[i]) for i in chosen}
+            after = {i: _answer(client, reader, probes[i]) for i in chosen}
         finally:
             try:
                 toxi.set_enabled(target, True)
@@ -449,7 +429,7 @@ def _route(scenario: Scenario, gateway_url: str, toxi: ToxiproxyClient, target: 
             ),
             False,
         )
-    seen = {_system(scenario, a[1]) for a in before}
+    seen = {a[1] for a in before}
     if target in ("legacy", "ai") and target not in seen and _known_systems(seen):
         # No answer came from the target's system (split sent nobody there, shadow keeps it
         # off the users' path, fallback uses legacy only on failure): nothing to see.
