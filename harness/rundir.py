@@ -61,8 +61,11 @@ __all__ = [
 ]
 
 #: 2: requests.csv gains legacy_latency_ms, ai_latency_ms (a gateway's per-attempt timings) and
-#: unmapped (gateway values no map knew); decisions.csv gains agree_score
-RECORDS_VERSION = 2
+#: unmapped (gateway values no map knew); decisions.csv gains agree_score.
+#: 3: requests.csv gains intended_ts (open-model arrivals) and a streamed LLM answer's figures
+#: (ttft_ms, itl_*_ms, tokens_*, retry_after_s, retries, model). A user class hands them to the
+#: recorder in the request's ``context["record"]`` (see :class:`harness.load.records.ClientRecorder`).
+RECORDS_VERSION = 3
 
 # --------------------------------------------------------------------------------------------
 # The record schema: one definition for the runner, the gateway, the synthetic generator and
@@ -89,6 +92,20 @@ REQUEST_FIELDS: tuple[str, ...] = (
     "legacy_latency_ms",  # legacy's own time from the attempts field, "" when not known
     "ai_latency_ms",  # the AI's own time from the attempts field (a fallback's too), ""
     "unmapped",  # gateway values no header map maps ("served_by=10.0.0.5:80; ..."), "" if none
+    # since RECORDS_VERSION 3 (open-model arrivals; streamed LLM answers)
+    "intended_ts",  # open model: the arrival's intended time (epoch s); "" in a closed model
+    "ttft_ms",  # streamed answer: time from sending to the first content delta, "" otherwise
+    "itl_p50_ms",  # streamed answer: inter-token latency percentiles of this request
+    "itl_p95_ms",
+    "itl_p99_ms",
+    "itl_n",  # how many inter-token gaps those percentiles were taken over (0 when none)
+    "tokens_in",  # prompt tokens (from the response's usage; "" when not known)
+    "tokens_out",  # completion tokens
+    "tokens_cached",  # cached prompt tokens (a part of tokens_in, never billed twice)
+    "tokens_source",  # usage | estimate | "" (estimate: counted by a tokenizer, labelled so)
+    "retry_after_s",  # a 429's Retry-After value in seconds, "" when none
+    "retries",  # how many times the user retried this request after a 429 (0 when none)
+    "model",  # the model that answered (the response's "model"), "" when not an LLM answer
 )
 
 #: Gateway decision records (``decisions.csv``): what the gateway decided and saw per request.
@@ -136,6 +153,17 @@ FIELD_DTYPES: dict[str, str] = {
     "legacy_cost": "float64",
     "ai_cost": "float64",
     "ai_share": "float64",
+    "intended_ts": "float64",
+    "ttft_ms": "float64",
+    "itl_p50_ms": "float64",
+    "itl_p95_ms": "float64",
+    "itl_p99_ms": "float64",
+    "tokens_in": "float64",
+    "tokens_out": "float64",
+    "tokens_cached": "float64",
+    "retry_after_s": "float64",
+    "itl_n": "int32",
+    "retries": "int32",
     "correct": "float64",
     "agree": "float64",
     "agree_score": "float64",
@@ -154,7 +182,7 @@ FIELD_DTYPES: dict[str, str] = {
         f: "category"
         for f in (
             "served_by", "fallback_reason", "route", "user_id", "endpoint", "error", "worker",
-            "pattern", "legacy_outcome", "ai_outcome", "unmapped",
+            "pattern", "legacy_outcome", "ai_outcome", "unmapped", "tokens_source", "model",
         )
     },
 }  # fmt: skip
@@ -182,6 +210,19 @@ class RequestRecord(TypedDict):
     legacy_latency_ms: float | None
     ai_latency_ms: float | None
     unmapped: str
+    intended_ts: float | None
+    ttft_ms: float | None
+    itl_p50_ms: float | None
+    itl_p95_ms: float | None
+    itl_p99_ms: float | None
+    itl_n: int
+    tokens_in: int | None
+    tokens_out: int | None
+    tokens_cached: int | None
+    tokens_source: str
+    retry_after_s: float | None
+    retries: int
+    model: str
 
 
 class DecisionRecord(TypedDict):

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.load.fieldmap import FieldReader, read_field
 from harness.rules import TriggerDef, ai_call_from_client
+from harness.rundir import REQUEST_FIELDS
 from harness.scenario import HeaderMap
 
 __all__ = [
@@ -199,6 +200,11 @@ def _parse_body(text: Callable[[], str | None] | None, response: Any) -> Any:
         return None
 
 
+#: Fields a user class may set through the request's ``context["record"]`` (a dict by field
+#: name): everything after the fields the recorder itself derives from the response.
+_EXTRA_FIELDS = frozenset(REQUEST_FIELDS[REQUEST_FIELDS.index("intended_ts") :])
+
+
 def describe_error(exception: BaseException) -> str:
     """The ``error`` field: exception class and message, bounded."""
     return f"{type(exception).__name__}: {exception}"[:300]
@@ -214,7 +220,12 @@ class ClientRecorder:
 
     ``ledger`` (the process's :class:`RequestLedger` unless given) learns of every event this
     recorder sees, so that a guarded session (:func:`guard_request`) knows its request was
-    reported; :attr:`started` is the independent count of requests the load started."""
+    reported; :attr:`started` is the independent count of requests the load started.
+
+    A user class that measures more than Locust does (an open-model arrival's intended time, a
+    streamed answer's time to first token, its usage) puts those figures in the request's
+    ``context["record"]``, keyed by :data:`~harness.rundir.REQUEST_FIELDS` names from
+    ``intended_ts`` on; other keys are ignored."""
 
     def __init__(
         self,
@@ -313,6 +324,10 @@ class ClientRecorder:
             "ai_latency_ms": ai_ms,
             "unmapped": unmapped,
         }
+        if context:
+            extra = context.get("record")
+            if extra:  # a user class's own figures (RECORDS_VERSION 3 fields), by field name
+                row.update({k: v for k, v in extra.items() if k in _EXTRA_FIELDS})
         self.sink(row)
         if self.live is not None:
             # the status too: an AI-served 502/503/504 (or no answer) is the AI unavailable

@@ -64,7 +64,10 @@ def _write_csv(
         fh.write((",".join(fields) + "\n").encode())
         for lo in range(0, n, _CHUNK):
             hi = min(n, lo + _CHUNK)
-            batch = pa.table({f: columns[f](lo, hi) for f in fields})
+            # a field the spec does not model (an LLM or open-model figure) is written empty
+            batch = pa.table(
+                {f: columns[f](lo, hi) if f in columns else pa.nulls(hi - lo) for f in fields}
+            )
             pacsv.write_csv(batch, fh, opts)
         if torn and n:
             fh.write(b"1764158400.123,12.5,20")  # a crash mid-row: no newline

@@ -191,4 +191,22 @@ def test_mapped_rows_carry_attempt_timings_and_unmapped() -> None:
     assert row["ai_latency_ms"] == pytest.approx(3.0)
     assert row["legacy_latency_ms"] == pytest.approx(11.0)
     assert row["unmapped"] == ""
-    assert set(row) == set(REQUEST_FIELDS)
+    # every field the recorder derives; a user class's own figures only when it gives them
+    derived = set(REQUEST_FIELDS[: REQUEST_FIELDS.index("intended_ts")])
+    assert set(row) == derived
+
+
+def test_a_user_class_own_figures_reach_the_row_by_field_name() -> None:
+    """``context["record"]`` carries what Locust does not measure (an open-model arrival's
+    intended time, a streamed answer's figures); keys that are no record field are dropped,
+    and a derived field cannot be overwritten through it."""
+    rows: list[dict[str, Any]] = []
+    rec = ClientRecorder(HeaderMap(), "local", rows.append)
+    figures = {"intended_ts": 1000.25, "ttft_ms": 41.5, "tokens_out": 17, "tokens_source": "usage"}
+    rec.on_locust_request(
+        "chat", 80.0, 10, response=None,
+        context={"record": {**figures, "nonsense": 1, "status": 999}}, start_time=1000.3,
+    )  # fmt: skip
+    (row,) = rows
+    assert {k: row[k] for k in figures} == figures
+    assert "nonsense" not in row and row["status"] == 0
