@@ -63,8 +63,8 @@ __all__ = [
 #: 2: requests.csv gains legacy_latency_ms, ai_latency_ms (a gateway's per-attempt timings) and
 #: unmapped (gateway values no map knew); decisions.csv gains agree_score.
 #: 3: requests.csv gains intended_ts (open-model arrivals) and a streamed LLM answer's figures
-#: (ttft_ms, itl_*_ms, tokens_*, retry_after_s, retries, model). A user class hands them to the
-#: recorder in the request's ``context["record"]`` (see :class:`harness.load.records.ClientRecorder`).
+#: (ttft_ms, itl_*_ms, tokens_*, retry_after_s, retries, model). A user class hands them to
+#: the recorder in the request's ``context["record"]`` (see ``ClientRecorder``).
 RECORDS_VERSION = 3
 
 # --------------------------------------------------------------------------------------------
