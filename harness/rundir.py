@@ -46,6 +46,7 @@ __all__ = [
     "RECORDS_VERSION",
     "REQUEST_FIELDS",
     "RUN_META_KEYS",
+    "SIDE_STREAMS",
     "DecisionRecord",
     "EventLog",
     "LoadRequested",
@@ -56,6 +57,7 @@ __all__ = [
     "RequestRecord",
     "RunDir",
     "RunMeta",
+    "SideWriters",
     "StackInfo",
     "new_run_dir",
 ]
@@ -137,6 +139,14 @@ DECISION_FIELDS: tuple[str, ...] = (
     "ai_share",  # configured AI share at that moment (split), else ""
     "kill_switch",  # 1 when the kill switch was on
 )
+
+#: Record streams beside ``requests.csv`` and ``decisions.csv``: stream name -> its fields. Each
+#: is written to ``<name>.csv`` in the run directory by :class:`SideWriters` (in the run's own
+#: process, or from what workers forward in ``dualsys_records``'s ``streams``). A load-side
+#: part that records something that is not one request a user saw (a shadow comparison made by
+#: the harness, an open-model arrival that could not be sent, a write's read-back) registers its
+#: stream here, with its fields' types in :data:`FIELD_DTYPES` when analysis reads them.
+SIDE_STREAMS: dict[str, tuple[str, ...]] = {}
 
 #: How every record field reads back (a field has one type in both files):
 #:
@@ -255,7 +265,10 @@ class DecisionRecord(TypedDict):
     kill_switch: int
 
 
-if set(FIELD_DTYPES) != {*REQUEST_FIELDS, *DECISION_FIELDS}:  # pragma: no cover - import check
+_RECORD_FIELDS = {*REQUEST_FIELDS, *DECISION_FIELDS}
+if (
+    not _RECORD_FIELDS <= set(FIELD_DTYPES) <= _RECORD_FIELDS.union(*SIDE_STREAMS.values())
+):  # pragma: no cover - import check
     raise RuntimeError("FIELD_DTYPES must give the type of every record field, and only those")
 if tuple(RequestRecord.__annotations__) != REQUEST_FIELDS or (
     tuple(DecisionRecord.__annotations__) != DECISION_FIELDS
@@ -419,6 +432,35 @@ class RecordWriter:
         if not self._fh.closed:
             self.flush()
             self._fh.close()
+
+
+class SideWriters:
+    """One :class:`RecordWriter` per side stream (:data:`SIDE_STREAMS`), opened on its first row
+    so that a run without the stream has no file for it."""
+
+    def __init__(self, run_path: Path) -> None:
+        self.run_path = run_path
+        self._writers: dict[str, RecordWriter] = {}
+
+    def write(self, stream: str, row: Mapping[str, Any]) -> None:
+        """Append one row to ``stream``. Raises ``KeyError`` for a stream nobody registered."""
+        w = self._writers.get(stream)
+        if w is None:
+            fields = SIDE_STREAMS[stream]
+            w = self._writers[stream] = RecordWriter(self.run_path / f"{stream}.csv", fields)
+        w.write(row)
+
+    def rows(self) -> dict[str, int]:
+        """Rows written per stream."""
+        return {name: w.rows for name, w in self._writers.items()}
+
+    def flush(self) -> None:
+        for w in self._writers.values():
+            w.flush()
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
 
 
 def _cell(value: Any) -> Any:

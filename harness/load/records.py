@@ -205,6 +205,43 @@ def _parse_body(text: Callable[[], str | None] | None, response: Any) -> Any:
 _EXTRA_FIELDS = frozenset(REQUEST_FIELDS[REQUEST_FIELDS.index("intended_ts") :])
 
 
+class SideRecords:
+    """Rows of the side streams (:data:`harness.rundir.SIDE_STREAMS`) a load process emits.
+
+    One per process (:data:`SIDE`). In the run's own process the session installs a sink that
+    writes them at once; in a worker they wait in :meth:`drain` for the next ``dualsys_records``
+    batch (``streams``), as request rows do. Greenlets of one process share it (no thread)."""
+
+    def __init__(self) -> None:
+        self._sink: Callable[[str, dict[str, Any]], None] | None = None
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+
+    def install(self, sink: Callable[[str, dict[str, Any]], None] | None) -> None:
+        """Write rows through ``sink`` from now (``None``: keep them for :meth:`drain`)."""
+        self._sink = sink
+
+    def emit(self, stream: str, row: dict[str, Any]) -> None:
+        """One row of ``stream``."""
+        if self._sink is not None:
+            self._sink(stream, row)
+        else:
+            self._pending.setdefault(stream, []).append(row)
+
+    @property
+    def pending(self) -> bool:
+        """Rows wait for the next batch."""
+        return bool(self._pending)
+
+    def drain(self) -> dict[str, list[dict[str, Any]]]:
+        """The rows kept since the last drain, per stream (and forget them)."""
+        out, self._pending = self._pending, {}
+        return out
+
+
+#: This process's side records.
+SIDE = SideRecords()
+
+
 def describe_error(exception: BaseException) -> str:
     """The ``error`` field: exception class and message, bounded."""
     return f"{type(exception).__name__}: {exception}"[:300]

@@ -24,7 +24,7 @@ import yaml
 from locust import User
 from locust.env import Environment
 
-from harness.load.records import ClientRecorder, RequestLedger
+from harness.load.records import SIDE, ClientRecorder, RequestLedger
 from harness.load.users import DualSystemUser, UserConfig, install_request_guard, load_locustfile
 from harness.scenario import HeaderMap, parse_scenario
 
@@ -80,6 +80,9 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
         rows = pending[:]
         del pending[: len(rows)]
         data = records_message(rows, final, ledger)
+        streams = SIDE.drain()
+        if streams:
+            data["streams"] = streams
         bad = DualSystemUser.drain_bad_rows()
         if bad:
             data["dataset_bad_rows"] = bad
@@ -90,7 +93,7 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
     def pump() -> None:
         while True:
             gevent.sleep(1.0)
-            if pending:
+            if pending or SIDE.pending:
                 send(False)
 
     def leave() -> None:

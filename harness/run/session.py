@@ -34,7 +34,7 @@ from typing import Any
 from harness.errors import HarnessError, ScenarioError
 from harness.load.admin import GatewayAdmin
 from harness.load.progress import Progress, Snapshot
-from harness.load.records import ClientRecorder, LiveWindow, StartedCounts
+from harness.load.records import SIDE, ClientRecorder, LiveWindow, StartedCounts
 from harness.load.rollback import RollbackGuard
 from harness.run.engine import EngineFactory, LoadEngine, LoadStats
 from harness.run.signals import StopSignals
@@ -44,6 +44,7 @@ from harness.rundir import (
     EventLog,
     RecordWriter,
     RunDir,
+    SideWriters,
     machine_info,
     new_run_dir,
 )
@@ -100,8 +101,11 @@ class _Intake:
     """What workers forward: records written and counted in the live window, each worker's
     count of requests started, and which workers sent their final batch."""
 
-    def __init__(self, writer: RecordWriter, live: LiveWindow, events: EventLog) -> None:
+    def __init__(
+        self, writer: RecordWriter, live: LiveWindow, events: EventLog, side: SideWriters
+    ) -> None:
         self.writer = writer
+        self.side = side
         self.live = live
         self.events = events
         self.bad_rows_logged = 0
@@ -113,6 +117,9 @@ class _Intake:
             self.writer.write(row)
             self.live.add_row(row)
         self.counts.add_message(node, data)
+        for stream, rows in (data.get("streams") or {}).items():
+            for row in rows:
+                self.side.write(stream, row)
         for bad in data.get("dataset_bad_rows", ()):
             # bad rows of a dataset, each with its line (capped per run: the rest are counted)
             if self.bad_rows_logged < MAX_BAD_ROW_EVENTS:
@@ -144,7 +151,9 @@ class RunSession:
         self.events = EventLog(self.run.events)
         self.writer = RecordWriter(self.run.requests, REQUEST_FIELDS)
         self.live = LiveWindow()
-        self.intake = _Intake(self.writer, self.live, self.events)
+        self.side = SideWriters(self.run.path)
+        self.intake = _Intake(self.writer, self.live, self.events, self.side)
+        SIDE.install(self.side.write)  # side rows of this process's users: written at once
         self.headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         self.recorder = ClientRecorder(self.headers, "local", self.writer.write, self.live)
         self.engine_factory = engine_factory
@@ -329,6 +338,7 @@ class RunSession:
             time.sleep(0.25)  # gevent's sleep in the load process (Locust patches time)
             elapsed = time.monotonic() - m0
             self.writer.flush()
+            self.side.flush()
             self.stack.check()
             engine.check()
             if self.timeline.error is not None:
@@ -384,13 +394,20 @@ class RunSession:
         load = ("load", self._stop_load)
         chaos = ("chaos", lambda: self._stop_chaos(reason))
         steps = [load, chaos] if reason == "completed" else [chaos, load]
-        steps += [("stack", self._stop_stack), ("records", self.writer.close)]
+        steps += [("stack", self._stop_stack), ("records", self._close_records)]
         for name, step in steps:
             try:
                 step()
             except Exception as err:  # keep going: the next step matters as much
                 log.error("shutdown step %s failed: %r", name, err)
                 self.events.log("warning", message=f"shutdown step {name} failed: {err!r}")
+
+    def _close_records(self) -> None:
+        SIDE.install(None)
+        try:
+            self.writer.close()
+        finally:
+            self.side.close()
 
     def _stop_load(self) -> None:
         if self.engine is None:
