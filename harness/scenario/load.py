@@ -150,6 +150,20 @@ class Step(_Model):
     users: PositiveInt
 
 
+class RateStage(_Model):
+    """From ``at`` on, arrivals come at ``rate`` per second (``arrival_stages`` shape). With
+    ``ramp: true`` the rate moves linearly from the previous stage's rate (at its ``at``) to
+    this one's, reaching it at this ``at``; otherwise it steps there."""
+
+    at: Offset
+    rate: Annotated[float, Field(ge=0)]
+    ramp: bool = False
+
+
+#: Shapes of the open model: arrivals at a rate, whether or not earlier requests answered.
+OPEN_SHAPES = ("arrival", "arrival_stages", "arrival_spike")
+
+
 class GatewayChange(_Model):
     """At ``at``, change gateway settings through its admin API (progressive rollout)."""
 
@@ -163,9 +177,18 @@ class LoadSpec(_Model):
     Shapes: ``constant`` (``users``), ``steps`` (``steps``), ``ramp`` (``start_users`` to
     ``users`` over the run), ``spike`` (``users``, then ``spike_users`` from ``spike_at`` for
     ``spike_for``), ``rate`` (``users`` paced to a total of ``rate`` requests/s: a closed model
-    with constant-throughput users)."""
+    with constant-throughput users).
 
-    shape: Literal["constant", "steps", "ramp", "spike", "rate"] = "constant"
+    Open-model shapes (:data:`OPEN_SHAPES`, :mod:`harness.load.arrivals`): requests arrive at a
+    rate whether or not earlier ones answered, up to ``max_in_flight`` at once (an arrival
+    that finds them all busy is dropped and counted): ``arrival`` (``rate`` per second),
+    ``arrival_stages`` (``rate_stages``: steps and ramps of rates), ``arrival_spike``
+    (``rate``, then ``spike_rate`` from ``spike_at`` for ``spike_for``). ``arrivals``:
+    ``poisson`` (exponential gaps, seeded) or ``even`` (evenly spaced)."""
+
+    shape: Literal[
+        "constant", "steps", "ramp", "spike", "rate", "arrival", "arrival_stages", "arrival_spike"
+    ] = "constant"
     users: PositiveInt = 10
     spawn_rate: Annotated[float, Field(gt=0)] = 50.0
     start_users: PositiveInt = 1
@@ -174,6 +197,19 @@ class LoadSpec(_Model):
     spike_for: Offset | None = None
     spike_users: PositiveInt | None = None
     rate: Annotated[float, Field(gt=0)] | None = None
+    rate_stages: list[RateStage] = []
+    """Rates of the ``arrival_stages`` shape (0 arrivals/s before the first stage)."""
+    spike_rate: Annotated[float, Field(gt=0)] | None = None
+    """The ``arrival_spike`` shape's rate during the spike."""
+    arrivals: Literal["poisson", "even"] = "poisson"
+    """Open model: Poisson arrivals (from the scenario's seed) or evenly spaced ones."""
+    max_in_flight: PositiveInt = 256
+    """Open model: requests in flight at most, over all load processes (memory and sockets
+    are finite); an arrival that finds them all busy is dropped (``dropped.csv``)."""
+    graded_latency: Literal["response", "service"] | None = None
+    """Which user latency the SLAs grade: ``response`` (from the intended arrival time: what
+    a user arriving then waited) or ``service`` (from sending). Default: ``response`` for the
+    open-model shapes, ``service`` for the closed ones (which have no intended time)."""
     wait_min: Duration = 0.0
     wait_max: Duration = 0.0
     population: PositiveInt = 1000
@@ -202,6 +238,27 @@ class LoadSpec(_Model):
             raise ValueError("shape 'spike' needs spike_at, spike_for and spike_users")
         if self.shape == "rate" and self.rate is None:
             raise ValueError("shape 'rate' needs 'rate' (requests per second)")
+        if self.shape in ("arrival", "arrival_spike") and self.rate is None:
+            raise ValueError(f"shape {self.shape!r} needs 'rate' (arrivals per second)")
+        if self.shape == "arrival_spike" and None in (
+            self.spike_at, self.spike_for, self.spike_rate
+        ):  # fmt: skip
+            raise ValueError("shape 'arrival_spike' needs spike_at, spike_for and spike_rate")
+        if self.shape == "arrival_stages":
+            if not self.rate_stages:
+                raise ValueError("shape 'arrival_stages' needs a non-empty 'rate_stages' list")
+            ats = [s.at for s in self.rate_stages]
+            if ats != sorted(ats) or len(set(ats)) != len(ats):
+                raise ValueError("rate_stages must be in increasing order of 'at'")
+            if self.rate_stages[0].ramp:
+                raise ValueError("the first of rate_stages cannot ramp (from what rate?)")
+            if not any(s.rate > 0 for s in self.rate_stages):
+                raise ValueError("rate_stages: at least one stage needs a rate above 0")
+        if self.graded_latency == "response" and not self.is_open:
+            raise ValueError(
+                "graded_latency 'response' needs an open-model shape (arrival, arrival_stages, "
+                "arrival_spike): a closed model has no intended arrival time"
+            )
         if self.wait_max < self.wait_min:
             raise ValueError("wait_max must be at least wait_min")
         problems: list[tuple[str, str]] = []
@@ -216,8 +273,31 @@ class LoadSpec(_Model):
             raise _problems(problems)
         return self
 
+    @property
+    def is_open(self) -> bool:
+        """An open-model shape (arrivals at a rate)."""
+        return self.shape in OPEN_SHAPES
+
+    def graded_latency_basis(self) -> Literal["response", "service"]:
+        """Which user latency the SLAs grade (``graded_latency``, or its default)."""
+        if self.graded_latency is not None:
+            return self.graded_latency
+        return "response" if self.is_open else "service"
+
+    def peak_rate(self) -> float | None:
+        """The highest arrival rate of an open-model shape (None for a closed one)."""
+        if self.shape == "arrival_stages":
+            return max(s.rate for s in self.rate_stages)
+        if self.shape == "arrival_spike":
+            return max(self.rate or 0.0, self.spike_rate or 0.0)
+        if self.shape == "arrival":
+            return self.rate
+        return None
+
     def peak_users(self) -> int:
-        """The most users this shape ever runs."""
+        """The most users this shape ever runs (an open model: one scheduler per process)."""
+        if self.is_open:
+            return 1
         if self.shape == "steps":
             return max(s.users for s in self.steps)
         if self.shape == "spike":
