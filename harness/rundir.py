@@ -146,7 +146,11 @@ DECISION_FIELDS: tuple[str, ...] = (
 #: part that records something that is not one request a user saw (a shadow comparison made by
 #: the harness, an open-model arrival that could not be sent, a write's read-back) registers its
 #: stream here, with its fields' types in :data:`FIELD_DTYPES` when analysis reads them.
-SIDE_STREAMS: dict[str, tuple[str, ...]] = {}
+SIDE_STREAMS: dict[str, tuple[str, ...]] = {
+    # open model: an arrival that found max_in_flight requests in flight, so was not sent
+    # (intended_ts: its intended time; worker: the load process; max_in_flight: its bound)
+    "dropped": ("intended_ts", "worker", "max_in_flight"),
+}
 
 #: How every record field reads back (a field has one type in both files):
 #:
@@ -173,6 +177,7 @@ FIELD_DTYPES: dict[str, str] = {
     "tokens_cached": "float64",
     "retry_after_s": "float64",
     "itl_n": "int32",
+    "max_in_flight": "int32",
     "retries": "int32",
     "correct": "float64",
     "agree": "float64",

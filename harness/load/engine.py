@@ -27,6 +27,7 @@ from harness.load.records import ClientRecorder, process_ledger
 from harness.load.shapes import make_shape
 from harness.load.users import (
     DualSystemUser,
+    OpenModelUser,
     UserConfig,
     install_request_guard,
     load_locustfile,
@@ -84,11 +85,16 @@ class LocustEngine:
     def start(self, host: str, should_stop: Callable[[], bool]) -> None:
         sc = self.scenario
         install_request_guard()  # every request started ends as one record (idempotent)
+        user_classes: list[type[locust.User]]
         if sc.load.locustfile:
             user_classes = load_locustfile(sc.load.locustfile)
         else:
             DualSystemUser.configure(UserConfig.from_scenario(sc))
-            user_classes = [DualSystemUser]
+            # Open model: one scheduler user per process sends the arrivals (a master spawns
+            # none itself; each worker configures its own share when the scenario comes).
+            if sc.load.is_open:
+                OpenModelUser.configure_open(sc.load, sc.seed, sc.duration)
+            user_classes = [OpenModelUser if sc.load.is_open else DualSystemUser]
         # The run stops the load at the end; the shape's own stop is a safety net only.
         shape = make_shape(sc.load, sc.duration, self.on_stage, stop_after=sc.duration + 15)
         env = Environment(

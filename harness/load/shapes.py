@@ -8,6 +8,12 @@ One class per shape, all built from ``scenario.load`` by :func:`make_shape`::
     spike     users, then spike_users from spike_at for spike_for
     rate      users paced to ``rate`` requests/s in total (closed model, constant throughput)
 
+and the open-model shapes (``arrival``, ``arrival_stages``, ``arrival_spike``:
+:class:`ArrivalShape`): one scheduler user per load process
+(:class:`~harness.load.users.OpenModelUser`) sends the arrivals of
+:mod:`harness.load.arrivals`; the shape keeps that one user per process running and marks a
+stage at each change of the arrival rate (``rate`` of a ramp: None).
+
 Every shape returns ``None`` a little after the end of the run (``stop_after``), which stops Locust
 by itself should the runner not have stopped it at the end: the runner stops the load at the end
 itself, and one stopper at a time keeps Locust's user shutdown clean. A shape calls
@@ -21,9 +27,10 @@ from collections.abc import Callable
 
 from locust import LoadTestShape
 
+from harness.load.arrivals import RateProfile, rate_profile
 from harness.scenario import LoadSpec
 
-__all__ = ["ScenarioShape", "make_shape"]
+__all__ = ["ArrivalShape", "ScenarioShape", "make_shape"]
 
 StageHook = Callable[[int, float | None], None]
 
@@ -99,7 +106,42 @@ class SpikeShape(ScenarioShape):
         return n if at <= t < at + dur else self.load.users
 
 
+class ArrivalShape(ScenarioShape):
+    """Open model: one scheduler user per load process (local: 1; a master: one per worker);
+    a stage at each segment of the rate profile, with its rate (None while it ramps)."""
+
+    def __init__(
+        self,
+        load: LoadSpec,
+        duration: float,
+        on_stage: StageHook | None = None,
+        stop_after: float | None = None,
+    ) -> None:
+        super().__init__(load, duration, on_stage, stop_after)
+        self.profile: RateProfile = rate_profile(load, duration)
+        self._last_stage: int | None = None
+
+    def users_at(self, t: float) -> int:
+        runner = getattr(self, "runner", None)
+        return max(1, int(getattr(runner, "worker_count", 0) or 0))
+
+    def tick(self) -> tuple[int, float] | None:
+        t = self.get_run_time()
+        if t >= self.stop_after:
+            return None
+        users = self.users_at(t)
+        stage, rate = self.profile.stage_at(t)
+        if t < self.duration and (stage, users) != (self._last_stage, self._last_users):
+            self._last_stage, self._last_users = stage, users
+            if self.on_stage is not None:
+                self.on_stage(users, rate)
+        return users, max(self.load.spawn_rate, float(users))
+
+
 _SHAPES: dict[str, type[ScenarioShape]] = {
+    "arrival": ArrivalShape,
+    "arrival_stages": ArrivalShape,
+    "arrival_spike": ArrivalShape,
     "constant": ConstantShape,
     "rate": ConstantShape,
     "steps": StepsShape,

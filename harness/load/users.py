@@ -31,11 +31,13 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
+from gevent.pool import Pool
 from locust import User, between, constant, constant_throughput, task
 from locust.clients import HttpSession
 from locust.clients import ResponseContextManager as HttpResponseContextManager
@@ -49,13 +51,22 @@ from locust.exception import (
     StopUser,
 )
 from locust.runners import LocalRunner, WorkerRunner
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from harness.errors import ScenarioError
+from harness.load.arrivals import ArrivalPlan, in_flight_share, rate_profile
 from harness.load.dataset import DatasetSource
 from harness.load.mix import RequestMix, UserConfig, make_source
-from harness.load.records import RequestLedger, guard_exit, guard_request, process_ledger
+from harness.load.records import SIDE, RequestLedger, guard_exit, guard_request, process_ledger
+from harness.scenario import LoadSpec
 
-__all__ = ["DualSystemUser", "UserConfig", "install_request_guard", "load_locustfile"]
+__all__ = [
+    "DualSystemUser",
+    "OpenModelUser",
+    "UserConfig",
+    "install_request_guard",
+    "load_locustfile",
+]
 
 #: Locust's control-flow exceptions: a task must let them through.
 _LOCUST_FLOW = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet)
@@ -171,11 +182,23 @@ class DualSystemUser(FastHttpUser):
 
     @task
     def send(self) -> None:
+        """One request of the mix (the closed model's task); the user stops when the dataset
+        is done."""
+        if not self.send_request():
+            raise StopUser
+
+    def send_request(self, record: dict[str, Any] | None = None) -> bool:
+        """Send the mix's next request: the one place a built-in user sends (closed and open
+        model alike), through the guarded client, recorded by the request listener. ``record``
+        goes to the recorder as ``context["record"]`` (e.g. ``{"intended_ts": t}``). False when
+        the dataset is done (nothing sent)."""
         request = self._mix.next_request()
         if request is None:
             type(self).data_done(self.environment)
-            raise StopUser
+            return False
         method, path, kwargs = request
+        if record:
+            kwargs["context"]["record"] = record
         try:
             self.client.request(method, path, **kwargs)
         except _LOCUST_FLOW:
@@ -184,6 +207,108 @@ class DualSystemUser(FastHttpUser):
             # The guard reported it as a failed request (class and message in the record);
             # letting it propagate would only log a traceback per failed request.
             pass
+        return True
+
+
+class OpenModelUser(DualSystemUser):
+    """The open model's scheduler: one per load process, whose one task sends each arrival of
+    the process's :class:`~harness.load.arrivals.ArrivalPlan` at its intended time in a
+    greenlet of its own, whether or not earlier requests answered, through
+    :meth:`DualSystemUser.send_request` with ``{"intended_ts": t}`` for the recorder.
+
+    At most ``in_flight`` requests are in flight (a gevent ``Pool``; the client's connection
+    pool allows as many): an arrival that finds them all busy is not sent but counted as
+    dropped (a ``dropped`` side-stream row with its intended time). When the run stops, the
+    scheduler stops sending and lets the requests in flight finish, as a closed user finishes
+    its current request."""
+
+    abstract = False
+    plan: ClassVar[ArrivalPlan | None] = None
+    in_flight: ClassVar[int] = 1
+    dropped: ClassVar[int] = 0
+    """Arrivals this process dropped so far."""
+    offered: ClassVar[int] = 0
+    """Arrivals this process sent so far."""
+
+    @classmethod
+    def configure_open(cls, load: LoadSpec, seed: int, duration: float, *, worker_index: int = 0,
+                       worker_count: int = 1) -> None:  # fmt: skip
+        """Set this process's arrivals: its share of the rate and of ``max_in_flight``
+        (call after :meth:`DualSystemUser.configure`)."""
+        cls.plan = ArrivalPlan(
+            rate_profile(load, duration), load.arrivals, seed, worker_index, worker_count
+        )
+        cls.in_flight = in_flight_share(load.max_in_flight, worker_index, worker_count)
+        cls.concurrency = cls.in_flight  # FastHttpSession's connection pool
+        cls.dropped = cls.offered = 0
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._pool = Pool(self.in_flight)
+        runner = environment.runner
+        self._node = (
+            "local"
+            if isinstance(runner, LocalRunner)
+            else str(getattr(runner, "client_id", "local"))
+        )
+
+    def schedule(self) -> None:
+        """The one task: send every arrival of the plan on time, then idle until the run
+        stops it."""
+        plan = type(self).plan
+        if plan is None:
+            raise RuntimeError("OpenModelUser.configure_open() was not called")
+        cls = type(self)
+        start = time.time()
+        for offset in plan.offsets():
+            intended = start + offset
+            while (left := intended - time.time()) > 0:
+                if self._stopping():
+                    return self._finish()
+                gevent.sleep(min(left, 0.1))
+            if self._stopping():
+                return self._finish()
+            if self._pool.full():
+                cls.dropped += 1
+                SIDE.emit(
+                    "dropped",
+                    {
+                        "intended_ts": intended,
+                        "worker": self._node,
+                        "max_in_flight": self.in_flight,
+                    },
+                )
+                continue
+            cls.offered += 1
+            self._pool.spawn(self._arrive, intended)
+        while not self._stopping():
+            gevent.sleep(0.1)
+        return self._finish()
+
+    def _arrive(self, intended: float) -> None:
+        try:
+            if not self.send_request({"intended_ts": intended}):
+                # the dataset is done: send_request told the runner; send no more
+                self._done = True
+        except _LOCUST_FLOW:
+            pass
+
+    def _stopping(self) -> bool:
+        return bool(self._state == LOCUST_STATE_STOPPING or getattr(self, "_done", False))
+
+    def _finish(self) -> None:
+        # the requests in flight finish (the runner kills them after stop_timeout)
+        self._pool.join()
+        if getattr(self, "_done", False):
+            raise StopUser
+
+    def on_stop(self) -> None:
+        """Killed (forced stop): the requests in flight go with the user (counted cancelled)."""
+        self._pool.kill(block=True, timeout=2.0)
+
+
+# Locust adds a base class's tasks to a subclass's: the scheduler must be the only one.
+OpenModelUser.tasks = [OpenModelUser.schedule]
 
 
 def load_locustfile(path: str) -> list[type[User]]:

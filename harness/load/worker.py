@@ -25,7 +25,13 @@ from locust import User
 from locust.env import Environment
 
 from harness.load.records import SIDE, ClientRecorder, RequestLedger
-from harness.load.users import DualSystemUser, UserConfig, install_request_guard, load_locustfile
+from harness.load.users import (
+    DualSystemUser,
+    OpenModelUser,
+    UserConfig,
+    install_request_guard,
+    load_locustfile,
+)
 from harness.scenario import HeaderMap, parse_scenario
 
 __all__ = ["records_message", "run_worker"]
@@ -49,7 +55,10 @@ def records_message(
 def run_worker(master_host: str, master_port: int, locustfile: str | None = None) -> int:
     """Connect to the master and work until it quits; returns the exit code."""
     ledger = install_request_guard()
-    classes: list[type[User]] = load_locustfile(locustfile) if locustfile else [DualSystemUser]
+    # Both built-in classes: the master spawns the one its scenario's shape needs, by name.
+    classes: list[type[User]] = (
+        load_locustfile(locustfile) if locustfile else [DualSystemUser, OpenModelUser]
+    )
     env = Environment(user_classes=classes)
     runner = env.create_worker_runner(master_host, master_port)
     pending: list[dict[str, Any]] = []
@@ -64,11 +73,16 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
         for cls in environment.user_classes:
             cls.host = msg.data["host"]
         if not locustfile:
+            index = int(msg.data.get("worker_index") or 0)
+            count = int(msg.data.get("worker_count") or 1)
             DualSystemUser.configure(
-                UserConfig.from_scenario(scenario),
-                worker_index=int(msg.data.get("worker_index") or 0),
-                worker_count=int(msg.data.get("worker_count") or 1),
+                UserConfig.from_scenario(scenario), worker_index=index, worker_count=count
             )
+            if scenario.load.is_open:  # this worker's share of the rate, its own stream
+                OpenModelUser.configure_open(
+                    scenario.load, scenario.seed, scenario.duration,
+                    worker_index=index, worker_count=count,
+                )  # fmt: skip
         headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink, ledger=ledger)]
 

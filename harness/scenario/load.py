@@ -254,6 +254,11 @@ class LoadSpec(_Model):
                 raise ValueError("the first of rate_stages cannot ramp (from what rate?)")
             if not any(s.rate > 0 for s in self.rate_stages):
                 raise ValueError("rate_stages: at least one stage needs a rate above 0")
+        if self.is_open and self.locustfile:
+            raise ValueError(
+                "an open-model shape sends the built-in request mix; a locustfile's users "
+                "run in a closed shape (constant, steps, ramp, spike, rate)"
+            )
         if self.graded_latency == "response" and not self.is_open:
             raise ValueError(
                 "graded_latency 'response' needs an open-model shape (arrival, arrival_stages, "
