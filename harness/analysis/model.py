@@ -684,6 +684,37 @@ class DataLoss(TypedDict):
 # --------------------------------------------------------------------------------------------
 
 
+class LatencyPair(TypedDict):
+    """One population's two latencies (ms): ``service`` from sending, ``response`` from the
+    intended arrival (what a user arriving then waited); each ``{p50, p95, p99}``."""
+
+    n: int
+    service: dict[str, float | None]
+    response: dict[str, float | None]
+
+
+class OpenModelFigures(TypedDict):
+    """``metrics.open_model`` (:mod:`harness.analysis.openmodel`): the load an open-model run
+    meant to offer against what it offered, and both latencies. Present for an open-model
+    shape, or when the client records carry intended arrival times."""
+
+    shape: str
+    arrivals: str  # poisson | even
+    max_in_flight: int
+    intended: float  # arrivals the shape's rates mean over the run (expected)
+    intended_rps: float | None
+    arrived: int  # arrivals that came: offered + dropped
+    offered: int  # arrivals sent (client records with an intended time)
+    offered_rps: float | None
+    dropped: int  # arrivals that found max_in_flight requests in flight (dropped.csv)
+    dropped_rate: float | None  # dropped / arrived
+    first_dropped: float | None  # offset (s) of the first dropped arrival
+    send_lag_ms: dict[str, float | None]  # sent - intended: p50, p99, max
+    self_limited: bool  # the generator could not offer the load (arrivals dropped)
+    graded_latency: str  # response | service: which user latency the SLAs grade
+    latency: dict[str, LatencyPair]  # user, and per system that served (legacy, ai)
+
+
 class Metrics(TypedDict):
     """``Analysis.metrics``: every figure of a run, JSON-ready (``summary.json["metrics"]``)."""
 
@@ -700,3 +731,4 @@ class Metrics(TypedDict):
     cost: CostFigures
     capacity: CapacityFigures
     data_loss: DataLoss
+    open_model: NotRequired[OpenModelFigures]  # open-model runs (harness.analysis.openmodel)

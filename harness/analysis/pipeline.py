@@ -13,6 +13,7 @@ from harness.analysis.data import Population, RunData, load_run, populations
 from harness.analysis.detection import Condition, RollingState, conditions, detection, rolling
 from harness.analysis.feature import feature_figures
 from harness.analysis.model import Metrics, PerSystem
+from harness.analysis.openmodel import open_model_figures
 from harness.analysis.rollout import rollout_figures
 from harness.analysis.routing import fallback_figures, split_figures
 from harness.analysis.systems import _num, fault_phases, summarise
@@ -85,6 +86,8 @@ def analyse(data: RunData) -> Analysis:
         "capacity": capacity_figures(data, user, conf),
         "data_loss": data_loss(data),
     }
+    if (open_model := open_model_figures(data, conf)) is not None:
+        metrics["open_model"] = open_model
     return Analysis(
         data=data,
         pops=pops,

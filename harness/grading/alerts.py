@@ -80,7 +80,58 @@ def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
     out.append(_cost_over_budget(a, judge))
     out.append(_disagreement_patterns(a, judge))
     out.append(_milestone(a, judge))
+    out.append(generator_limit_check(a, judge))
     return out
+
+
+GENERATOR_LIMIT_ID = "alert.info.load_generator_limited"
+
+
+def generator_limit_check(a: Analysis, judge: Judge) -> CheckResult:
+    """Open model: arrivals the load generator dropped (its ``max_in_flight`` was full), a
+    self-limitation finding like the load generator's CPU saturation: the generator could not
+    offer the load, so the result says less than it seems. Info: it never sets the verdict."""
+    name = "Load generator offered the whole load"
+    om = a.metrics.get("open_model")
+    if om is None:
+        return judge.skip(GENERATOR_LIMIT_ID, "alert", "info", name, "run", "not an open model")
+    dropped, arrived = om["dropped"], om["arrived"]
+    if not dropped:
+        return CheckResult(
+            id=GENERATOR_LIMIT_ID,
+            kind="alert",
+            severity="info",
+            name=name,
+            system="run",
+            status="pass",
+            value=0.0,
+            threshold=0.0,
+            op="<=",
+            unit="arrivals",
+            evidence=f"every one of {arrived} arrivals was sent "
+            f"(at most {om['max_in_flight']} in flight)",
+            samples=arrived,
+        )
+    first = om["first_dropped"]
+    return CheckResult(
+        id=GENERATOR_LIMIT_ID,
+        kind="alert",
+        severity="info",
+        name=name,
+        system="run",
+        status="fail",
+        value=float(dropped),
+        threshold=0.0,
+        op="<=",
+        unit="arrivals",
+        first_seen=first,
+        evidence=f"self-limited: the load generator dropped {dropped} of {arrived} arrivals "
+        f"({fmt_pct(om['dropped_rate'] or 0)}; first at {fmt_s(first or 0)}): "
+        f"{om['max_in_flight']} requests were in flight (load.max_in_flight), so the load "
+        "offered was below the plan and the results describe the generator's limit; raise "
+        "max_in_flight (or add workers)",
+        samples=arrived,
+    )
 
 
 def _agreement(a: Analysis, judge: Judge) -> CheckResult:

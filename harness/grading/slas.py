@@ -13,12 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness.analysis.model import RoutingFigures
+from harness.analysis.openmodel import response_times
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles
 from harness.grading.checks import INSUFFICIENT, Judge, fmt_pct, known
 from harness.grading.model import CheckResult
 
-__all__ = ["capacity_check", "rescue_note", "routing_check", "sla_checks"]
+__all__ = ["capacity_check", "graded_latency_checks", "rescue_note", "routing_check", "sla_checks"]
 
 _TITLES = {"user": "Users", "legacy": "Legacy", "ai": "AI"}
 
@@ -100,11 +101,61 @@ def sla_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
                 limit * 1000,
             )
             out.append(_with_note(c, note))
+    out = graded_latency_checks(a, judge, out)
     cap = capacity_check(a, judge)
     if cap is not None:
         out.append(cap)
     if a.data.scenario.stack.gateway.pattern == "feature":
         out.append(routing_check(a, judge))
+    return out
+
+
+def graded_latency_checks(
+    a: Analysis, judge: Judge, checks: list[CheckResult]
+) -> list[CheckResult]:
+    """Open model: the users' latency SLAs (``sla.user.p50/p95/p99``) on the latency the
+    scenario grades (``load.graded_latency``; default for an open-model shape: the response
+    time from the intended arrival, :mod:`harness.analysis.openmodel`). Each check's name says
+    which latency it graded, its evidence gives the other. Closed-model runs: unchanged."""
+    om = a.metrics.get("open_model")
+    if om is None:
+        return checks
+    spec = a.data.scenario.grading.slas.user
+    limits = {"sla.user.p50": (0.5, spec.p50_max), "sla.user.p95": (0.95, spec.p95_max)}
+    limits["sla.user.p99"] = (0.99, spec.p99_max)
+    response = om["graded_latency"] == "response" and a.pops["user"].source == "requests"
+    values = response_times(a.data) if response else None
+    out: list[CheckResult] = []
+    for c in checks:
+        q, limit = limits.get(c.id, (None, None))
+        if q is None or limit is None:
+            out.append(c)
+            continue
+        label = f"p{round(q * 100)}"
+        pair = om["latency"]["user"]
+        if values is None:
+            other = pair["response"].get(label)
+            c.name += " (service time, from sending)"
+            if other is not None:
+                c.evidence += f"; response time from the intended arrival {label} {other:.0f} ms"
+            out.append(c)
+            continue
+        est = quantiles(values, (q,), a.data.scenario.grading.confidence)[q]
+        name = f"Users {label} at most {limit * 1000:g} ms"
+        new = judge.quantile(
+            c.id,
+            "sla",
+            "sla",
+            f"{name} (response time, from the intended arrival)",
+            "user",
+            est,
+            int((~np.isnan(values)).sum()),
+            limit * 1000,
+        )
+        service = pair["service"].get(label)
+        if service is not None:
+            new.evidence += f"; service time (from sending) {label} {service:.0f} ms"
+        out.append(new)
     return out
 
 
