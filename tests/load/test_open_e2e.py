@@ -98,7 +98,9 @@ def test_the_master_records_every_workers_arrivals_sent_and_dropped(run: RunDir)
     assert not any("load_generator_limited" in r for r in graded.reasons)
     # summary.json's findings show it (as every output does: they list the same findings)
     summary = summary_document(build_view(run, graded))
-    assert any(f["id"] == "alert.info.load_generator_limited" for f in summary["report"]["findings"])
+    assert any(
+        f["id"] == "alert.info.load_generator_limited" for f in summary["report"]["findings"]
+    )
 
 
 def test_the_user_sla_grades_the_response_time_from_the_intended_arrival(
