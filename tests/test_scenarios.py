@@ -192,9 +192,9 @@ def legacy_failover_capacity(r: Result) -> None:
     assert r.verdict == "FAIL", r.summary["reasons"]
     cap = r.metrics["capacity"]
     stages = cap["stages"]
-    assert [s["users"] for s in stages] == [4, 8, 16, 32, 64]
+    assert [s["rate"] for s in stages] == [100, 200, 300, 400, 500]  # arrivals/s (open model)
     assert stages[0]["held_sla"] and not stages[-1]["held_sla"]
-    assert cap["knee"] is not None and cap["knee"]["users"] < 64
+    assert cap["knee"] is not None and cap["knee"]["rate"] < 500
     assert r.metrics["per_system"]["ai"].get("served", 0) == 0  # the AI was down throughout
 
 
