@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -137,8 +138,18 @@ def locust_child(mode: str, url: str, rate: float, seconds: float, users: int) -
     else:
         n = len([ts for ts, _ in sent if start <= ts < end])
         out = {"window_s": end - start, "rps": n / (end - start)}
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = use.ru_utime + use.ru_stime  # the whole child: start-up included
     print(json.dumps(out), flush=True)
     return 0
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -150,8 +161,10 @@ def _child(*args: str) -> dict[str, Any]:
     return result
 
 
-def _offers(url: str, rate: float, seconds: float) -> tuple[bool, dict[str, Any]]:
+def _offers(url: str, rate: float, seconds: float, server: int) -> tuple[bool, dict[str, Any]]:
+    before = _cpu(server)
     got = _child("open", url, str(rate), str(seconds), "0")
+    got["target_cpu_s"] = _cpu(server) - before
     expected = rate * got["window_s"]
     ok = got["dropped"] == 0 and got["sent_in_window"] >= 0.99 * expected
     got["offered_rps"] = got["sent_in_window"] / got["window_s"]
@@ -172,7 +185,7 @@ def ceiling(seconds: float, closed_users: int) -> dict[str, Any]:
         good, bad = 0.0, None
         rate = 250.0
         while bad is None and rate <= 16000:
-            ok, got = _offers(url, rate, seconds)
+            ok, got = _offers(url, rate, seconds, server.pid)
             trials.append({"rate": rate, "ok": ok, **got})
             print(f"  open {rate:7.0f}/s: {'offered' if ok else 'NOT offered'} {got}", flush=True)
             if ok:
@@ -183,12 +196,18 @@ def ceiling(seconds: float, closed_users: int) -> dict[str, Any]:
             if bad is None:
                 break
             mid = round((good + bad) / 2, -1)
-            ok, got = _offers(url, mid, seconds)
+            ok, got = _offers(url, mid, seconds, server.pid)
             trials.append({"rate": mid, "ok": ok, **got})
             print(f"  open {mid:7.0f}/s: {'offered' if ok else 'NOT offered'} {got}", flush=True)
             good, bad = (mid, bad) if ok else (good, mid)
+        before = _cpu(server.pid)
         closed = _child("closed", url, "0", str(seconds), str(closed_users))
-        print(f"  closed {closed_users} users, no wait: {closed['rps']:.0f} requests/s", flush=True)
+        closed["target_cpu_s"] = _cpu(server.pid) - before
+        print(
+            f"  closed {closed_users} users, no wait: {closed['rps']:.0f} requests/s "
+            f"(CPU s: Locust {closed['cpu_s']:.1f}, target {closed['target_cpu_s']:.1f})",
+            flush=True,
+        )
     finally:
         server.terminate()
         server.wait(5)
