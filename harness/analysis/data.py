@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,8 +43,10 @@ BoolArray = npt.NDArray[np.bool_]
 #: Columns of requests.csv read besides REQUEST_COLUMNS: an external gateway's per-attempt
 #: timings and its unmapped values (RECORDS_VERSION 2; an older file reads them as empty).
 MAP_COLUMNS = tuple(
-    c for c in ("legacy_latency_ms", "ai_latency_ms", "unmapped") if c not in REQUEST_COLUMNS
-)
+    c
+    for c in ("legacy_latency_ms", "ai_latency_ms", "unmapped", "intended_ts")
+    if c not in REQUEST_COLUMNS
+)  # intended_ts: an open-model arrival's intended time (RECORDS_VERSION 3)
 #: Backend outcomes that are not a call to that backend (harness.rules: one definition).
 NOT_CALLED = tuple(sorted(NOT_CALLED_OUTCOMES))
 #: HTTP statuses that mean "the system was not there", not "it answered wrongly".
@@ -101,6 +104,8 @@ class RunData:
     duration: float
     status: str
     faults: list[Fault]
+    #: the run directory it was read from (side streams such as ``dropped.csv`` are read there)
+    path: Path | None = None
 
     @property
     def has_requests(self) -> bool:
@@ -239,6 +244,7 @@ def load_run(run: RunDir) -> RunData:
         duration=duration,
         status=status,
         faults=_faults(scenario, events, t0, duration),
+        path=run.path,
     )
 
 

@@ -22,7 +22,6 @@ info finding (:func:`harness.grading.alerts.generator_limit_check`).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -49,44 +48,20 @@ class OpenRecords:
         self.dropped = dropped
 
 
-def _run_path(data: RunData) -> Path | None:
-    """The run directory ``data`` was read from: ``RunData.path`` when it has one, else the
-    ``run_start`` event's ``run_dir`` (written by the runner) when it is still there."""
-    path = getattr(data, "path", None)
-    if isinstance(path, Path | str) and Path(path).is_dir():
-        return Path(path)
-    for ev in data.events:
-        if ev.get("kind") == "run_start" and isinstance(ev.get("run_dir"), str):
-            p = Path(ev["run_dir"])
-            if (p / "requests.csv").is_file():
-                return p
-    return None
-
-
-_CACHE: dict[tuple[str, int, int], OpenRecords] = {}
-
-
 def open_records(data: RunData) -> OpenRecords:
-    """The open-model records of ``data``'s run (empty when it has none, or a reader cannot
-    find the run directory). Read once per run directory and file size."""
+    """The open-model records of ``data``'s run: each request's intended arrival (NaN in a
+    closed model, or in a file older than RECORDS_VERSION 3) and the dropped arrivals
+    (``dropped.csv`` beside the records; none when the run has no directory or no drops)."""
     n = len(data.requests)
-    empty = OpenRecords(np.full(n, np.nan), np.zeros(0))
-    path = _run_path(data)
-    if path is None or not (path / "requests.csv").is_file():
-        return empty
-    key = (str(path), (path / "requests.csv").stat().st_size, n)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    frame, _ = read_columns(path / "requests.csv", ("intended_ts",))
-    intended = frame["intended_ts"].to_numpy(dtype=np.float64)
-    if len(intended) != n:  # not the file data.requests came from: do not misalign
-        return empty
-    dropped, _ = read_columns(path / "dropped.csv", SIDE_STREAMS["dropped"])
-    out = OpenRecords(intended, dropped["intended_ts"].to_numpy(dtype=np.float64))
-    _CACHE.clear()
-    _CACHE[key] = out
-    return out
+    if "intended_ts" in data.requests:
+        intended = data.requests["intended_ts"].to_numpy(dtype=np.float64)
+    else:
+        intended = np.full(n, np.nan)
+    dropped = np.zeros(0)
+    if data.path is not None and (data.path / "dropped.csv").is_file():
+        frame, _ = read_columns(data.path / "dropped.csv", SIDE_STREAMS["dropped"])
+        dropped = frame["intended_ts"].to_numpy(dtype=np.float64)
+    return OpenRecords(intended, dropped)
 
 
 def response_times(data: RunData, records: OpenRecords | None = None) -> FloatArray:

@@ -450,6 +450,10 @@ class RunSession:
 def describe_load(sc: Scenario) -> str:
     """A sentence for the report saying which load model ran."""
     load = sc.load
+    if load.is_open:
+        from harness.load.arrivals import describe_open_load  # Locust-free
+
+        return describe_open_load(load)
     if load.shape == "rate":
         return (
             f"closed model: {load.users} users paced to {load.rate:g} requests/s in total "

@@ -109,7 +109,8 @@ def test_an_arrival_during_a_hang_is_sent_on_time_and_its_response_time_includes
     lag = np.array([r["ts"] - r["intended_ts"] for r in req])
     # sent at the intended time, also while the earlier requests hang (a closed user would
     # have waited for its answer)
-    assert np.all(lag > -0.002) and np.percentile(lag, 95) < 0.02 and lag.max() < 0.1, lag.max()
+    # (a stall of the loaded test machine may delay one send; a closed user would lag 1.5 s)
+    assert np.all(lag > -0.002) and np.percentile(lag, 95) < 0.02 and lag.max() < 0.5, lag.max()
     hang_start = target.first + target.hang_at
     hang_end = hang_start + target.hang_for
     during = [r for r in req if hang_start + 0.05 <= r["intended_ts"] < hang_end - 0.05]
