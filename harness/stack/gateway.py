@@ -14,6 +14,21 @@
             agree (0/1 at the threshold) and agree_score; a pair the comparator could not
             compare (a user function raised) has both empty and is counted (not_compared).
 
+Chat completions (:mod:`harness.stack.chat`): a body with ``messages`` instead of ``input`` is a
+user request too (input: its last user message; user id: ``user_id``, ``user`` or
+``metadata.user_id``; label: ``label`` or ``metadata.label``). With ``stream: true`` the answer
+passes through as it comes, piece by piece, never buffered::
+
+    AI ──head + first bytes (within fallback_timeout)──> gateway ──> user   (committed)
+       ──piece──> ──piece──> ... ──[DONE]──>                         each as it arrives
+    before the first byte: timeout, error, 429 (rate_limited) -> legacy answers (fallback)
+    after it: a cut, a reset or no data for backend_timeout -> the user's reply is cut
+              (the connection closes before the last chunk); the record keeps the status as
+              sent, ai_outcome error and fallback_reason stream_cut
+
+A 429 the user gets (no fallback: split, feature) keeps the backend's Retry-After and
+``x-ratelimit-*`` headers; every served reply passes the latter on.
+
 Other routes (:mod:`harness.stack.control`): ``GET /healthz``, ``GET /metrics``,
 ``GET /admin/settings``, ``POST /admin/settings`` (a partial change of the live settings),
 ``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST or PUT is a user request,
@@ -56,8 +71,9 @@ from harness.stack.asgi import (
     request_headers,
     send_bytes,
 )
-from harness.stack.backend import BackendClient, Call, call, make_client
+from harness.stack.backend import BackendClient, BackendError, Call, call, make_client
 from harness.stack.breaker import STATE_VALUE, CircuitBreaker
+from harness.stack.chat import SSE_CONTENT_TYPE, assemble_stream, chat_input
 from harness.stack.config import (
     ConfigError,
     CostConfig,
@@ -179,7 +195,15 @@ class Gateway:
         """Call backend ``system`` with ``ex``'s request; prices and counts the call."""
         headers = [("X-Request-Id", ex.request_id)]
         try:
-            c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+            c = await call(
+                self._clients[system],
+                system,
+                ex.path,
+                ex.body,
+                headers,
+                timeout,
+                stream=ex.stream and not shadow,
+            )
         except asyncio.CancelledError:
             if not shadow:  # the record says this call was abandoned, not that it was skipped
                 setattr(ex, system, Call(system, "dropped", detail="gateway stopped"))
@@ -230,10 +254,15 @@ class Gateway:
         except ValueError:
             data = None
         s = self.settings
-        valid = isinstance(data, dict) and isinstance(data.get("input"), str)
         fields: dict[str, Any] = data if isinstance(data, dict) else {}
-        user = fields.get("user_id")
-        label = fields.get("label")
+        text = fields.get("input")
+        if not isinstance(text, str) and "messages" in fields:
+            text = chat_input(fields)  # an OpenAI chat request
+        valid = isinstance(text, str)
+        meta = fields.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        user = fields.get("user_id", fields.get("user", meta.get("user_id")))
+        label = fields.get("label", meta.get("label"))
         ex = Exchange(
             request_id=rid,
             ts=ts,
@@ -241,18 +270,19 @@ class Gateway:
             body=body,
             path=path,
             user_id="" if user is None else str(user),
-            input=fields.get("input", "") if valid else "",
+            input=text if isinstance(text, str) else "",
             label=label if isinstance(label, str) and label else None,
             fields=fields,
             pattern=s.pattern,
             kill_switch=s.kill_switch,
             ai_share=s.ai_share,
+            stream=fields.get("stream") is True,
         )
         if not valid:
             ex.route = "invalid"
             reply = {
                 "error": "bad_request",
-                "detail": "expected a JSON object with a string 'input'",
+                "detail": "expected a JSON object with a string 'input' or a list 'messages'",
             }
             await self._reply(ex, send, 400, _json(reply))
             return
@@ -262,11 +292,16 @@ class Gateway:
             except Exception as err:  # a bug: answer 502 and record it rather than a bare 500
                 ex.served = None
                 ex.failed = Call("gateway", "error", detail=repr(err))
-            if ex.served is not None:
-                await self._reply(ex, send, ex.served.status, ex.served.body)
+            if ex.served is not None and ex.served.stream is not None:
+                await self._reply_stream(ex, send, ex.served)
+            elif ex.served is not None:
+                await self._reply(
+                    ex, send, ex.served.status, ex.served.body, _passed_on(ex.served, False)
+                )
             else:
                 status, reply = _failure(ex.failed)
-                await self._reply(ex, send, status, _json(reply))
+                extra = _passed_on(ex.failed, True) if status == 429 else []
+                await self._reply(ex, send, status, _json(reply), extra)
         except asyncio.CancelledError:
             # Forced stop (the server's grace period is over) before the user had the reply:
             # the request still gets its decision record, or grading would count it as lost.
@@ -291,8 +326,7 @@ class Gateway:
         else:
             await PATTERNS[ex.pattern].route(ex, self)
 
-    async def _reply(self, ex: Exchange, send: Send, status: int, body: bytes) -> None:
-        ex.status = status
+    def _decision_headers(self, ex: Exchange) -> list[tuple[bytes, bytes]]:
         # On an error X-Served-By names the system whose failure the user got (the record's
         # served_by stays empty: nobody answered), so a client alone can tell AI-path errors
         # from legacy ones, as split groups and live rollback triggers need.
@@ -303,9 +337,79 @@ class Gateway:
             ex.route,
             ex.request_id,
         )
-        headers = [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
+        return [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
+
+    async def _reply(
+        self,
+        ex: Exchange,
+        send: Send,
+        status: int,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        ex.status = status
+        headers = self._decision_headers(ex)
+        if extra:
+            headers += extra
         await send_bytes(send, status, body, headers)
         ex.replied = True
+        ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
+        self.metrics.user(ex)
+        if ex.shadow:
+            self._submit_shadow(ex)
+        else:
+            self._record(ex)
+
+    async def _reply_stream(self, ex: Exchange, send: Send, c: Call) -> None:
+        """Pass a streamed answer on piece by piece as it comes (the user has its head and
+        first bytes as soon as the gateway has them); judge it once it ended."""
+        stream = c.stream
+        assert stream is not None
+        ex.status = c.status
+        headers = [
+            (b"content-type", c.header(b"content-type") or SSE_CONTENT_TYPE),
+            (b"cache-control", b"no-cache"),
+            *self._decision_headers(ex),
+            *_passed_on(c, False),
+        ]
+        parts = [c.body]
+        cut = ""
+        try:
+            await send({"type": "http.response.start", "status": c.status, "headers": headers})
+            if c.body:
+                await send({"type": "http.response.body", "body": c.body, "more_body": True})
+            while True:
+                try:
+                    piece = await stream.next(self.spec.backend_timeout)
+                except BackendError as err:  # cut, reset, or silent for too long
+                    cut = str(err)
+                    break
+                if piece is None:
+                    break
+                parts.append(piece)
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        finally:
+            stream.close()
+        c.body = b"".join(parts)
+        c.stream = None
+        if not cut:
+            c.data = assemble_stream(c.body)
+            if c.data is None:
+                cut = "the stream ended without a whole chat stream (no [DONE])"
+            # the backend ended its body cleanly: so does the user's reply
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            ex.replied = True
+        # else: return with the response unfinished; the server closes the connection, and
+        # the user sees the stream cut as the gateway saw it
+        if cut:
+            c.outcome = "error"
+            c.detail = cut
+            if not ex.fallback:
+                ex.fallback_reason = "stream_cut"
+        else:
+            cost = price(c, self.prices)
+            if cost:
+                ex.costs[c.system] = ex.costs.get(c.system, 0.0) + cost
         ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
         self.metrics.user(ex)
         if ex.shadow:
@@ -387,12 +491,26 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+def _passed_on(c: Call | None, refused: bool) -> list[tuple[bytes, bytes]]:
+    """The backend's headers the user gets too: ``x-ratelimit-*`` always, ``Retry-After``
+    (and ``retry-after-ms``) on a refusal passed on as a 429."""
+    if c is None or not c.headers:
+        return []
+    return [
+        (k, v)
+        for k, v in c.headers
+        if k.startswith(b"x-ratelimit-") or (refused and k.startswith(b"retry-after"))
+    ]
+
+
 def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
     """The status and JSON body a user gets when nobody could answer (never a hang)."""
     if c is None:  # a pattern that neither served nor failed: a bug, said plainly
         return 502, {"error": "no_route", "detail": "no backend was called"}
     if c.outcome == "timeout":
         status, what = 504, "timeout"
+    elif c.status == 429:  # a quota: the user may come back when Retry-After says
+        status, what = 429, "rate_limited"
     elif c.status == 503:
         status, what = 503, "overloaded"
     elif c.outcome == "unreachable":
