@@ -14,20 +14,8 @@
             agree (0/1 at the threshold) and agree_score; a pair the comparator could not
             compare (a user function raised) has both empty and is counted (not_compared).
 
-Chat completions (:mod:`harness.stack.chat`): a body with ``messages`` instead of ``input`` is a
-user request too (input: its last user message; user id: ``user_id``, ``user`` or
-``metadata.user_id``; label: ``label`` or ``metadata.label``). With ``stream: true`` the answer
-passes through as it comes, piece by piece, never buffered::
-
-    AI ──head + first bytes (within fallback_timeout)──> gateway ──> user   (committed)
-       ──piece──> ──piece──> ... ──[DONE]──>                         each as it arrives
-    before the first byte: timeout, error, 429 (rate_limited) -> legacy answers (fallback)
-    after it: a cut, a reset or no data for backend_timeout -> the user's reply is cut
-              (the connection closes before the last chunk); the record keeps the status as
-              sent, ai_outcome error and fallback_reason stream_cut
-
-A 429 the user gets (no fallback: split, feature) keeps the backend's Retry-After and
-``x-ratelimit-*`` headers; every served reply passes the latter on.
+Chat completions (``messages`` instead of ``input``; ``stream: true`` passed through as it comes,
+fallback only before the first byte): :mod:`harness.stack.passthrough`.
 
 Other routes (:mod:`harness.stack.control`): ``GET /healthz``, ``GET /metrics``,
 ``GET /admin/settings``, ``POST /admin/settings`` (a partial change of the live settings),
@@ -71,9 +59,9 @@ from harness.stack.asgi import (
     request_headers,
     send_bytes,
 )
-from harness.stack.backend import BackendClient, BackendError, Call, call, make_client
+from harness.stack.backend import BackendClient, Call, call, make_client
 from harness.stack.breaker import STATE_VALUE, CircuitBreaker
-from harness.stack.chat import SSE_CONTENT_TYPE, assemble_stream, chat_input
+from harness.stack.chat import chat_input
 from harness.stack.config import (
     ConfigError,
     CostConfig,
@@ -86,6 +74,7 @@ from harness.stack.config import (
 from harness.stack.control import CONTROL_PATHS, control_router
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
 from harness.stack.metrics import GatewayMetrics
+from harness.stack.passthrough import passed_on, relay
 from harness.stack.patterns import PATTERNS
 from harness.stack.server import run_app
 
@@ -296,11 +285,11 @@ class Gateway:
                 await self._reply_stream(ex, send, ex.served)
             elif ex.served is not None:
                 await self._reply(
-                    ex, send, ex.served.status, ex.served.body, _passed_on(ex.served, False)
+                    ex, send, ex.served.status, ex.served.body, passed_on(ex.served, False)
                 )
             else:
                 status, reply = _failure(ex.failed)
-                extra = _passed_on(ex.failed, True) if status == 429 else []
+                extra = passed_on(ex.failed, True) if status == 429 else []
                 await self._reply(ex, send, status, _json(reply), extra)
         except asyncio.CancelledError:
             # Forced stop (the server's grace period is over) before the user had the reply:
@@ -361,61 +350,29 @@ class Gateway:
             self._record(ex)
 
     async def _reply_stream(self, ex: Exchange, send: Send, c: Call) -> None:
-        """Pass a streamed answer on piece by piece as it comes (the user has its head and
-        first bytes as soon as the gateway has them); judge it once it ended."""
-        stream = c.stream
-        assert stream is not None
+        """Pass a streamed answer on as it comes (:func:`relay`); judge it once it ended: a
+        cut after the first byte is the user's error (``stream_cut``), never a fallback."""
         ex.status = c.status
-        headers = [
-            (b"content-type", c.header(b"content-type") or SSE_CONTENT_TYPE),
-            (b"cache-control", b"no-cache"),
-            *self._decision_headers(ex),
-            *_passed_on(c, False),
-        ]
-        parts = [c.body]
-        cut = ""
+        cut = "gateway stopped"  # what a forced stop mid-stream leaves (the user's reply cut)
         try:
-            await send({"type": "http.response.start", "status": c.status, "headers": headers})
-            if c.body:
-                await send({"type": "http.response.body", "body": c.body, "more_body": True})
-            while True:
-                try:
-                    piece = await stream.next(self.spec.backend_timeout)
-                except BackendError as err:  # cut, reset, or silent for too long
-                    cut = str(err)
-                    break
-                if piece is None:
-                    break
-                parts.append(piece)
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            cut = await relay(send, c, self._decision_headers(ex), self.spec.backend_timeout)
         finally:
-            stream.close()
-        c.body = b"".join(parts)
-        c.stream = None
-        if not cut:
-            c.data = assemble_stream(c.body)
-            if c.data is None:
-                cut = "the stream ended without a whole chat stream (no [DONE])"
-            # the backend ended its body cleanly: so does the user's reply
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            ex.replied = True
-        # else: return with the response unfinished; the server closes the connection, and
-        # the user sees the stream cut as the gateway saw it
-        if cut:
-            c.outcome = "error"
-            c.detail = cut
-            if not ex.fallback:
-                ex.fallback_reason = "stream_cut"
-        else:
-            cost = price(c, self.prices)
-            if cost:
-                ex.costs[c.system] = ex.costs.get(c.system, 0.0) + cost
-        ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
-        self.metrics.user(ex)
-        if ex.shadow:
-            self._submit_shadow(ex)
-        else:
-            self._record(ex)
+            if cut:
+                c.outcome = "error"
+                c.detail = cut
+                if not ex.fallback:
+                    ex.fallback_reason = "stream_cut"
+            else:
+                cost = price(c, self.prices)
+                if cost:
+                    ex.costs[c.system] = ex.costs.get(c.system, 0.0) + cost
+            ex.replied = True  # as much as it will ever get: recorded here, once
+            ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
+            self.metrics.user(ex)
+            if ex.shadow:
+                self._submit_shadow(ex)
+            else:
+                self._record(ex)
 
     # ------------------------------------------------------------------ shadow queue
 
@@ -489,18 +446,6 @@ class Gateway:
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def _passed_on(c: Call | None, refused: bool) -> list[tuple[bytes, bytes]]:
-    """The backend's headers the user gets too: ``x-ratelimit-*`` always, ``Retry-After``
-    (and ``retry-after-ms``) on a refusal passed on as a 429."""
-    if c is None or not c.headers:
-        return []
-    return [
-        (k, v)
-        for k, v in c.headers
-        if k.startswith(b"x-ratelimit-") or (refused and k.startswith(b"retry-after"))
-    ]
 
 
 def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
