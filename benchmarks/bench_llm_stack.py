@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import time
@@ -54,8 +55,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def streams(url: str, requests: int, concurrency: int) -> tuple[list[float], list[float]]:
-    """(TTFTs, inter-token gaps) in ms of ``requests`` streams, ``concurrency`` at a time."""
+async def streams(
+    url: str, requests: int, concurrency: int, stagger: float
+) -> tuple[list[float], list[float]]:
+    """(TTFTs, inter-token gaps) in ms of ``requests`` streams, ``concurrency`` at a time
+    (the ``i``-th worker starts ``i * stagger`` seconds late)."""
     client = StreamClient(url)
     ttfts: list[float] = []
     gaps: list[float] = []
@@ -73,17 +77,20 @@ async def streams(url: str, requests: int, concurrency: int) -> tuple[list[float
                 times.append(time.perf_counter())
         if keep:
             ttfts.append((first - sent) * 1000.0)
-            gaps.extend((b - a) * 1000.0 for a, b in zip(times, times[1:], strict=False))
+            gaps.extend((b - a) * 1000.0 for a, b in itertools.pairwise(times))
 
-    async def worker() -> None:
+    async def worker(i: int) -> None:
         nonlocal left
+        # Spread the streams' starts over one token's time, as arrivals are in a real load
+        # (streams started at one instant would send every token at the same moments).
+        await asyncio.sleep(i * stagger)
         while left > 0:
             left -= 1
             await one(True)
 
     for _ in range(concurrency):  # warm the connections
         await one(False)
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
     await client.aclose()
     return ttfts, gaps
 
@@ -133,8 +140,9 @@ def main() -> int:
                 f"configured: TTFT {args.ttft_ms} ms, ITL {args.itl_ms} ms, {args.tokens} tokens;"
                 f" {args.requests} streams at concurrency {args.concurrency}"
             )
-            direct = asyncio.run(streams(ai_url, args.requests, args.concurrency))
-            via = asyncio.run(streams(gw_url, args.requests, args.concurrency))
+            stagger = itl / args.concurrency
+            direct = asyncio.run(streams(ai_url, args.requests, args.concurrency, stagger))
+            via = asyncio.run(streams(gw_url, args.requests, args.concurrency, stagger))
             report("AI directly", *direct, args.ttft_ms, args.itl_ms)
             report("through gateway", *via, args.ttft_ms, args.itl_ms)
             added = percentile(via[0], 0.5) - percentile(direct[0], 0.5)

@@ -160,7 +160,7 @@ def test_ttft_and_pace_follow_the_configured_values(serve: Any) -> None:
     ttft, gaps = _timed_stream(url)
     assert len(gaps) == 7
     # tolerances for a shared 2-core machine; the benchmark measures the real error
-    assert 0.080 <= ttft < 0.080 + 0.030
+    assert 0.080 - 0.002 <= ttft < 0.080 + 0.030
     for gap in gaps:
         assert 0.025 - 0.010 < gap < 0.025 + 0.015
     assert 7 * 0.025 - 0.005 < sum(gaps) < 7 * 0.025 + 0.030
