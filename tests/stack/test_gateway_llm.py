@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from harness.faults import FaultProxyServer, ToxiproxyClient
 from harness.scenario import GatewaySpec, ServiceSpec
 from harness.stack.asgi import Receive, Scope, Send, read_body
-from harness.stack.backend import StreamClient
+from harness.stack.backend import make_client
 from harness.stack.config import CostConfig
 from harness.stack.gateway import Gateway
 from harness.stack.services import DemoService
@@ -83,6 +84,7 @@ class Rig:
         gateway: dict[str, Any],
         legacy: ServiceSpec,
         proxy: ToxiproxyClient | None = None,
+        client: str = "stream",
     ) -> None:
         self.ai = Scripted(DemoService("ai", ai))
         self.legacy = DemoService("legacy", legacy)
@@ -96,8 +98,8 @@ class Rig:
         prices = {"ai": CostConfig(price_per_1k_tokens=2.0), "legacy": CostConfig(per_request=0.5)}
         self.gateway = Gateway(
             GatewaySpec.model_validate(gateway),
-            StreamClient(self._servers[1].url),
-            StreamClient(ai_url),
+            make_client(client, self._servers[1].url),
+            make_client(client, ai_url),
             prices=prices,
             shadow_workers=2,
         )
@@ -141,8 +143,9 @@ def rig() -> Iterator[Any]:
         gateway: dict[str, Any] | None = None,
         legacy: ServiceSpec | None = None,
         proxy: ToxiproxyClient | None = None,
+        client: str = "stream",
     ) -> Rig:
-        r = Rig(ai, gateway or {"pattern": "fallback"}, legacy or llm(), proxy)
+        r = Rig(ai, gateway or {"pattern": "fallback"}, legacy or llm(), proxy, client)
         rigs.append(r)
         return r
 
@@ -164,14 +167,16 @@ def stream_times(url: str, **extra: Any) -> tuple[httpx.Response, list[tuple[flo
     return r, lines
 
 
-def test_stream_passes_through_as_it_comes(rig: Any) -> None:
+@pytest.mark.parametrize("client", ["stream", "httpx"])
+def test_stream_passes_through_as_it_comes(rig: Any, client: str) -> None:
     # 6 tokens: the first at 50 ms, then one every 100 ms: the AI finishes at ~550 ms
     r = rig(
         llm(
             ttft={"p50": "50ms", "p99": "50ms"},
             itl={"p50": "100ms", "p99": "100ms"},
             output_tokens={"p50": 6, "p99": 6},
-        )
+        ),
+        client=client,
     )
     stream_times(r.url)  # warm the connections
     reply, lines = stream_times(r.url, stream_options={"include_usage": True})
@@ -221,8 +226,9 @@ def test_fallback_before_the_first_byte_when_the_ai_hangs(rig: Any) -> None:
     assert rec["legacy_outcome"] == "ok"
 
 
-def test_a_cut_after_the_first_byte_is_the_users_error(rig: Any) -> None:
-    r = rig(llm(stream_cut_rate=1.0, output_tokens={"p50": 10, "p99": 10}))
+@pytest.mark.parametrize("client", ["stream", "httpx"])
+def test_a_cut_after_the_first_byte_is_the_users_error(rig: Any, client: str) -> None:
+    r = rig(llm(stream_cut_rate=1.0, output_tokens={"p50": 10, "p99": 10}), client=client)
     received = b""
     with (
         pytest.raises(httpx.RemoteProtocolError),
@@ -359,3 +365,36 @@ def test_a_limit_data_toxic_cuts_the_stream_after_the_first_byte(rig: Any, toxip
         "error",
         "stream_cut",
     )
+
+
+def test_shadow_compares_a_streamed_answer_with_the_ais(rig: Any) -> None:
+    # legacy streams to the user; the AI's shadow call reads its stream whole, assembled for
+    # the comparison (both demo services give the same label: agreement 1 by default)
+    r = rig(llm(), {"pattern": "shadow", "shadow_sample": 1.0})
+    reply, lines = stream_times(r.url)
+    assert reply.headers["x-served-by"] == "legacy"
+    assert lines[-1][1] == "data: [DONE]"
+    rec = r.record()
+    assert rec["shadow"] == 1
+    assert rec["ai_outcome"] == "ok"
+    assert rec["legacy_outcome"] == "ok"
+    assert rec["agree"] is not None
+
+
+def test_the_openai_client_streams_through_the_gateway(rig: Any) -> None:
+    r = rig(llm(), {"pattern": "fallback"})
+    client = openai.OpenAI(
+        base_url=r.url.removesuffix("/chat/completions"), api_key="unused", max_retries=0
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="demo-llm",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 8
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert json.loads(text)["label"] == r.ai.service.answer(MESSAGES[0]["content"])
+    client.close()
