@@ -52,6 +52,7 @@ from urllib.parse import parse_qsl
 from harness.compare import Comparator, ExactComparator
 from harness.rundir import DECISION_FIELDS, RecordWriter
 from harness.stack.asgi import (
+    Departure,
     Receive,
     Scope,
     Send,
@@ -74,7 +75,7 @@ from harness.stack.config import (
 from harness.stack.control import CONTROL_PATHS, control_router
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
 from harness.stack.metrics import GatewayMetrics
-from harness.stack.passthrough import passed_on, relay
+from harness.stack.passthrough import USER_LEFT, passed_on, relay
 from harness.stack.patterns import PATTERNS
 from harness.stack.server import run_app
 
@@ -282,7 +283,7 @@ class Gateway:
                 ex.served = None
                 ex.failed = Call("gateway", "error", detail=repr(err))
             if ex.served is not None and ex.served.stream is not None:
-                await self._reply_stream(ex, send, ex.served)
+                await self._reply_stream(ex, receive, send, ex.served)
             elif ex.served is not None:
                 await self._reply(
                     ex, send, ex.served.status, ex.served.body, passed_on(ex.served, False)
@@ -349,15 +350,20 @@ class Gateway:
         else:
             self._record(ex)
 
-    async def _reply_stream(self, ex: Exchange, send: Send, c: Call) -> None:
+    async def _reply_stream(self, ex: Exchange, receive: Receive, send: Send, c: Call) -> None:
         """Pass a streamed answer on as it comes (:func:`relay`); judge it once it ended: a
-        cut after the first byte is the user's error (``stream_cut``), never a fallback."""
+        cut after the first byte is the user's error (``stream_cut``), never a fallback; a
+        user who left ends it (``user_closed``: the AI is not to blame)."""
         ex.status = c.status
         cut = "gateway stopped"  # what a forced stop mid-stream leaves (the user's reply cut)
+        user = Departure(receive)
         try:
-            cut = await relay(send, c, self._decision_headers(ex), self.spec.backend_timeout)
+            cut = await relay(send, c, self._decision_headers(ex), self.spec.backend_timeout, user)
         finally:
-            if cut:
+            user.close()
+            if cut == USER_LEFT:
+                ex.fallback_reason = ex.fallback_reason or "user_closed"
+            elif cut:
                 c.outcome = "error"
                 c.detail = cut
                 if not ex.fallback:

@@ -43,10 +43,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from harness.stack.answers import realistic_answer
-from harness.stack.asgi import Receive, Scope, Send, read_body, send_bytes
+from harness.stack.asgi import Departure, Receive, Scope, Send, read_body, send_bytes
 from harness.stack.chat import CHAT_PATH, MODELS_PATH, SSE_CONTENT_TYPE, chat_input, prompt_tokens
 from harness.stack.config import LlmConfig
 from harness.stack.latency import LatencyModel
@@ -223,7 +222,7 @@ class ChatCompletions:
             return
         # A client that goes away (a gateway that fell back, a user that gave up) ends the
         # generation: its slot is free at once, as a real server's batch slot would be.
-        gone = _Departure(receive)
+        gone = Departure(receive)
         try:
             queued = slots.locked()
             self.waiting += 1
@@ -326,7 +325,7 @@ class ChatCompletions:
         include_usage: bool,
         headers: list[tuple[bytes, bytes]],
         send: Send,
-        gone: _Departure,
+        gone: Departure,
         start: float,
     ) -> None:
         label = self._answer(text)
@@ -448,37 +447,13 @@ class ChatCompletions:
         await send({"type": "http.response.body", "body": end + _DONE, "more_body": False})
 
 
-class _Departure:
-    """Watches ``receive`` for the client's ``http.disconnect`` (a request message that
-    arrives instead is ignored and the watch goes on)."""
-
-    def __init__(self, receive: Receive) -> None:
-        self._receive = receive
-        self.future: asyncio.Future[Any] = asyncio.ensure_future(receive())
-
-    @property
-    def gone(self) -> bool:
-        """Has the client disconnected?"""
-        f = self.future
-        if not f.done():
-            return False
-        if f.cancelled() or f.exception() is not None or f.result()["type"] == "http.disconnect":
-            return True
-        self.future = asyncio.ensure_future(self._receive())
-        return False
-
-    def close(self) -> None:
-        """Stop watching."""
-        self.future.cancel()
-
-
 #: How early a wait aims: asyncio rounds epoll timeouts up to whole milliseconds, so a timer
 #: fires 0-1 ms late (plus the loop's own latency); aiming half a millisecond early centres
 #: the error on zero (benchmarks/bench_llm_stack.py measures it).
 _AIM_EARLY = 0.0005
 
 
-async def _until(loop: asyncio.AbstractEventLoop, due: float, client: _Departure) -> bool:
+async def _until(loop: asyncio.AbstractEventLoop, due: float, client: Departure) -> bool:
     """Wait until the loop's clock reaches ``due`` (aiming :data:`_AIM_EARLY` before it);
     False when the client went away first."""
     due -= _AIM_EARLY

@@ -20,11 +20,14 @@ A 429 the user gets (no fallback: split, feature) keeps the backend's Retry-Afte
 
 from __future__ import annotations
 
-from harness.stack.asgi import Send
+from harness.stack.asgi import Departure, Send
 from harness.stack.backend import BackendError, Call
 from harness.stack.chat import SSE_CONTENT_TYPE, assemble_stream
 
-__all__ = ["passed_on", "relay"]
+__all__ = ["USER_LEFT", "passed_on", "relay"]
+
+#: What :func:`relay` returns when the user closed the connection before the stream ended.
+USER_LEFT = "the user closed the connection"
 
 
 def passed_on(c: Call | None, refused: bool) -> list[tuple[bytes, bytes]]:
@@ -40,7 +43,11 @@ def passed_on(c: Call | None, refused: bool) -> list[tuple[bytes, bytes]]:
 
 
 async def relay(
-    send: Send, c: Call, headers: list[tuple[bytes, bytes]], idle_timeout: float
+    send: Send,
+    c: Call,
+    headers: list[tuple[bytes, bytes]],
+    idle_timeout: float,
+    user: Departure | None = None,
 ) -> str:
     """Send call ``c``'s streamed reply to the user piece by piece as it comes (its status,
     its content type, ``headers`` and the ``x-ratelimit-*`` ones first, with the bytes that
@@ -49,7 +56,9 @@ async def relay(
 
     A stream that breaks (a reset, a cut, nothing for ``idle_timeout`` s) leaves the user's
     reply unfinished: the server closes the connection, as the backend's did. One whose
-    framing ended cleanly ends the user's reply cleanly too, whatever it held."""
+    framing ended cleanly ends the user's reply cleanly too, whatever it held. A user who
+    leaves (``user`` saw the disconnect) ends the relay at the next piece with
+    :data:`USER_LEFT`: the backend's connection is closed, so it stops generating."""
     stream = c.stream
     assert stream is not None
     start = [
@@ -72,6 +81,8 @@ async def relay(
                 break
             if piece is None:
                 break
+            if user is not None and user.gone:
+                return USER_LEFT  # (finally: the stream's connection is aborted)
             parts.append(piece)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         if not cut:

@@ -398,3 +398,20 @@ def test_the_openai_client_streams_through_the_gateway(rig: Any) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert json.loads(text)["label"] == r.ai.service.answer(MESSAGES[0]["content"])
     client.close()
+
+
+def test_a_user_who_leaves_mid_stream_stops_the_ai(rig: Any) -> None:
+    # 40 tokens 50 ms apart: 2 s of generation unless the gateway lets the AI go
+    r = rig(
+        llm(
+            itl={"p50": "50ms", "p99": "50ms"},
+            output_tokens={"p50": 40, "p99": 40},
+        )
+    )
+    with httpx.stream("POST", r.url, json={"messages": MESSAGES, "stream": True}) as reply:
+        next(reply.iter_raw())
+        assert r.ai.service.llm.in_flight == 1
+    # leaving the block closed the user's connection
+    wait_until(lambda: r.ai.service.llm.in_flight == 0, 1.0, what="the AI to stop generating")
+    rec = r.record()
+    assert (rec["ai_outcome"], rec["fallback_reason"], rec["status"]) == ("ok", "user_closed", 200)
