@@ -75,7 +75,7 @@ from harness.stack.config import (
 from harness.stack.control import CONTROL_PATHS, control_router
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
 from harness.stack.metrics import GatewayMetrics
-from harness.stack.passthrough import USER_LEFT, passed_on, relay
+from harness.stack.passthrough import USER_LEFT, failure_reply, passed_on, relay
 from harness.stack.patterns import PATTERNS
 from harness.stack.server import run_app
 
@@ -289,7 +289,7 @@ class Gateway:
                     ex, send, ex.served.status, ex.served.body, passed_on(ex.served, False)
                 )
             else:
-                status, reply = _failure(ex.failed)
+                status, reply = failure_reply(ex.failed)
                 extra = passed_on(ex.failed, True) if status == 429 else []
                 await self._reply(ex, send, status, _json(reply), extra)
         except asyncio.CancelledError:
@@ -452,23 +452,6 @@ class Gateway:
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body a user gets when nobody could answer (never a hang)."""
-    if c is None:  # a pattern that neither served nor failed: a bug, said plainly
-        return 502, {"error": "no_route", "detail": "no backend was called"}
-    if c.outcome == "timeout":
-        status, what = 504, "timeout"
-    elif c.status == 429:  # a quota: the user may come back when Retry-After says
-        status, what = 429, "rate_limited"
-    elif c.status == 503:
-        status, what = 503, "overloaded"
-    elif c.outcome == "unreachable":
-        status, what = 502, "unreachable"
-    else:
-        status, what = 502, "error"
-    return status, {"error": f"{c.system}_{what}", "detail": c.detail, "system": c.system}
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A streamed answer on its way through the gateway, and the backend headers users get too.
+"""A streamed answer on its way through the gateway, the backend headers users get too, and
+the reply a user gets when nobody answered.
 
 A chat completion request (:mod:`harness.stack.chat`): a body with ``messages`` instead of
 ``input`` is a user request too (input: its last user message; user id: ``user_id``, ``user``
@@ -20,11 +21,13 @@ A 429 the user gets (no fallback: split, feature) keeps the backend's Retry-Afte
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.stack.asgi import Departure, Send
 from harness.stack.backend import BackendError, Call
 from harness.stack.chat import SSE_CONTENT_TYPE, assemble_stream
 
-__all__ = ["USER_LEFT", "passed_on", "relay"]
+__all__ = ["USER_LEFT", "failure_reply", "passed_on", "relay"]
 
 #: What :func:`relay` returns when the user closed the connection before the stream ended.
 USER_LEFT = "the user closed the connection"
@@ -96,3 +99,20 @@ async def relay(
         if c.data is None:
             cut = "the stream ended without a whole chat stream (no [DONE])"
     return cut
+
+
+def failure_reply(c: Call | None) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body a user gets when nobody could answer (never a hang)."""
+    if c is None:  # a pattern that neither served nor failed: a bug, said plainly
+        return 502, {"error": "no_route", "detail": "no backend was called"}
+    if c.outcome == "timeout":
+        status, what = 504, "timeout"
+    elif c.status == 429:  # a quota: the user may come back when Retry-After says
+        status, what = 429, "rate_limited"
+    elif c.status == 503:
+        status, what = 503, "overloaded"
+    elif c.outcome == "unreachable":
+        status, what = 502, "unreachable"
+    else:
+        status, what = 502, "error"
+    return status, {"error": f"{c.system}_{what}", "detail": c.detail, "system": c.system}
