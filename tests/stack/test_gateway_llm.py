@@ -188,8 +188,8 @@ def test_stream_passes_through_as_it_comes(rig: Any, client: str) -> None:
     assert content[0] < 0.2  # the first token reached the user long before the AI finished
     assert lines[-1][1] == "data: [DONE]"
     assert lines[-1][0] > 0.5
-    for a, b in itertools.pairwise(content):
-        assert 0.06 < b - a < 0.16  # each piece as it came, never held back
+    gaps = sorted(b - a for a, b in itertools.pairwise(content))
+    assert 0.07 < gaps[len(gaps) // 2] < 0.13  # each piece as it came, never held back
     rec = r.record(2)
     assert rec["served_by"] == "ai"
     assert rec["ai_outcome"] == "ok"
@@ -315,22 +315,23 @@ PACED = {
 
 def test_a_latency_toxic_delays_every_chunk_of_a_stream(rig: Any, toxiproxy: Any) -> None:
     r = rig(llm(**PACED), {"pattern": "fallback", "fallback_timeout": "2s"}, proxy=toxiproxy)
-    stream_times(r.url)  # warm the pooled connection through the proxy
-    _, before = stream_times(r.url)
-    toxiproxy.add_toxic(
-        "ai", {"type": "latency", "stream": "downstream", "attributes": {"latency": 150}}
-    )
-    reply, after = stream_times(r.url)
-    assert reply.headers["x-served-by"] == "ai"  # 200 ms is within the fallback timeout
 
     def content(lines: list[tuple[float, str]]) -> list[float]:
         return [t for t, line in lines if '"delta":{"content":' in line]
 
-    first_before, first_after = content(before)[0], content(after)[0]
-    assert 0.14 < first_after - first_before < 0.25  # the first token 150 ms later
-    for a, b in itertools.pairwise(content(after)):
-        assert 0.03 < b - a < 0.10  # every later chunk delayed alike: the pace is kept
-    assert after[-1][1] == "data: [DONE]"
+    # the least of 3 (a busy machine only ever adds delay), after a warm-up
+    stream_times(r.url)
+    before = min(content(stream_times(r.url)[1])[0] for _ in range(3))
+    toxiproxy.add_toxic(
+        "ai", {"type": "latency", "stream": "downstream", "attributes": {"latency": 150}}
+    )
+    runs = [stream_times(r.url) for _ in range(3)]
+    assert all(reply.headers["x-served-by"] == "ai" for reply, _ in runs)  # within 2 s
+    after = min(content(lines)[0] for _, lines in runs)
+    assert 0.14 < after - before < 0.25  # the first token 150 ms later
+    gaps = sorted(b - a for _, lines in runs for a, b in itertools.pairwise(content(lines)))
+    assert 0.05 < gaps[len(gaps) // 2] < 0.08  # every later chunk delayed alike: pace kept
+    assert all(lines[-1][1] == "data: [DONE]" for _, lines in runs)
 
 
 def test_a_latency_toxic_past_the_fallback_timeout_falls_back(rig: Any, toxiproxy: Any) -> None:

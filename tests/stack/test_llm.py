@@ -157,13 +157,17 @@ def test_ttft_and_pace_follow_the_configured_values(serve: Any) -> None:
         )
     )
     _timed_stream(url)  # a first connection warms the path
-    ttft, gaps = _timed_stream(url)
-    assert len(gaps) == 7
-    # tolerances for a shared 2-core machine; the benchmark measures the real error
-    assert 0.080 - 0.002 <= ttft < 0.080 + 0.030
-    for gap in gaps:
-        assert 0.025 - 0.010 < gap < 0.025 + 0.015
-    assert 7 * 0.025 - 0.005 < sum(gaps) < 7 * 0.025 + 0.030
+    runs = [_timed_stream(url) for _ in range(3)]
+    assert all(len(gaps) == 7 for _, gaps in runs)
+    # tolerances for a shared 2-core machine (a busy one only adds delay: the least TTFT and
+    # the median gap); the benchmark measures the real error
+    ttft = min(t for t, _ in runs)
+    assert 0.080 - 0.002 <= ttft < 0.080 + 0.015
+    gaps = sorted(g for _, run in runs for g in run)
+    assert 0.025 - 0.003 < gaps[len(gaps) // 2] < 0.025 + 0.005
+    # tokens are scheduled from the request's arrival: the last one lands at ttft + 7 x itl
+    last = min(t + sum(run) for t, run in runs)
+    assert 0.080 + 7 * 0.025 - 0.003 < last < 0.080 + 7 * 0.025 + 0.020
 
 
 def test_requests_per_minute_quota_refuses_exactly_the_overrun(serve: Any) -> None:
