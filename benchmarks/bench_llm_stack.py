@@ -9,7 +9,9 @@ first token and a constant pace, and a gateway (fallback pattern) in front of th
 1. against the AI directly: measured TTFT (request sent -> first content bytes) and each
    inter-token gap, against the configured values: error p50/p99 (target <= 2 ms at p99);
 2. through the gateway: the same errors, and the gateway's added TTFT: p50 through the gateway
-   minus p50 direct, in the same run (target <= 1 ms).
+   minus p50 direct, in the same run (target <= 1 ms);
+3. the gateway's added latency for non-streamed completions (one at a time), the baseline of
+   the figure above: what the extra loopback hops cost any request on this machine.
 
     flock -x -w 900 /work/wt/cpu.lock timeout 300 \\
         .venv/bin/python benchmarks/bench_llm_stack.py [--ttft-ms 100] [--itl-ms 20] \\
@@ -47,6 +49,23 @@ BODY = json.dumps(
         "stream_options": {"include_usage": True},
     }
 ).encode()
+
+
+PLAIN_BODY = json.dumps({**json.loads(BODY), "stream": False, "stream_options": None}).encode()
+
+
+async def plain(url: str, requests: int) -> list[float]:
+    """Latencies (ms) of ``requests`` non-streamed completions, one at a time."""
+    client = StreamClient(url)
+    out: list[float] = []
+    for i in range(requests + 2):
+        sent = time.perf_counter()
+        reply = await client.post(PATH, PLAIN_BODY, [], 30.0)
+        assert reply.status == 200, reply
+        if i >= 2:  # the first two warm the connection
+            out.append((time.perf_counter() - sent) * 1000.0)
+    await client.aclose()
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -147,6 +166,13 @@ def main() -> int:
             report("through gateway", *via, args.ttft_ms, args.itl_ms)
             added = percentile(via[0], 0.5) - percentile(direct[0], 0.5)
             print(f"gateway's added TTFT p50: {added:.2f} ms (target <= 1 ms)")
+            # The same two extra loopback hops without streaming: what any request through
+            # the gateway pays on this machine (the baseline of the figure above).
+            n = max(10, args.requests // 4)
+            p_direct = asyncio.run(plain(ai_url, n))
+            p_via = asyncio.run(plain(gw_url, n))
+            hop = percentile(p_via, 0.5) - percentile(p_direct, 0.5)
+            print(f"gateway's added latency p50, non-streamed ({n} each): {hop:.2f} ms")
         finally:
             for kid in reversed(kids):
                 release(kid)
