@@ -369,9 +369,10 @@ class Gateway:
                 if not ex.fallback:
                     ex.fallback_reason = "stream_cut"
             else:
-                cost = price(c, self.prices)
+                cost = price(c, self.prices)  # from the usage chunk: known only now
                 if cost:
                     ex.costs[c.system] = ex.costs.get(c.system, 0.0) + cost
+                    self.metrics.cost.labels(c.system).inc(cost)
             ex.replied = True  # as much as it will ever get: recorded here, once
             ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
             self.metrics.user(ex)

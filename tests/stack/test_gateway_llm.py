@@ -196,6 +196,14 @@ def test_stream_passes_through_as_it_comes(rig: Any, client: str) -> None:
     assert rec["status"] == 200
     usage = json.loads(lines[-2][1][6:])["usage"]
     assert float(rec["ai_cost"]) == pytest.approx(usage["total_tokens"] / 1000 * 2.0)
+    scraped = r.gateway.metrics.render().decode()
+    billed = next(
+        float(line.split()[-1])
+        for line in scraped.splitlines()
+        if line.startswith('dualsys_cost_total{system="ai"}')
+    )
+    # the warm-up stream asked for no usage: only the second is billed by its tokens
+    assert billed == pytest.approx(usage["total_tokens"] / 1000 * 2.0)
 
 
 def test_streamed_answer_is_labelled_for_accuracy(rig: Any) -> None:
