@@ -17,7 +17,7 @@ from harness.scenario import ServiceSpec
 from harness.stack.answers import LABELS
 from harness.stack.chat import assemble_stream, prompt_tokens
 from harness.stack.services import DemoService
-from tests.stack.support import ThreadServer
+from tests.stack.support import ThreadServer, children, spawn_service
 
 
 def llm_spec(**llm: Any) -> ServiceSpec:
@@ -286,3 +286,15 @@ def test_a_client_that_leaves_frees_its_slot(serve: Any) -> None:
         r2 = c.post(url + "/v1/chat/completions", json={"messages": MESSAGES, "max_tokens": 2})
         assert r2.status_code == 200
         assert time.perf_counter() - started < 0.5
+
+
+def test_the_child_process_serves_the_scenarios_llm_settings(tmp_path: Any) -> None:
+    # as the launcher starts it: the ServiceSpec dumped to JSON on the command line
+    spec = llm_spec(model="child-llm", rpm=1)
+    with children(spawn_service("ai", spec, tmp_path)) as (kid,):
+        url = str(kid.info["url"])
+        first = client(url).chat.completions.create(model="x", messages=MESSAGES)
+        assert first.model == "child-llm"
+        assert first.usage is not None and first.usage.completion_tokens == 12
+        with pytest.raises(openai.RateLimitError):
+            client(url).chat.completions.create(model="x", messages=MESSAGES)
