@@ -10,12 +10,14 @@ the ratio), a share of the gateway's < 1 ms budget that buys nothing on a path w
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 __all__ = [
     "ASGIApp",
+    "Departure",
     "Receive",
     "Scope",
     "Send",
@@ -79,3 +81,27 @@ async def send_json(
 ) -> None:
     """Send ``data`` as a compact JSON response."""
     await send_bytes(send, status, json.dumps(data, separators=(",", ":")).encode(), headers)
+
+
+class Departure:
+    """Watches ``receive`` for the client's ``http.disconnect`` (a request message that
+    arrives instead is ignored and the watch goes on)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.future: asyncio.Future[Any] = asyncio.ensure_future(receive())
+
+    @property
+    def gone(self) -> bool:
+        """Has the client disconnected?"""
+        f = self.future
+        if not f.done():
+            return False
+        if f.cancelled() or f.exception() is not None or f.result()["type"] == "http.disconnect":
+            return True
+        self.future = asyncio.ensure_future(self._receive())
+        return False
+
+    def close(self) -> None:
+        """Stop watching."""
+        self.future.cancel()
