@@ -103,6 +103,8 @@ class Link:
         self.dst = dst
         self.stages: list[Stage] = []
         self.backlog = 0  # bytes inside the chain
+        self.carried = 0  # bytes read from the source so far
+        self.delivered = 0  # bytes written to the destination so far
         self.done = False  # the destination got the end of the stream (or is gone)
         self.src_ended = False
         self.src_paused = False
@@ -114,7 +116,9 @@ class Link:
         """Bytes read from the source."""
         if self.done:
             return
+        self.carried += len(data)
         if not self.stages:
+            self.delivered += len(data)
             self.dst.write(data)
             return
         self.backlog += len(data)
@@ -139,6 +143,7 @@ class Link:
         if isinstance(item, Chunk):
             self.backlog -= len(item.data)
             if not self.done:
+                self.delivered += len(item.data)
                 self.dst.write(item.data)
             if self.src_paused:
                 self._flow()
@@ -197,6 +202,7 @@ class Link:
             direction=self.direction,
             state=toxic.new_state(),
             on_discard=self.dropped,
+            mid_stream=self.carried > 0,
         )
         stage = Stage(key, toxic, stub)
         if pos > 0:
@@ -212,6 +218,8 @@ class Link:
         await stage.interrupt()
         if stage not in self.stages:
             return  # the link ended meanwhile
+        if not stage.stub.closed:
+            stage.toxic.release(stage.stub)  # what it kept goes on first
         if not stage.stub.closed:
             stage.toxic.cleanup(stage.stub)  # may end the connection (timeout's does)
         if stage in self.stages:
@@ -233,7 +241,10 @@ class Link:
             stage.toxic = toxic
             stage.start()
         else:
-            self._unlink(stage)
+            if not stage.stub.closed:
+                stage.toxic.release(stage.stub)
+            if stage in self.stages:
+                self._unlink(stage)
 
     def _unlink(self, stage: Stage) -> None:
         pos = self.stages.index(stage)
