@@ -121,7 +121,7 @@ class ToxicSpec(_Model):
                     f"toxic 'http_status': status must be 200 to 599 (not 204 or 304, which "
                     f"carry no body), got {status}"
                 )
-        if self.type == "bandwidth" and attrs["rate"] < 1:
+        if self.type == "bandwidth" and int(attrs["rate"]) < 1:
             raise ValueError(
                 "toxic 'bandwidth' needs rate >= 1 (KB/s); a rate of 0 holds all data: "
                 "use a 'timeout' toxic with timeout 0 for that"
@@ -158,7 +158,7 @@ def http_toxics_on_real_server(
     real Toxiproxy (``faults.toxiproxy_url``, or ``TOXIPROXY_URL`` from the environment)."""
     env = os.environ.get(TOXIPROXY_ENV)
     url = env or faults.toxiproxy_url
-    if not url:
+    if not url or faults.server == "dualsys":
         return []
     where = f"{TOXIPROXY_ENV} (environment)" if env else "faults.toxiproxy_url"
     out: list[tuple[str, str]] = []
@@ -170,7 +170,8 @@ def http_toxics_on_real_server(
                     f"'{event.toxic.type}' is an HTTP toxic, and the real Toxiproxy server "
                     f"({where}: {printable(url, 200)}) has no HTTP toxics (it is a TCP proxy). "
                     f"Run the embedded fault proxy instead: remove {where} and dualsys starts "
-                    "it (or start it yourself with `dualsys proxy`)",
+                    "it; or, if that URL is a fault proxy you started with `dualsys proxy`, "
+                    "say so with faults.server: dualsys",
                 )
             )
     return out
@@ -224,6 +225,9 @@ class FaultsSpec(_Model):
     )
     allow_non_loopback: bool = False
     """Aim load and chaos at addresses off this machine. Off unless the user says so."""
+    server: Literal["toxiproxy", "dualsys"] = "toxiproxy"
+    """What ``toxiproxy_url`` (or ``TOXIPROXY_URL``) points at: a real Toxiproxy (no HTTP
+    toxics), or a dualsys fault proxy started with ``dualsys proxy`` (all toxics)."""
 
     def environment_problems(self) -> list[str]:
         """What is wrong with ``TOXIPROXY_URL`` from the environment, checked as the file's

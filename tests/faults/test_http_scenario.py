@@ -51,8 +51,14 @@ def test_an_http_toxic_is_refused_against_a_real_toxiproxy(tmp_path: Path) -> No
     code, out = validate(tmp_path, text)
     assert code == 2, out
     assert "chaos[0].toxic.type" in out
-    assert "has no HTTP toxics" in out and "dualsys proxy" in out
+    assert "has no HTTP toxics" in out and "faults.server: dualsys" in out
     assert "Traceback" not in out
+
+
+def test_a_url_marked_as_a_dualsys_fault_proxy_takes_http_toxics(tmp_path: Path) -> None:
+    faults = "faults:\n  toxiproxy_url: http://127.0.0.1:8474\n  server: dualsys\nchaos:"
+    code, out = validate(tmp_path, EMBEDDED.replace("chaos:", faults))
+    assert code == 0, out
 
 
 def test_the_environment_url_counts_as_a_real_toxiproxy_too(tmp_path: Path) -> None:

@@ -80,8 +80,10 @@ class HttpToxic(Toxic):
         started on it is joined mid-stream, so the framer waits for a message start)."""
         state: HttpState = stub.state
         if state.framer is None:
-            messages = "responses" if stub.direction == "downstream" else "requests"
-            state.framer = Framer(messages, synced=not stub.mid_stream)
+            if stub.direction == "downstream":
+                state.framer = Framer("responses", synced=not stub.mid_stream)
+            else:
+                state.framer = Framer("requests", synced=not stub.mid_stream)
         return state.framer
 
     def chooses(self, message: int) -> bool:

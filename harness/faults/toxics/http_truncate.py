@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ class HttpTruncateToxic(HttpToxic):
         stub.drop(len(data) - cut)
         stub.close()  # what was passed is delivered, then both sides close
 
-    def _cut(self, state: HttpState, data: bytes) -> int | None:
+    def _cut(self, state: HttpState, data: builtins.bytes) -> int | None:
         """Where in ``data`` the body stops, or ``None`` if all of it passes."""
         if self.events == 0:
             allowed = self.bytes - state.count
