@@ -46,21 +46,60 @@ class LinkOwner(Protocol):
     def close(self, *, reset: bool = False) -> None: ...
 
 
-class Stage:
-    """One toxic running on one link: its input queue, its stub and its task."""
+class _Inline:
+    """The input of an inline toxic's stage: what is put in is handed to the toxic at once
+    (no queue, no task: a toxic that never waits saves a loop iteration per chunk)."""
 
-    __slots__ = ("input", "key", "stub", "task", "toxic")
+    __slots__ = ("stage",)
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+    def put(self, item: Chunk | End) -> None:
+        self.stage.take(item)
+
+    def drain(self) -> list[Chunk | End]:
+        return []
+
+    def __len__(self) -> int:
+        return 0
+
+
+class Stage:
+    """One toxic running on one link: its input queue, its stub and its task (or, for an
+    inline toxic, its input hands each chunk to :meth:`Toxic.take` as it arrives)."""
+
+    __slots__ = ("failed", "input", "key", "stub", "task", "toxic")
 
     def __init__(self, key: object, toxic: Toxic, stub: ToxicStub) -> None:
         self.key = key
         self.toxic = toxic
         self.stub = stub
-        self.input = stub.input
+        self.input: ChunkQueue | _Inline = _Inline(self) if toxic.inline else stub.input
         self.task: asyncio.Task[None] | None = None
+        self.failed = False
 
     def start(self) -> None:
-        """Run the toxic on this stage's stub."""
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        """Run the toxic on this stage's stub (an inline toxic needs no task)."""
+        if not self.toxic.inline:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def take(self, item: Chunk | End) -> None:
+        """An inline toxic's input: the toxic acts on ``item`` now."""
+        stub = self.stub
+        if not self.failed:
+            try:
+                self.toxic.take(stub, item)
+                return
+            except Exception:
+                log.exception("toxic %s failed; passing its link's data through", self.toxic)
+                self.failed = True
+        if isinstance(item, Chunk):
+            stub.accept(item)
+            stub.write(item.data)
+        else:
+            stub.ended(item)
+            stub.close()
 
     async def _run(self) -> None:
         stub = self.stub

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from harness.faults.httpframes import OPAQUE, Framer, Piece
-from harness.faults.toxics.base import Toxic, ToxicStub
+from harness.faults.toxics.base import Chunk, End, Toxic, ToxicStub
 
 __all__ = ["HttpState", "HttpToxic"]
 
@@ -64,6 +64,7 @@ class HttpToxic(Toxic):
 
     streams: ClassVar[tuple[str, ...]] = ("downstream",)
     """The streams the toxic can run on."""
+    inline: ClassVar[bool] = True  # it never waits (http_delay does: it runs as a task)
 
     def validate(self) -> None:
         if not 0.0 <= self.probability <= 1.0:
@@ -100,6 +101,22 @@ class HttpToxic(Toxic):
             self._pieces(stub, state, framer.feed(chunk.data))
             if stub.closed:
                 return
+        self._pieces(stub, state, framer.feed_eof())
+        self.release(stub)
+        stub.close()
+
+    def take(self, stub: ToxicStub, item: Chunk | End) -> None:
+        if stub.closed:
+            if isinstance(item, Chunk):
+                stub.drop(len(item.data))
+            return
+        state: HttpState = stub.state
+        framer = self.framer(stub)
+        if isinstance(item, Chunk):
+            stub.accept(item)
+            self._pieces(stub, state, framer.feed(item.data))
+            return
+        stub.ended(item)
         self._pieces(stub, state, framer.feed_eof())
         self.release(stub)
         stub.close()

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass
 from typing import ClassVar
 
 from harness.faults.httpframes import OPAQUE
-from harness.faults.toxics.base import ToxicStub, register
+from harness.faults.toxics.base import ToxicStub, register, sleep_until
 from harness.faults.toxics.http_base import HttpState, HttpToxic
 
 __all__ = ["HttpDelayToxic"]
@@ -27,6 +26,7 @@ class HttpDelayToxic(HttpToxic):
     jitter: int = 0
 
     streams: ClassVar[tuple[str, ...]] = ("downstream", "upstream")
+    inline: ClassVar[bool] = False  # it waits: a task of its own
 
     def seconds(self) -> float:
         """This message's delay in seconds (as ``latency``: delay + rand(2*jitter) - jitter)."""
@@ -60,9 +60,8 @@ class HttpDelayToxic(HttpToxic):
         queue = state.queue
         while queue:
             data, due = queue[0]
-            wait = due - stub.now()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if due > stub.now():
+                await sleep_until(due)
             queue.popleft()
             stub.write(data, ts=due)
 
