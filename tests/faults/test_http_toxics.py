@@ -208,6 +208,7 @@ def test_http_status_probability_is_per_request_within_its_binomial_interval(
     api: ToxiproxyClient, client: Client
 ) -> None:
     n, p = 1000, 0.3
+    random.seed(16)  # the proxy runs in this process (a thread): its rolls are repeatable
     add(api, "http_status", status=503, probability=p)
     hits = 0
     for _ in range(n // 50):  # pipelined in batches: quick, and framing under load
@@ -224,6 +225,7 @@ def test_toxicity_stays_per_connection_within_its_binomial_interval(
     """toxicity 0.3: the toxic runs on about 30 % of connections, and on those it hits every
     request (probability 1); on the others none."""
     n, p = 1000, 0.3
+    random.seed(16)
     add(api, "http_status", toxicity=p, status=503)
     hit_connections = 0
     for _ in range(n):
