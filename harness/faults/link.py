@@ -142,7 +142,7 @@ class Link:
         self.dst = dst
         self.stages: list[Stage] = []
         self.backlog = 0  # bytes inside the chain
-        self.carried = 0  # bytes read from the source so far
+        self.carried = 0  # bytes read from the source so far (/metrics)
         self.delivered = 0  # bytes written to the destination so far
         self.done = False  # the destination got the end of the stream (or is gone)
         self.src_ended = False
@@ -241,7 +241,6 @@ class Link:
             direction=self.direction,
             state=toxic.new_state(),
             on_discard=self.dropped,
-            mid_stream=self.carried > 0,
         )
         stage = Stage(key, toxic, stub)
         if pos > 0:

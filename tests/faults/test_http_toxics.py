@@ -28,7 +28,7 @@ from tests.faults.conftest import Upstream, connect, recv_all
 
 def _body(target: str) -> tuple[bytes, bool]:
     """The body for ``target`` and whether it is sent chunked."""
-    kind, _, n = target.strip("/").partition("/")
+    kind, _, n = target.split("?")[0].strip("/").partition("/")
     size = int(n or 0)
     if kind == "sse":
         return b"".join(b"data: event %d\n\n" % i for i in range(size)), True
@@ -73,7 +73,9 @@ def _serve(conn: socket.socket) -> None:
                     # one event per chunk, flushed one by one (a streamed answer)
                     conn.sendall(out)
                     out = b""
-                    for event_bytes in payload.split(b"\n\n")[:-1]:
+                    for i, event_bytes in enumerate(payload.split(b"\n\n")[:-1]):
+                        if i and "slow" in target:
+                            time.sleep(0.1)  # (the upstream's pace, not a wait of the test)
                         conn.sendall(h.send(h11.Data(data=event_bytes + b"\n\n")) or b"")
                 out += h.send(h11.EndOfMessage()) or b""
             else:
@@ -250,8 +252,21 @@ def test_http_delay_holds_each_answer_once_not_each_chunk(
         status, _, body = client.get(target)
         took = time.perf_counter() - start
         assert status == 200 and body == expected(target)
-        # per chunk (latency) would be 5 x 200 ms for the events, or more for 100 KB
         assert 0.18 <= took < 0.45, took
+
+
+def test_http_delay_on_a_paced_stream_delays_the_first_byte_only(
+    api: ToxiproxyClient, client: Client
+) -> None:
+    """Five events 100 ms apart: held once, the stream ends when the upstream's does (0.4 s
+    after its start); held per chunk, as latency does, its end would move 200 ms too."""
+    add(api, "http_delay", delay=200)
+    start = time.perf_counter()
+    client.send("/sse/5?slow")
+    status, _, body = client.read()
+    took = time.perf_counter() - start
+    assert status == 200 and body == expected("/sse/5")
+    assert 0.38 <= took < 0.55, took
 
 
 def test_http_delay_first_request_of_each_connection_only(api: ToxiproxyClient, proxy: str) -> None:
@@ -371,6 +386,33 @@ def test_a_toxic_added_to_a_live_connection_starts_at_the_next_answer(
     assert client.get("/len/5")[0] == 502
     api.remove_toxic("web", "http_status_downstream")
     assert client.get("/len/5")[0] == 200
+
+
+def test_a_toxic_added_in_the_middle_of_an_answer_leaves_it_whole(
+    api: ToxiproxyClient, client: Client
+) -> None:
+    """Joined mid-body, the framer finds no head where it looks: the rest of that answer passes
+    untouched, and the next answer is the first the toxic changes."""
+    client.send("/sse/5?slow")
+    first = client.sock.recv(65536)  # the head and the first event, before the toxic exists
+    assert first.startswith(b"HTTP/1.1 200") and b"event 0" in first
+    add(api, "http_status", status=503)
+    rest = recv_until(client.sock, b"0\r\n\r\n")
+    pieces = Framer("responses").feed(first + rest)
+    assert b"".join(p.data for p in pieces if p.kind == 1) == expected("/sse/5")
+    fresh = Client.__new__(Client)  # the same socket, a fresh reader for the next answer
+    fresh.sock, fresh.h = client.sock, h11.Connection(h11.CLIENT)
+    assert fresh.get("/len/5")[0] == 503
+
+
+def recv_until(sock: socket.socket, end: bytes) -> bytes:
+    out = b""
+    while not out.endswith(end):
+        data = sock.recv(65536)
+        if not data:
+            pytest.fail(f"closed before {end!r}: {out!r}")
+        out += data
+    return out
 
 
 def test_removing_http_status_half_way_through_an_answer_ends_the_connection(

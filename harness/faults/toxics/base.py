@@ -131,7 +131,6 @@ class ToxicStub:
         "closed",
         "direction",
         "input",
-        "mid_stream",
         "output",
         "state",
     )
@@ -144,12 +143,8 @@ class ToxicStub:
         direction: str,
         state: Any = None,
         on_discard: Callable[[int], None] | None = None,
-        mid_stream: bool = False,
     ) -> None:
         self.input = input
-        self.mid_stream = mid_stream
-        """The link had carried bytes before this toxic started on it (an HTTP toxic cannot
-        know where a message begins until it finds one)."""
         self.output = output
         self.direction = direction
         self.state = state

@@ -77,14 +77,12 @@ class HttpToxic(Toxic):
         return HttpState()
 
     def framer(self, stub: ToxicStub) -> Framer:
-        """This link's framer (made on first use; a link that carried bytes before the toxic
-        started on it is joined mid-stream, so the framer waits for a message start)."""
+        """This link's framer, made on first use. A toxic that starts on a live connection may
+        join it mid-message: the framer then finds no head where it looks for one, and passes
+        the bytes on untouched until a chunk starts a message (httpframes)."""
         state: HttpState = stub.state
         if state.framer is None:
-            if stub.direction == "downstream":
-                state.framer = Framer("responses", synced=not stub.mid_stream)
-            else:
-                state.framer = Framer("requests", synced=not stub.mid_stream)
+            state.framer = Framer("responses" if stub.direction == "downstream" else "requests")
         return state.framer
 
     def chooses(self, message: int) -> bool:
