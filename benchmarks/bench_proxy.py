@@ -408,7 +408,7 @@ async def run(quick: bool) -> None:
         base = pct(d_lat, 50)
         print("\n== delay accuracy, 10 connections (error = measured - configured - direct p50)")
         for type_name, key in (("latency", "latency"), ("http_delay", "delay")):
-            for configured, each in ((100, int(20 * scale) or 2), (1000, 4)):
+            for configured, each in ((100, int(20 * scale) or 2), (1000, int(10 * scale) or 2)):
                 for stagger in (configured / 1000 / 10, 0.0):
                     body = {"type": type_name, "name": "acc", "attributes": {key: configured}}
                     api.add_toxic("bench", body)
