@@ -13,6 +13,17 @@ with a raw asyncio keep-alive HTTP client. It prints, direct vs through the prox
 and the accuracy of the ``latency`` toxic (100 ms and 1000 ms: measured minus configured, p50
 and p99 of the error) and of ``toxicity`` (0.3 over 1,000 connections: observed share).
 
+HTTP toxics (issue 16): the latency an HTTP toxic adds when it injects nothing (``http_status``
+with ``probability: 0``: every response is framed, none changed) against no toxic, interleaved
+on one connection (target: at most 50 µs added at p50); the ``http_delay`` toxic's accuracy
+beside ``latency``'s; and, in this process, the parse-only cost per response of the framer the
+toxics use (:mod:`harness.faults.httpframes`) against h11 doing the same framing
+(:mod:`harness.faults.h11frames`) and httptools parsing the same bytes (no offsets: what the
+cheapest C parser costs, if it is installed).
+
+Take the figures on a quiet machine (``flock -x /work/wt/cpu.lock``): the latency errors are
+CPU-scheduling errors first (see docs/faults.md, "Latency accuracy").
+
 ``--startup`` measures only the proxy process's start-up (spawn to ``DUALSYS_READY``), against a
 baseline in the same run: the same entry point after importing what ``harness.faults`` used to
 import eagerly (the client's httpx, the timeline's scenario models: pydantic, yaml).
@@ -162,20 +173,45 @@ async def bulk_mb_per_s(address: str, mb: int) -> float:
     return size / elapsed / 1e6
 
 
-async def latency_samples(address: str, connections: int, each: int) -> list[float]:
-    """Seconds per request over ``connections`` concurrent connections, ``each`` requests."""
+async def latency_samples(
+    address: str, connections: int, each: int, stagger: float = 0.0
+) -> list[float]:
+    """Seconds per request over ``connections`` concurrent connections, ``each`` requests;
+    ``stagger``: worker i starts ``i * stagger`` s late (0: all at once, so that every
+    connection's delay ends in the same millisecond)."""
     out: list[float] = []
 
-    async def worker() -> None:
+    async def worker(i: int) -> None:
         conn = await Conn.open(address)
+        await asyncio.sleep(i * stagger)
         for _ in range(each):
             start = time.perf_counter()
             await conn.get()
             out.append(time.perf_counter() - start)
         conn.close()
 
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    await asyncio.gather(*(worker(i) for i in range(connections)))
     return out
+
+
+async def alternating_latency(a: str, b: str, n: int) -> tuple[list[float], list[float]]:
+    """Seconds per request on one connection to ``a`` and one to ``b``, requests alternating
+    (a, b, a, b...): drift of the machine hits both sides alike."""
+    ca, cb = await Conn.open(a), await Conn.open(b)
+    for _ in range(50):
+        await ca.get()
+        await cb.get()
+    out_a: list[float] = []
+    out_b: list[float] = []
+    clock = time.perf_counter
+    for _ in range(n):
+        for conn, out in ((ca, out_a), (cb, out_b)):
+            start = clock()
+            await conn.get()
+            out.append(clock() - start)
+    ca.close()
+    cb.close()
+    return out_a, out_b
 
 
 async def first_request_times(address: str, n: int, concurrency: int) -> list[float]:
@@ -252,6 +288,57 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.3f} ms"
 
 
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:7.1f} µs"
+
+
+# ---- parse-only cost per response (in this process) ----------------------------------------------
+
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\n"
+    b"Date: Wed, 02 Dec 2026 00:00:00 GMT\r\nServer: bench\r\n\r\n" + SMALL_BODY
+)
+
+
+def parse_only(n: int) -> None:
+    """Print the per-response cost of framing a keep-alive stream of small responses."""
+    from harness.faults.h11frames import H11Framer
+    from harness.faults.httpframes import Framer
+
+    def per_response(feed: object) -> float:
+        best = math.inf
+        for _ in range(5):  # best of 5: the cost, not the machine's noise
+            start = time.perf_counter()
+            for _ in range(n):
+                feed(RESPONSE)  # type: ignore[operator]
+            best = min(best, (time.perf_counter() - start) / n)
+        return best
+
+    results = [
+        ("httpframes.Framer (used)", per_response(Framer("responses").feed)),
+        ("h11 (H11Framer)", per_response(H11Framer("responses").feed)),
+    ]
+    try:
+        import httptools  # type: ignore[import-not-found]
+
+        class Sink:
+            def on_body(self, body: bytes) -> None:
+                pass
+
+            def on_message_complete(self) -> None:
+                pass
+
+        parser = httptools.HttpResponseParser(Sink())
+        results.append(("httptools (no offsets)", per_response(parser.feed_data)))
+    except ImportError:
+        results.append(("httptools", math.nan))
+    print(f"== parse only: one {len(RESPONSE)}-byte response, keep-alive stream (best of 5)")
+    base = results[0][1]
+    for name, cost in results:
+        ratio = f"{cost / base:5.2f}x the framer" if cost == cost else "not installed"
+        print(f"  {name:26} {us(cost)} per response  ({ratio})")
+
+
 async def run(quick: bool) -> None:
     scale = 0.2 if quick else 1.0
     upstream, up = start_child([str(Path(__file__).resolve()), "--serve-upstream"])
@@ -305,17 +392,36 @@ async def run(quick: bool) -> None:
             f"({p_bulk / d_bulk:.0%} of direct)"
         )
 
+        print("\n== HTTP toxic that injects nothing (http_status, probability 0) vs no toxic")
+        print("   (two proxies in the one proxy process, requests alternating between them)")
+        framing = api.create_proxy("bench_http", direct)["listen"]
+        quiet = {"type": "http_status", "name": "quiet", "attributes": {"probability": 0}}
+        api.add_toxic("bench_http", quiet)
+        plain, framed = await alternating_latency(proxied, framing, int(4000 * scale))
+        for name, lat in (("no toxic", plain), ("http_status", framed)):
+            print(f"  {name:12} p50 {ms(pct(lat, 50))}  p99 {ms(pct(lat, 99))}")
+        print(
+            f"  added        p50 {us(pct(framed, 50) - pct(plain, 50))}  "
+            f"p99 {us(pct(framed, 99) - pct(plain, 99))}  (target: p50 <= 50 µs)"
+        )
+
         base = pct(d_lat, 50)
-        print("\n== latency toxic accuracy (error = measured - configured - direct p50)")
-        for configured, conns, each in ((100, 10, int(20 * scale) or 2), (1000, 10, 4)):
-            api.add_toxic("bench", {"type": "latency", "attributes": {"latency": configured}})
-            samples = await latency_samples(proxied, conns, each)
-            api.remove_toxic("bench", "latency_downstream")
-            errors = [s - configured / 1000 - base for s in samples]
-            print(
-                f"  {configured:5d} ms: n={len(samples):4d}  error p50 {ms(pct(errors, 50))}  "
-                f"p99 {ms(pct(errors, 99))}  max {ms(max(errors))}"
-            )
+        print("\n== delay accuracy, 10 connections (error = measured - configured - direct p50)")
+        for type_name, key in (("latency", "latency"), ("http_delay", "delay")):
+            for configured, each in ((100, int(20 * scale) or 2), (1000, int(10 * scale) or 2)):
+                for stagger in (configured / 1000 / 10, 0.0):
+                    body = {"type": type_name, "name": "acc", "attributes": {key: configured}}
+                    api.add_toxic("bench", body)
+                    samples = await latency_samples(proxied, 10, each, stagger)
+                    api.remove_toxic("bench", "acc")
+                    errors = [s - configured / 1000 - base for s in samples]
+                    start = "staggered" if stagger else "together"
+                    print(
+                        f"  {type_name:10} {configured:5d} ms {start:9}: n={len(samples):4d}  "
+                        f"error p50 {ms(pct(errors, 50))}  p99 {ms(pct(errors, 99))}  "
+                        f"max {ms(max(errors))}"
+                    )
+        print("  (target: p99 <= 2 ms; 'together': all 10 delays end in the same millisecond)")
 
         print("\n== toxicity accuracy (latency 50 ms, toxicity 0.3, one request per connection)")
         n = 1000 if not quick else 200
@@ -363,6 +469,8 @@ def main() -> None:
             asyncio.run(_serve_upstream())
         return
     started = time.perf_counter()
+    parse_only(2000 if args.quick else 20000)
+    print()
     asyncio.run(run(args.quick))
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
 

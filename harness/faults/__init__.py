@@ -11,6 +11,8 @@ API, and the chaos timeline that drives it during a run.
                                                          └─ Connection  connection.py
                                                              └─ Link    link.py: a chain of toxics
                                                                  └─ toxics/  one module per fault
+                                                                    http_*: HTTP toxics, framed
+                                                                    by httpframes.py
 
 The names below are loaded on first use (PEP 562): the proxy's own process (``python -m
 harness.faults``) imports the server side only, never the client's httpx nor the timeline's

@@ -25,8 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="allow a non-loopback API address and proxy listen addresses",
     )
+    parser.add_argument(
+        "--proxy-metrics",
+        action="store_true",
+        help="serve GET /metrics (Prometheus; Toxiproxy's -proxy-metrics)",
+    )
     args = parser.parse_args(argv)
-    return run_server(args.host, args.port, allow_remote=args.allow_remote)
+    return run_server(
+        args.host, args.port, allow_remote=args.allow_remote, metrics=args.proxy_metrics
+    )
 
 
 if __name__ == "__main__":

@@ -72,9 +72,10 @@ async def bind_listener(address: str, allow_remote: bool) -> socket.socket:
     except OSError as err:
         sock.close()
         if err.errno == errno.EADDRINUSE:
+            # Go's net.Listen error, word for word, as Toxiproxy answers it.
             raise AddressInUse(
-                f"listen address {address!r} is already in use: choose another port, "
-                "or port 0 for a free one"
+                f"listen tcp {address}: bind: address already in use",
+                "choose another port, or port 0 for a free one",
             ) from None
         raise InvalidAddress(
             bad_request_body(f"cannot listen on {address!r}: {err.strerror or err}")

@@ -16,30 +16,33 @@
 ``DELETE /proxies/{proxy}/toxics/{toxic}``   remove it                                   204
 ==========================================  ==========================================  ======
 
-Errors are ``{"error": message, "status": code}``: 400 a bad body or bad attributes, 403 a
-browser (as Toxiproxy, which refuses ``Mozilla/`` user agents), 404 an unknown proxy or toxic,
-409 a name that exists or an address in use. Request bodies are read as JSON whatever their
-content type, so ``curl -d '{...}'`` works as with Toxiproxy.
+``GET    /metrics`` (``metrics=True``)       Prometheus text, Toxiproxy's metric names   200
 
-Where we differ on purpose: a missing ``listen`` means ``127.0.0.1:0`` (Toxiproxy would listen
-on every interface), listen addresses off loopback are refused unless the server allows remote,
-unknown toxic attributes are a 400 (Toxiproxy ignores them, so a typo injects nothing), a
-listen port in use is a 409 (Toxiproxy answers 500).
+Errors are ``{"error": message, "status": code}`` with Toxiproxy's exact messages (``proxy not
+found``, ``toxic already exists``...) and, when there is more to say, a ``detail`` field:
+400 a bad body or bad attributes, 403 a browser (as Toxiproxy, which refuses ``Mozilla/`` user
+agents), 404 an unknown proxy or toxic, 409 a name that exists, 500 a listen address in use (Go's
+listen error, as Toxiproxy). Every response carries ``X-Toxiproxy-Request-Id``. Request bodies
+are read as JSON whatever their content type, so ``curl -d '{...}'`` works as with Toxiproxy.
+
+Where this differs from Toxiproxy on purpose is one table, in ``docs/faults.md``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness import __version__
-from harness.faults.addresses import split_address
 from harness.faults.collection import ProxyCollection, ProxyConfig
 from harness.faults.errors import (
+    AddressInUse,
     Conflict,
     FaultProxyFault,
+    InvalidAddress,
     InvalidRequest,
     InvalidToxic,
     NotFound,
@@ -48,10 +51,19 @@ from harness.faults.errors import (
     bad_request_body,
 )
 from harness.faults.http11 import Request, Response, json_response
+from harness.faults.metrics import ProxyMetrics
 from harness.faults.proxy import STREAMS, Proxy, ToxicEntry
 from harness.faults.toxics import REGISTRY, new_toxic
 
-__all__ = ["STATUS_OF", "TOXIPROXY_VERSION", "ControlAPI", "error_body", "status_of"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "STATUS_OF",
+    "TOXIPROXY_VERSION",
+    "ControlAPI",
+    "error_body",
+    "request_id",
+    "status_of",
+]
 
 TOXIPROXY_VERSION = "2.12.0"
 """The Toxiproxy release whose API this one follows."""
@@ -60,7 +72,11 @@ DEFAULT_LISTEN = "127.0.0.1:0"
 
 Route = Callable[..., Awaitable[Response]]
 
+REQUEST_ID_HEADER = "X-Toxiproxy-Request-Id"
+"""The header Toxiproxy puts a request id in (an xid: 20 characters of base32hex)."""
+
 STATUS_OF: tuple[tuple[type[FaultProxyFault], int], ...] = (
+    (AddressInUse, 500),
     (InvalidRequest, 400),
     (NotFound, 404),
     (Conflict, 409),
@@ -76,9 +92,41 @@ def status_of(err: FaultProxyFault) -> int:
     return 500
 
 
-def error_body(err: FaultProxyFault) -> dict[str, Any]:
-    """Toxiproxy's JSON error body: ``{"error": message, "status": code}``."""
-    return {"error": err.message, "status": status_of(err)}
+def error_body(err: FaultProxyFault, status: int | None = None) -> dict[str, Any]:
+    """Toxiproxy's JSON error body: ``{"error": message, "status": code}``, and ``detail``
+    (ours: what to do about it) when there is one."""
+    body: dict[str, Any] = {"error": err.message, "status": status or status_of(err)}
+    if err.detail:
+        body["detail"] = err.detail
+    return body
+
+
+def error_response(status: int, body: dict[str, Any]) -> Response:
+    """An error as Toxiproxy writes it: Go's ``http.Error``, so plain-text content type (the
+    body is JSON all the same) and ``nosniff``."""
+    response = json_response(status, body)
+    response.content_type = "text/plain; charset=utf-8"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+_B32HEX = "0123456789abcdefghijklmnopqrstuv"
+_ID_COUNTER = [int.from_bytes(os.urandom(3), "big")]
+_ID_MACHINE = os.urandom(3)
+
+
+def request_id() -> str:
+    """A new request id in the xid format Toxiproxy's logger uses (time, machine, pid,
+    counter: 12 bytes as 20 base32hex characters), unique and sortable by time."""
+    _ID_COUNTER[0] = (_ID_COUNTER[0] + 1) & 0xFFFFFF
+    raw = (
+        int(time.time()).to_bytes(4, "big")
+        + _ID_MACHINE
+        + (os.getpid() & 0xFFFF).to_bytes(2, "big")
+        + _ID_COUNTER[0].to_bytes(3, "big")
+    )
+    bits = int.from_bytes(raw, "big") << 4  # 96 bits padded to 100 = 20 digits of 5 bits
+    return "".join(_B32HEX[(bits >> (95 - 5 * i + 4)) & 31] for i in range(20))
 
 
 def bad_request(detail: str) -> InvalidRequest:
@@ -89,25 +137,36 @@ def bad_request(detail: str) -> InvalidRequest:
 class ControlAPI:
     """Maps requests to operations on a :class:`ProxyCollection`, one request at a time."""
 
-    def __init__(self, collection: ProxyCollection) -> None:
+    def __init__(self, collection: ProxyCollection, metrics: ProxyMetrics | None = None) -> None:
         self.collection = collection
+        self.metrics = metrics
+        """Serve ``/metrics`` (Toxiproxy serves it only when metrics are enabled)."""
 
     async def __call__(self, request: Request) -> Response:
+        response = await self._answer(request)
+        response.headers[REQUEST_ID_HEADER] = request_id()
+        return response
+
+    async def _answer(self, request: Request) -> Response:
         if request.headers.get("user-agent", "").startswith("Mozilla/"):
             # Toxiproxy refuses browsers, so a web page cannot drive the API on loopback.
-            return json_response(403, {"error": "User agent not allowed", "status": 403})
+            response = Response(403, b"User agent not allowed\n", "text/plain; charset=utf-8")
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return response
         route, args = self._route(request)
         try:
             async with self.collection.lock:
                 return await route(request, *args)
         except FaultProxyFault as err:
-            return json_response(status_of(err), error_body(err))
+            return error_response(status_of(err), error_body(err))
 
     def _route(self, request: Request) -> tuple[Route, list[str]]:
         seg, method = request.segments, request.method
         table: dict[str, Route]
         if seg == ["version"]:
             table = {"GET": self.version}
+        elif seg == ["metrics"] and self.metrics is not None:
+            table = {"GET": self.metrics_page}
         elif seg == ["reset"]:
             table = {"POST": self.reset}
         elif seg == ["populate"]:
@@ -141,11 +200,17 @@ class ControlAPI:
     # ---- server ------------------------------------------------------------------------------
 
     async def version(self, request: Request) -> Response:
+        # Byte for byte what Toxiproxy 2.12 writes (JSON since 2.6; plain text before).
         return Response(
             200,
-            json.dumps({"version": TOXIPROXY_VERSION, "dualsys": __version__}).encode() + b"\n",
+            f'{{"version": "{TOXIPROXY_VERSION}"}}\n'.encode(),
             content_type="application/json;charset=utf-8",
         )
+
+    async def metrics_page(self, request: Request) -> Response:
+        assert self.metrics is not None
+        body, content_type = self.metrics.render(self.collection.proxies.values())
+        return Response(200, body, content_type=content_type)
 
     async def reset(self, request: Request) -> Response:
         await self.collection.reset()
@@ -162,24 +227,31 @@ class ControlAPI:
         return json_response(201, proxy.to_json())
 
     async def populate(self, request: Request) -> Response:
+        """Toxiproxy's semantics: entries are applied in order; at the first that fails, the
+        ones before it stay created and the answer is the error with the proxies done."""
         body = _json_body(request)
         if not isinstance(body, list):
             raise bad_request(
                 'expected a JSON array of proxies, e.g. [{"name": "ai", "listen": '
                 '"127.0.0.1:21002", "upstream": "127.0.0.1:9002"}]'
             )
-        configs = [_proxy_config(item, i + 1) for i, item in enumerate(body)]
-        seen: set[str] = set()
-        for config in configs:
-            if config.name in seen:
-                raise bad_request(f"duplicate proxy name {config.name!r} in one populate request")
-            seen.add(config.name)
-            split_address(config.listen, "listen")
-            split_address(config.upstream, "upstream")
+        configs: list[ProxyConfig] = []
+        stop: FaultProxyFault | None = None
+        for i, item in enumerate(body):
+            try:
+                configs.append(_proxy_config(item, i + 1))
+            except FaultProxyFault as err:
+                stop = err
+                break
         proxies, error = await self.collection.populate(configs)
+        error = error or stop
         listed = [p.to_json() for p in proxies]
         if error is not None:
-            return json_response(status_of(error), {**error_body(error), "proxies": listed})
+            # A field missing is Toxiproxy's ApiError (400); anything else failing to start a
+            # proxy (an address, a port in use) is a plain Go error there: 500.
+            failed_to_start = isinstance(error, InvalidAddress | AddressInUse)
+            status = 500 if failed_to_start else status_of(error)
+            return error_response(status, {**error_body(error, status), "proxies": listed})
         return json_response(201, {"proxies": listed})
 
     async def proxy_show(self, request: Request, name: str) -> Response:
@@ -216,18 +288,26 @@ class ControlAPI:
         stream = _string(body, "stream", "downstream") or "downstream"
         if stream not in STREAMS:
             raise InvalidToxic(
-                f"stream was invalid, can be either upstream or downstream (got {stream!r})"
+                "stream was invalid, can be either upstream or downstream",
+                f"got {stream!r} (lower case only)",
             )
         type_name = _string(body, "type", "")
         if type_name not in REGISTRY:
             raise InvalidToxic(
-                f"invalid toxic type {type_name!r}: expected one of {', '.join(REGISTRY)}"
+                "invalid toxic type", f"got {type_name!r}; expected one of {', '.join(REGISTRY)}"
+            )
+        allowed = getattr(REGISTRY[type_name], "streams", STREAMS)
+        if stream not in allowed:
+            raise InvalidToxic(
+                bad_request_body(f"toxic '{type_name}' runs on the {' or '.join(allowed)} stream"),
+                "it changes responses, which travel downstream (server to client)",
             )
         toxic_name = _string(body, "name", "") or f"{type_name}_{stream}"
         if proxy.find_toxic(toxic_name) is not None:
             raise ToxicExists(
-                f"toxic already exists: {toxic_name!r} on proxy {proxy.name!r}; remove it "
-                "first, update it, or give the new one another name"
+                "toxic already exists",
+                f"{toxic_name!r} on proxy {proxy.name!r}; remove it first, update it, or give "
+                "the new one another name",
             )
         toxicity = _toxicity(body, 1.0)
         try:
@@ -266,14 +346,14 @@ class ControlAPI:
 
 def _fail(status: int, message: str) -> Route:
     async def route(request: Request) -> Response:
-        return json_response(status, {"error": message, "status": status})
+        return error_response(status, {"error": message, "status": status})
 
     return route
 
 
 def _json_body(request: Request) -> Any:
     if not request.body.strip():
-        raise bad_request("empty body: expected JSON")
+        raise InvalidRequest(bad_request_body("EOF"), "the body was empty: expected JSON")
     try:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as err:

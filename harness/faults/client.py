@@ -186,5 +186,7 @@ def _server_message(response: httpx.Response) -> str:
     except ValueError:
         return response.text.strip() or response.reason_phrase
     if isinstance(data, dict) and "error" in data:
+        if data.get("detail"):  # the embedded server's advice beside Toxiproxy's message
+            return f"{data['error']} ({data['detail']})"
         return str(data["error"])
     return response.text.strip()

@@ -45,8 +45,9 @@ class ProxyCollection:
         enabled."""
         if config.name in self.proxies:
             raise ProxyExists(
-                f"proxy already exists: {config.name!r}; delete it first, or use /populate "
-                "to create or replace proxies by name"
+                "proxy already exists",
+                f"a proxy named {config.name!r} exists; delete it first, or use /populate "
+                "to create or replace proxies by name",
             )
         proxy = await self._new(config)
         self.proxies[config.name] = proxy

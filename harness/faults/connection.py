@@ -43,6 +43,10 @@ class ConnectionOwner(Protocol):
     enabled: bool
     connections: set[Connection]
 
+    def count_bytes(self, direction: str, received: int, sent: int) -> None:
+        """Add a finished link's byte counts to the proxy's totals (``/metrics``)."""
+        ...
+
     def attach(self, conn: Connection) -> None:
         """Start the owner's toxics on a new connection's links."""
         ...
@@ -174,6 +178,8 @@ class Connection:
             return
         self.closed = True
         self.proxy.connections.discard(self)
+        for direction, link in self.links.items():
+            self.proxy.count_bytes(direction, link.carried, link.delivered)
         if self.opening is not None and not self.opening.done():
             self.opening.cancel()
         for link in self.links.values():

@@ -3,8 +3,9 @@
 The proxies, their connections, links and toxics raise these plain errors and know nothing of
 HTTP; only the API layer (:mod:`harness.faults.api`) turns each kind into a status code.
 
-Each message starts with Toxiproxy's own wording (``proxy not found``, ``bad request body``...) so
-that tools matching it keep working, and goes on with what to do about it.
+Each ``message`` is Toxiproxy's own wording, exactly (``proxy not found``, ``toxic already
+exists``...): clients in other languages expose it and their tests compare it; what to do about
+it goes in ``detail``, which the API sends as a separate ``detail`` field.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ __all__ = [
 class FaultProxyFault(Exception):
     """Something a client asked of the fault proxy could not be done; ``message`` says why."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(f"{message} ({detail})" if detail else message)
         self.message = message
+        self.detail = detail
 
 
 class InvalidRequest(FaultProxyFault):
@@ -54,7 +56,7 @@ class NotFound(FaultProxyFault):
     def __init__(self, name: str, known: list[str]) -> None:
         listed = ", ".join(sorted(known)) if known else "none"
         super().__init__(
-            f"{self.what} not found: no {self.what} named {name!r} (existing: {listed})"
+            f"{self.what} not found", f"no {self.what} named {name!r}; existing: {listed}"
         )
         self.name = name
         self.known = known
@@ -84,8 +86,8 @@ class ToxicExists(Conflict):
     """A toxic by that name exists already on the proxy (names are per proxy)."""
 
 
-class AddressInUse(Conflict):
-    """The listen address is taken by another socket."""
+class AddressInUse(FaultProxyFault):
+    """The listen address is taken by another socket (a 500, as Toxiproxy's listen error)."""
 
 
 def bad_request_body(detail: str) -> str:

@@ -46,21 +46,60 @@ class LinkOwner(Protocol):
     def close(self, *, reset: bool = False) -> None: ...
 
 
-class Stage:
-    """One toxic running on one link: its input queue, its stub and its task."""
+class _Inline:
+    """The input of an inline toxic's stage: what is put in is handed to the toxic at once
+    (no queue, no task: a toxic that never waits saves a loop iteration per chunk)."""
 
-    __slots__ = ("input", "key", "stub", "task", "toxic")
+    __slots__ = ("stage",)
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+    def put(self, item: Chunk | End) -> None:
+        self.stage.take(item)
+
+    def drain(self) -> list[Chunk | End]:
+        return []
+
+    def __len__(self) -> int:
+        return 0
+
+
+class Stage:
+    """One toxic running on one link: its input queue, its stub and its task (or, for an
+    inline toxic, its input hands each chunk to :meth:`Toxic.take` as it arrives)."""
+
+    __slots__ = ("failed", "input", "key", "stub", "task", "toxic")
 
     def __init__(self, key: object, toxic: Toxic, stub: ToxicStub) -> None:
         self.key = key
         self.toxic = toxic
         self.stub = stub
-        self.input = stub.input
+        self.input: ChunkQueue | _Inline = _Inline(self) if toxic.inline else stub.input
         self.task: asyncio.Task[None] | None = None
+        self.failed = False
 
     def start(self) -> None:
-        """Run the toxic on this stage's stub."""
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        """Run the toxic on this stage's stub (an inline toxic needs no task)."""
+        if not self.toxic.inline:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def take(self, item: Chunk | End) -> None:
+        """An inline toxic's input: the toxic acts on ``item`` now."""
+        stub = self.stub
+        if not self.failed:
+            try:
+                self.toxic.take(stub, item)
+                return
+            except Exception:
+                log.exception("toxic %s failed; passing its link's data through", self.toxic)
+                self.failed = True
+        if isinstance(item, Chunk):
+            stub.accept(item)
+            stub.write(item.data)
+        else:
+            stub.ended(item)
+            stub.close()
 
     async def _run(self) -> None:
         stub = self.stub
@@ -103,6 +142,8 @@ class Link:
         self.dst = dst
         self.stages: list[Stage] = []
         self.backlog = 0  # bytes inside the chain
+        self.carried = 0  # bytes read from the source so far (/metrics)
+        self.delivered = 0  # bytes written to the destination so far
         self.done = False  # the destination got the end of the stream (or is gone)
         self.src_ended = False
         self.src_paused = False
@@ -114,7 +155,9 @@ class Link:
         """Bytes read from the source."""
         if self.done:
             return
+        self.carried += len(data)
         if not self.stages:
+            self.delivered += len(data)
             self.dst.write(data)
             return
         self.backlog += len(data)
@@ -139,6 +182,7 @@ class Link:
         if isinstance(item, Chunk):
             self.backlog -= len(item.data)
             if not self.done:
+                self.delivered += len(item.data)
                 self.dst.write(item.data)
             if self.src_paused:
                 self._flow()
@@ -213,6 +257,8 @@ class Link:
         if stage not in self.stages:
             return  # the link ended meanwhile
         if not stage.stub.closed:
+            stage.toxic.release(stage.stub)  # what it kept goes on first
+        if not stage.stub.closed:
             stage.toxic.cleanup(stage.stub)  # may end the connection (timeout's does)
         if stage in self.stages:
             self._unlink(stage)
@@ -233,7 +279,10 @@ class Link:
             stage.toxic = toxic
             stage.start()
         else:
-            self._unlink(stage)
+            if not stage.stub.closed:
+                stage.toxic.release(stage.stub)
+            if stage in self.stages:
+                self._unlink(stage)
 
     def _unlink(self, stage: Stage) -> None:
         pos = self.stages.index(stage)

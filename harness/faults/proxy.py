@@ -81,6 +81,25 @@ class Proxy:
         self.toxics: dict[str, list[ToxicEntry]] = {s: [] for s in STREAMS}
         self.connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
+        self._bytes = {s: [0, 0] for s in STREAMS}  # of closed connections: received, sent
+
+    def count_bytes(self, direction: str, received: int, sent: int) -> None:
+        """Add a closed connection's link to the totals."""
+        totals = self._bytes[direction]
+        totals[0] += received
+        totals[1] += sent
+
+    def byte_counts(self) -> dict[str, tuple[int, int]]:
+        """Bytes received and sent per direction, closed and live connections together."""
+        out = {}
+        for stream in STREAMS:
+            got, gave = self._bytes[stream]
+            for conn in self.connections:
+                link = conn.links.get(stream)
+                if link is not None:
+                    got, gave = got + link.carried, gave + link.delivered
+            out[stream] = (got, gave)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """Toxiproxy's JSON shape of a proxy, with its toxics."""

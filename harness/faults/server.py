@@ -26,6 +26,7 @@ from harness.faults.api import ControlAPI
 from harness.faults.collection import ProxyCollection
 from harness.faults.h11server import start_h11_server
 from harness.faults.http11 import HttpServer
+from harness.faults.metrics import ProxyMetrics
 from harness.process import announce_ready
 from harness.verdict import EXIT_HARNESS, EXIT_OK, EXIT_USAGE
 
@@ -41,7 +42,12 @@ class FaultProxyServer:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 8474, *, allow_remote: bool = False
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8474,
+        *,
+        allow_remote: bool = False,
+        metrics: bool = False,
     ) -> None:
         if not allow_remote and not is_loopback_host(host):
             raise ValueError(
@@ -51,6 +57,8 @@ class FaultProxyServer:
         self.host = "127.0.0.1" if host == "localhost" else host.strip("[]")
         self.port = port
         self.allow_remote = allow_remote
+        self.metrics = metrics
+        """Serve ``GET /metrics`` (Toxiproxy's ``-proxy-metrics``)."""
         self.collection = ProxyCollection(allow_remote=allow_remote)
         self._api_server: HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -66,7 +74,8 @@ class FaultProxyServer:
 
     async def start_async(self) -> None:
         """Start the API in the running loop. Raises ``OSError`` when it cannot listen."""
-        self._api_server = await start_h11_server(ControlAPI(self.collection), self.host, self.port)
+        api = ControlAPI(self.collection, ProxyMetrics() if self.metrics else None)
+        self._api_server = await start_h11_server(api, self.host, self.port)
         self.port = self._api_server.port
         log.info("fault proxy API listening on %s", self.url)
 
@@ -162,7 +171,9 @@ def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(loop.shutdown_asyncgens())
 
 
-def run_server(host: str = "127.0.0.1", port: int = 8474, *, allow_remote: bool = False) -> int:
+def run_server(
+    host: str = "127.0.0.1", port: int = 8474, *, allow_remote: bool = False, metrics: bool = False
+) -> int:
     """Run the fault proxy until SIGINT/SIGTERM; the exit code (0 clean, 2 a non-loopback host
     without ``allow_remote``, 3 the API could not listen)."""
     if not allow_remote and not is_loopback_host(host):
@@ -177,7 +188,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8474, *, allow_remote: bool 
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
         )
-    return asyncio.run(_main(FaultProxyServer(host, port, allow_remote=allow_remote)))
+    server = FaultProxyServer(host, port, allow_remote=allow_remote, metrics=metrics)
+    return asyncio.run(_main(server))
 
 
 async def _main(server: FaultProxyServer) -> int:

@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from harness.scenario.comparison import ComparisonSpec
-from harness.scenario.faults import ChaosEvent, FaultsSpec
+from harness.scenario.faults import ChaosEvent, FaultsSpec, http_toxics_on_real_server
 from harness.scenario.grading import GradingSpec
 from harness.scenario.load import LoadSpec
 from harness.scenario.stack import StackSpec
@@ -109,6 +109,7 @@ class Scenario(_Model):
                 )
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
+        problems.extend(http_toxics_on_real_server(self.faults, self.chaos))
         if not self.faults.allow_non_loopback:
             for label, addr in self._addresses():
                 if not is_loopback(addr):

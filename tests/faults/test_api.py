@@ -29,10 +29,13 @@ def create(http: httpx.Client, upstream: str, name: str = "p", **extra: Any) -> 
 
 
 def error_of(r: httpx.Response, status: int) -> str:
+    """Toxiproxy's message and our ``detail`` (if any), as one text to look for words in."""
     assert r.status_code == status, r.text
     body = r.json()
     assert body["status"] == status
     message: str = body["error"]
+    if "detail" in body:
+        message += " | " + body["detail"]
     return message
 
 
@@ -98,7 +101,7 @@ def test_create_errors(http: httpx.Client, body: Any, status: int, words: str) -
 
 def test_bad_json_and_empty_body(http: httpx.Client) -> None:
     assert "invalid JSON" in error_of(http.post("/proxies", content=b"{nope"), 400)
-    assert "empty body" in error_of(http.post("/proxies", content=b""), 400)
+    assert "bad request body: EOF" in error_of(http.post("/proxies", content=b""), 400)
 
 
 def test_name_exists_is_409(http: httpx.Client, echo_upstream: Upstream) -> None:
@@ -107,7 +110,7 @@ def test_name_exists_is_409(http: httpx.Client, echo_upstream: Upstream) -> None
     assert message.startswith("proxy already exists")
 
 
-def test_port_in_use_is_409(http: httpx.Client) -> None:
+def test_port_in_use_is_500_with_the_listen_error(http: httpx.Client) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -116,7 +119,8 @@ def test_port_in_use_is_409(http: httpx.Client) -> None:
             "/proxies",
             json={"name": "x", "upstream": "127.0.0.1:1", "listen": f"127.0.0.1:{port}"},
         )
-        assert "already in use" in error_of(r, 409)
+        message = error_of(r, 500)
+        assert message.startswith(f"listen tcp 127.0.0.1:{port}: bind: address already in use")
     assert http.get("/proxies").json() == {}
 
 
@@ -133,7 +137,7 @@ def test_unknown_proxy_is_404_everywhere(http: httpx.Client, echo_upstream: Upst
     ]:
         r = http.request(method, path, json={"enabled": True})
         message = error_of(r, 404)
-        assert message.startswith("proxy not found") and "known" in message
+        assert message.startswith("proxy not found |") and "known" in message
 
 
 def test_unknown_endpoint_and_method(http: httpx.Client) -> None:
@@ -143,7 +147,7 @@ def test_unknown_endpoint_and_method(http: httpx.Client) -> None:
 
 def test_browsers_are_refused(http: httpx.Client) -> None:
     r = http.get("/proxies", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})
-    assert error_of(r, 403) == "User agent not allowed"
+    assert r.status_code == 403 and r.text == "User agent not allowed\n"
 
 
 # ---- updating a proxy ---------------------------------------------------------------------
@@ -185,7 +189,7 @@ def test_change_listen_moves_the_proxy(http: httpx.Client, echo_upstream: Upstre
         roundtrip(sock)
 
 
-def test_update_to_a_port_in_use_is_409_and_leaves_it_disabled(
+def test_update_to_a_port_in_use_is_500_and_leaves_it_disabled(
     http: httpx.Client, echo_upstream: Upstream
 ) -> None:
     create(http, echo_upstream.address)
@@ -194,7 +198,7 @@ def test_update_to_a_port_in_use_is_409_and_leaves_it_disabled(
         taken.listen()
         port = taken.getsockname()[1]
         r = http.post("/proxies/p", json={"listen": f"127.0.0.1:{port}"})
-        assert "already in use" in error_of(r, 409)
+        assert "already in use" in error_of(r, 500)
     assert http.get("/proxies/p").json()["enabled"] is False
 
 
@@ -245,24 +249,26 @@ def test_toxic_crud(http: httpx.Client, echo_upstream: Upstream) -> None:
 
 def test_every_toxic_type_has_its_defaults(http: httpx.Client, echo_upstream: Upstream) -> None:
     from harness.scenario import TOXIC_ATTRIBUTES
+    from harness.scenario.faults import HTTP_TOXIC_STREAMS
 
     create(http, echo_upstream.address)
     for type_name, defaults in TOXIC_ATTRIBUTES.items():
         attributes = {"average_size": 8} if type_name == "slicer" else {}
+        stream = HTTP_TOXIC_STREAMS.get(type_name, ("upstream",))[-1]
         r = http.post(
             "/proxies/p/toxics",
-            json={"type": type_name, "stream": "upstream", "attributes": attributes},
+            json={"type": type_name, "stream": stream, "attributes": attributes},
         )
         assert r.status_code == 200, r.text
-        assert r.json()["name"] == f"{type_name}_upstream"
+        assert r.json()["name"] == f"{type_name}_{stream}"
         assert r.json()["attributes"] == {**defaults, **attributes}
 
 
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ({"type": "gremlin"}, "invalid toxic type 'gremlin'"),
-        ({}, "invalid toxic type ''"),
+        ({"type": "gremlin"}, "invalid toxic type | got 'gremlin'"),
+        ({}, "invalid toxic type | got ''"),
         ({"type": "latency", "stream": "sideways"}, "stream was invalid"),
         ({"type": "latency", "attributes": {"latancy": 5}}, "no attribute 'latancy'"),
         ({"type": "latency", "attributes": {"latency": -1}}, "zero or more"),
@@ -272,7 +278,12 @@ def test_every_toxic_type_has_its_defaults(http: httpx.Client, echo_upstream: Up
         ({"type": "latency", "toxicity": 1.5}, "between 0 and 1"),
         ({"type": "latency", "toxicity": "all"}, "between 0 and 1"),
         ({"type": "slicer"}, "average_size"),
-        ({"type": "slicer", "attributes": {"average_size": 4, "size_variation": 4}}, "smaller"),
+        ({"type": "slicer", "attributes": {"average_size": 4, "size_variation": 5}}, "at most"),
+        ({"type": "http_status", "stream": "upstream"}, "downstream stream"),
+        ({"type": "http_status", "attributes": {"status": 204}}, "200 to 599"),
+        ({"type": "http_status", "attributes": {"headers": "no colon"}}, "Name: value"),
+        ({"type": "http_status", "attributes": {"probability": 2}}, "between 0 and 1"),
+        ({"type": "http_status", "attributes": {"body": 5}}, "must be a string"),
         ("latency", "expected a JSON object"),
     ],
 )
@@ -297,7 +308,7 @@ def test_toxic_name_exists_is_409_and_unknown_toxic_404(
     for method in ("GET", "POST", "DELETE"):
         r = http.request(method, "/proxies/p/toxics/ghost", json={"toxicity": 1})
         message = error_of(r, 404)
-        assert message.startswith("toxic not found") and "latency_downstream" in message
+        assert message.startswith("toxic not found |") and "latency_downstream" in message
 
 
 def test_toxic_update_errors(http: httpx.Client, echo_upstream: Upstream) -> None:
@@ -343,29 +354,27 @@ def test_populate_replaces_a_changed_proxy(http: httpx.Client, echo_upstream: Up
         roundtrip(sock)
 
 
+def test_populate_refuses_a_body_that_is_not_a_list(http: httpx.Client) -> None:
+    assert "expected a JSON array" in error_of(http.post("/populate", json={"name": "a"}), 400)
+    assert http.get("/proxies").json() == {}
+
+
 @pytest.mark.parametrize(
-    ("body", "words"),
+    ("second", "status", "words"),
     [
-        ({"name": "a"}, "expected a JSON array"),
-        (
-            [{"name": "a", "upstream": "127.0.0.1:1"}, {"upstream": "127.0.0.1:1"}],
-            "missing required field: name at proxy 2",
-        ),
-        (
-            [{"name": "a", "upstream": "127.0.0.1:1"}, {"name": "a", "upstream": "127.0.0.1:2"}],
-            "duplicate proxy name",
-        ),
-        (
-            [{"name": "a", "upstream": "127.0.0.1:1"}, {"name": "b", "upstream": "x"}],
-            "expected host:port",
-        ),
+        ({"upstream": "127.0.0.1:1"}, 400, "missing required field: name at proxy 2"),
+        ({"name": "b", "upstream": "x"}, 500, "expected host:port"),
     ],
 )
-def test_populate_validates_everything_before_changing_anything(
-    http: httpx.Client, body: Any, words: str
+def test_populate_keeps_what_it_made_before_a_bad_entry(
+    http: httpx.Client, second: dict[str, Any], status: int, words: str
 ) -> None:
-    assert words in error_of(http.post("/populate", json=body), 400)
-    assert http.get("/proxies").json() == {}
+    """Toxiproxy's semantics: the entries before the bad one are created and listed."""
+    body = [{"name": "a", "upstream": "127.0.0.1:1"}, second, {"name": "c", "upstream": "1:1"}]
+    r = http.post("/populate", json=body)
+    assert words in error_of(r, status)
+    assert [p["name"] for p in r.json()["proxies"]] == ["a"]
+    assert list(http.get("/proxies").json()) == ["a"]
 
 
 def test_populate_stopped_by_a_port_in_use(http: httpx.Client, echo_upstream: Upstream) -> None:
@@ -381,7 +390,7 @@ def test_populate_stopped_by_a_port_in_use(http: httpx.Client, echo_upstream: Up
             ],
         )
     body = r.json()
-    assert r.status_code == 409 and body["status"] == 409 and "already in use" in body["error"]
+    assert r.status_code == 500 and body["status"] == 500 and "already in use" in body["error"]
     assert [p["name"] for p in body["proxies"]] == ["a"]
 
 

@@ -152,7 +152,13 @@ def _limit_data(listen: str) -> None:
         assert recv_all(sock) == b"abc"
 
 
+def _noop(listen: str) -> None:
+    with connect(listen) as sock:
+        assert roundtrip(sock, b"unchanged") < 0.5
+
+
 EVERY_TOXIC: list[tuple[str, dict[str, int], Any]] = [
+    ("noop", {}, _noop),
     ("latency", {"latency": 200}, _latency),
     ("bandwidth", {"rate": 50}, _bandwidth),
     ("slow_close", {"delay": 200}, _slow_close),

@@ -93,6 +93,8 @@ def test_the_domain_knows_nothing_of_http(module: str) -> None:
     source = _path(module).read_text()
     tree = ast.parse(source)
     assert not _imports(module) & HTTP_LAYER
+    if module.startswith("harness.faults.toxics.http_"):
+        return  # they speak HTTP on the proxied stream (statuses of responses), not the API's
     statuses = [
         node.value
         for node in ast.walk(tree)
@@ -105,7 +107,7 @@ def test_the_domain_knows_nothing_of_http(module: str) -> None:
 def test_domain_operations_raise_plain_errors() -> None:
     async def scenario() -> None:
         collection = ProxyCollection()
-        with pytest.raises(ProxyNotFound, match="proxy not found: no proxy named 'ghost'"):
+        with pytest.raises(ProxyNotFound, match=r"proxy not found \(no proxy named 'ghost'"):
             collection.get("ghost")
         await collection.create(ProxyConfig("a", "127.0.0.1:0", "127.0.0.1:1"))
         try:
@@ -116,7 +118,7 @@ def test_domain_operations_raise_plain_errors() -> None:
                 await collection.create(ProxyConfig("b", taken, "127.0.0.1:1"))
             with pytest.raises(InvalidAddress, match="not on loopback"):
                 await collection.create(ProxyConfig("c", "0.0.0.0:0", "127.0.0.1:1"))
-            with pytest.raises(ProxyNotFound, match=r"\(existing: a\)"):
+            with pytest.raises(ProxyNotFound, match=r"existing: a\)"):
                 await collection.remove("b")
         finally:
             await collection.close()
@@ -136,12 +138,16 @@ def test_domain_operations_raise_plain_errors() -> None:
         (ToxicNotFound("t", ["u"]), 404),
         (ProxyExists("x"), 409),
         (ToxicExists("x"), 409),
-        (AddressInUse("x"), 409),
+        (AddressInUse("x"), 500),
         (FaultProxyFault("x"), 500),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
 )
 def test_only_the_api_maps_errors_to_statuses(error: FaultProxyFault, status: int) -> None:
     assert api.status_of(error) == status
-    assert api.error_body(error) == {"error": error.message, "status": status}
+    assert api.error_body(error) == {
+        "error": error.message,
+        "status": status,
+        **({"detail": error.detail} if error.detail else {}),
+    }
     assert not hasattr(error, "status")

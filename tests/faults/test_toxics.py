@@ -233,3 +233,11 @@ def test_toxics_chain_in_order(api: ToxiproxyClient, proxy: str) -> None:
         sock.sendall(b"abcdef")
         assert recv_all(sock) == b"abc"
         assert 0.18 <= time.perf_counter() - start <= 0.45
+
+
+def test_noop_passes_everything_unchanged(api: ToxiproxyClient, proxy: str) -> None:
+    add(api, "noop")
+    with connect(proxy) as sock:
+        payload = bytes(range(256)) * 64
+        sock.sendall(payload)
+        assert recv_exactly(sock, len(payload)) == payload

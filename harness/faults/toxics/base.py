@@ -18,8 +18,14 @@ bytes on. The contract is Toxiproxy's (``CREATING_TOXICS.md``):
   the stub then passes on whatever was read and not yet written, so a toxic never has to.
 
 Toxics are dataclasses whose fields are their attributes, with Toxiproxy's names, units and
-defaults (all integers). Register a new toxic with ``@register("name")`` in its own module and
+defaults (integers for Toxiproxy's own toxics; the HTTP toxics also take a probability, a float,
+and texts such as a body). Register a new toxic with ``@register("name")`` in its own module and
 import that module by name in ``harness/faults/toxics/__init__.py``.
+
+A toxic that keeps bytes of its own between reads (the HTTP toxics hold an incomplete message
+head until they know what it is) takes them out of the stub's hands with :meth:`ToxicStub.keep`
+and gives them back in :meth:`Toxic.release`, which the link calls whenever the toxic stops
+running on it (removed, or left out by a new toxicity roll).
 """
 
 from __future__ import annotations
@@ -31,8 +37,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
+AttributeValue = int | float | str
+"""What an attribute can hold: Toxiproxy's are integers; HTTP toxics add floats and texts."""
+
 __all__ = [
     "REGISTRY",
+    "AttributeValue",
     "Chunk",
     "ChunkQueue",
     "End",
@@ -41,6 +51,7 @@ __all__ = [
     "ToxicStub",
     "new_toxic",
     "register",
+    "sleep_until",
 ]
 
 
@@ -178,6 +189,34 @@ class ToxicStub:
         if dropped and self._on_discard is not None:
             self._on_discard(dropped)
 
+    def accept(self, chunk: Chunk) -> None:
+        """An inline toxic got ``chunk`` (:meth:`Toxic.take`): it is the chunk in hand, taken
+        into the toxic's keeping at once (its writes carry the chunk's timestamp)."""
+        self._held, self._held_off, self._held_ts = b"", 0, chunk.ts
+
+    def ended(self, end: End) -> None:
+        """An inline toxic got the end of the stream: :meth:`close` passes it on as it came."""
+        self._end = end
+
+    def keep(self) -> None:
+        """The toxic takes the rest of the chunk in hand into its own keeping (it passes the
+        bytes on later with :meth:`write`, or drops them with :meth:`drop`)."""
+        self._held, self._held_off = b"", 0
+
+    def drop(self, size: int) -> None:
+        """``size`` bytes the toxic kept are dropped on purpose (a replaced HTTP response)."""
+        if size and self._on_discard is not None:
+            self._on_discard(size)
+
+    def inject(self, data: bytes) -> None:
+        """Pass on bytes the toxic made up (an injected HTTP response): they never came from
+        the source, so the link's count of bytes in the chain is told."""
+        if self.closed or not data:
+            return
+        if self._on_discard is not None:
+            self._on_discard(-len(data))
+        self.output.put(Chunk(data, self._held_ts))
+
     def close(self) -> None:
         """End the stream here. After the end was read it is passed on as it came (a half-close);
         otherwise the toxic is ending the connection: both sockets close once what was passed on
@@ -213,6 +252,9 @@ class Toxic:
 
     type_name: ClassVar[str] = ""
     """The Toxiproxy type name, set by :func:`register`."""
+    inline: ClassVar[bool] = False
+    """The toxic never waits: the link hands it each chunk in :meth:`take` as it arrives,
+    instead of running :meth:`pipe` as a task (a loop iteration less per chunk)."""
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a message a person can act on when attributes are wrong."""
@@ -224,16 +266,26 @@ class Toxic:
     def cleanup(self, stub: ToxicStub) -> None:
         """Called when the toxic is removed from a link it was running on."""
 
+    def release(self, stub: ToxicStub) -> None:
+        """Pass on what the toxic kept (see :meth:`ToxicStub.keep`): called when it stops
+        running on a link, before :meth:`cleanup`. It may end the connection instead when what
+        it kept cannot be passed on whole (half of a replaced response)."""
+
     async def pipe(self, stub: ToxicStub) -> None:
         """Move data from ``stub.input`` to ``stub.output``, changing it as the toxic does."""
         raise NotImplementedError
 
-    def attributes(self) -> dict[str, int]:
+    def take(self, stub: ToxicStub, item: Chunk | End) -> None:
+        """An inline toxic's :meth:`pipe`: act on one chunk, or on the end of the stream (then
+        end it: :meth:`ToxicStub.ended`, then :meth:`ToxicStub.close`)."""
+        raise NotImplementedError
+
+    def attributes(self) -> dict[str, AttributeValue]:
         """The attributes as Toxiproxy's API shows them."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     @classmethod
-    def defaults(cls) -> dict[str, int]:
+    def defaults(cls) -> dict[str, AttributeValue]:
         """Attribute names and default values."""
         return {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type,misc]
 
@@ -251,8 +303,8 @@ def register(type_name: str) -> Callable[[T], T]:
         if not dataclasses.is_dataclass(cls):
             raise TypeError(f"toxic {cls.__name__} must be a dataclass")
         for f in dataclasses.fields(cls):
-            if not isinstance(f.default, int):
-                raise TypeError(f"toxic {cls.__name__}.{f.name} needs an int default")
+            if not isinstance(f.default, int | float | str) or isinstance(f.default, bool):
+                raise TypeError(f"toxic {cls.__name__}.{f.name} needs an int, float or str default")
         if type_name in REGISTRY:
             raise ValueError(f"toxic type {type_name!r} is registered twice")
         cls.type_name = type_name
@@ -278,7 +330,13 @@ def new_toxic(type_name: str, attributes: Mapping[str, Any], base: Toxic | None 
         )
     values = base.attributes() if base is not None else dict(known)
     for name, raw in attributes.items():
-        values[name] = _attribute_int(type_name, name, raw)
+        default = known[name]
+        if isinstance(default, str):
+            values[name] = _attribute_str(type_name, name, raw)
+        elif isinstance(default, float):
+            values[name] = _attribute_float(type_name, name, raw)
+        else:
+            values[name] = _attribute_int(type_name, name, raw)
     toxic = cls(**values)
     toxic.validate()
     return toxic
@@ -296,6 +354,42 @@ def _attribute_int(type_name: str, name: str, raw: Any) -> int:
             f"attribute '{name}' of toxic '{type_name}' must be zero or more, got {raw}"
         )
     return raw
+
+
+def _attribute_str(type_name: str, name: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"attribute '{name}' of toxic '{type_name}' must be a string, got {raw!r}")
+    return raw
+
+
+def _attribute_float(type_name: str, name: str, raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:
+        raise ValueError(f"attribute '{name}' of toxic '{type_name}' must be a number, got {raw!r}")
+    if raw < 0:
+        raise ValueError(
+            f"attribute '{name}' of toxic '{type_name}' must be zero or more, got {raw}"
+        )
+    return float(raw)
+
+
+async def sleep_until(due: float) -> None:
+    """Wait until loop time ``due``; late by well under a millisecond, however long the wait.
+
+    One ``asyncio.sleep`` of the whole wait is late by up to 0.1 % of it plus a millisecond:
+    Linux lets ``epoll_wait`` fire late by 0.1 % of its timeout (timer slack for poll/select/
+    epoll, ``select_estimate_accuracy``: 1 ms on a 1 s wait) and asyncio's selector rounds the
+    timeout up to the millisecond. So the long wait ends a little early (1.5 ms + 0.1 %), and a
+    short one, whose slack is microseconds, finishes it. Measured (docs/faults.md): a 1 s wait
+    went from 1.2 ms late (p50; 3.1 ms max) to 0.4 ms (0.6 ms max).
+    """
+    loop = asyncio.get_running_loop()
+    wait = due - loop.time()
+    early = 0.0015 + wait / 1000
+    if wait > early:
+        await asyncio.sleep(wait - early)
+        wait = due - loop.time()
+    if wait > 0:
+        await asyncio.sleep(wait)
 
 
 async def passthrough(stub: ToxicStub) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass
 
-from harness.faults.toxics.base import Toxic, ToxicStub, register
+from harness.faults.toxics.base import Toxic, ToxicStub, register, sleep_until
 
 __all__ = ["LatencyToxic"]
 
@@ -31,8 +30,7 @@ class LatencyToxic(Toxic):
             # Measured from when the proxy read the chunk, so time spent queued behind earlier
             # chunks counts: the toxic adds latency without limiting bandwidth.
             due = chunk.ts + self.delay()
-            wait = due - stub.now()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if due > stub.now():
+                await sleep_until(due)  # (not asyncio.sleep: see sleep_until)
             stub.write(chunk.data, ts=max(due, chunk.ts))
         stub.close()

@@ -25,9 +25,10 @@ class SlicerToxic(Toxic):
     def validate(self) -> None:
         if self.average_size < 1:
             raise ValueError("slicer needs 'average_size' of 1 byte or more")
-        if self.size_variation >= self.average_size:
+        if self.size_variation > self.average_size:
+            # Toxiproxy takes it and cuts at negative offsets (its link panics): refused here.
             raise ValueError(
-                f"slicer's 'size_variation' ({self.size_variation}) must be smaller than "
+                f"slicer's 'size_variation' ({self.size_variation}) must be at most "
                 f"'average_size' ({self.average_size})"
             )
 
@@ -44,8 +45,11 @@ class SlicerToxic(Toxic):
             if self.size_variation > 0:
                 shift = random.randrange(2 * self.size_variation) - self.size_variation
             mid = start + (end - start) // 2 + shift
+            # With size_variation == average_size a cut may fall on the start: the piece is
+            # cut again (with a new shift) rather than sent empty.
             todo.append((mid, end))
-            todo.append((start, mid))
+            if mid > start:
+                todo.append((start, mid))
         return out
 
     async def pipe(self, stub: ToxicStub) -> None:

@@ -1,5 +1,9 @@
-"""``timeout``: nothing gets through; the connection is closed after ``timeout`` milliseconds,
-or held open (data dropped) until the toxic is removed when ``timeout`` is 0."""
+"""``timeout``: nothing gets through; the connection is closed once ``timeout`` milliseconds
+pass without data, or held open (data dropped) until the toxic is removed when ``timeout`` is 0.
+
+As in Toxiproxy, the timer starts again with every chunk that arrives (its ``Pipe`` waits on a
+new ``time.After(timeout)`` each time round its loop): a trickling source keeps the connection
+open, and only silence for ``timeout`` ms closes it."""
 
 from __future__ import annotations
 
@@ -14,18 +18,22 @@ __all__ = ["TimeoutToxic"]
 @register("timeout")
 @dataclass
 class TimeoutToxic(Toxic):
-    """Drops every chunk (by definition) and closes the connection ``timeout`` ms after the
-    toxic began on the link. Removing it closes the connections it held, as in Toxiproxy:
-    their streams lost data, so they cannot carry on."""
+    """Drops every chunk (by definition) and closes the connection after ``timeout`` ms with
+    no data on the link (the timer restarts on each chunk, as Toxiproxy's). Removing it closes
+    the connections it held, as in Toxiproxy: their streams lost data, so they cannot carry
+    on."""
 
     timeout: int = 0
 
     async def pipe(self, stub: ToxicStub) -> None:
-        deadline = stub.now() + self.timeout / 1000.0 if self.timeout > 0 else None
+        quiet = self.timeout / 1000.0 if self.timeout > 0 else None
         try:
-            async with asyncio.timeout_at(deadline):
-                while await stub.read() is not None:
-                    stub.discard()
+            while True:
+                async with asyncio.timeout(quiet):
+                    chunk = await stub.read()
+                if chunk is None:
+                    break
+                stub.discard()
         except TimeoutError:
             stub.close()  # nothing was passed on: this ends the whole connection
             return
