@@ -246,8 +246,8 @@ def test_loopback(addr: str, ok: bool) -> None:
     [
         ({"type": "slicer"}, "average_size >= 1"),
         (
-            {"type": "slicer", "attributes": {"average_size": 10, "size_variation": 10}},
-            "size_variation < average_size",
+            {"type": "slicer", "attributes": {"average_size": 10, "size_variation": 11}},
+            "size_variation <= average_size",
         ),
         ({"type": "bandwidth"}, "rate >= 1"),
     ],

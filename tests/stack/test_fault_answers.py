@@ -132,7 +132,15 @@ FAULTS: dict[str, tuple[dict[str, Any], str, str]] = {
     "slicer": ({"type": "slicer", "average_size": 7, "delay": 200}, "ai", ""),
     "bandwidth": ({"type": "bandwidth", "rate": 0}, "legacy", "timeout"),
     "slow_close": ({"type": "slow_close", "delay": 1000}, "ai", ""),
-}
+    "noop": ({"type": "noop"}, "ai", ""),
+    # HTTP toxics (the embedded proxy's own): what the gateway makes of each
+    "http_status 429": ({"type": "http_status", "status": 429, "retry_after": 1}, "legacy",
+                        "rate_limited"),
+    "http_status 503": ({"type": "http_status", "status": 503}, "legacy", "error"),
+    "http_delay": ({"type": "http_delay", "delay": 2 * FALLBACK_TIMEOUT_MS}, "legacy", "timeout"),
+    "http_truncate": ({"type": "http_truncate", "bytes": 5}, "legacy", "error"),
+    "http_malformed": ({"type": "http_malformed"}, "legacy", "error"),
+}  # fmt: skip
 
 
 def test_every_toxic_of_the_registry_is_tried() -> None:
