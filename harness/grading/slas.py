@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from harness.analysis.model import RoutingFigures
+from harness.analysis.model import CapacityStage, RoutingFigures
 from harness.analysis.openmodel import response_times
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import quantiles
@@ -190,15 +190,17 @@ def capacity_check(a: Analysis, judge: Judge) -> CheckResult | None:
     knee_rps = knee["rps"] if knee else None
     value = float(knee_rps) if knee_rps is not None else 0.0
     covers = bool(cap.get("covers"))
+    def planned(s: CapacityStage) -> str:
+        # an open-model stage is planned as an arrival rate (its one scheduler is no user count)
+        return f"{s['rate']:g} arrivals/s" if open_model and s["rate"] else f"{s['users']} users"
+
+    open_model = a.data.scenario.load.is_open
     stages = "; ".join(
-        f"{s['users']} users: {s['rps']:.1f} rps, p95 {s['p95_ms'] or 0:.0f} ms, errors "
+        f"{planned(s)}: {s['rps']:.1f} rps, p95 {s['p95_ms'] or 0:.0f} ms, errors "
         f"{fmt_pct(s['error_rate'] or 0)} ({'held' if s['held_sla'] else 'broke'})"
         for s in judged
     )
-    if knee:
-        head = f"knee at {knee['users']} users, {value:.1f} rps"
-    else:
-        head = "no stage held the user SLA"
+    head = f"knee at {planned(knee)}, {value:.1f} rps" if knee else "no stage held the user SLA"
     return CheckResult(
         id="sla.capacity.failover",
         kind="sla",

@@ -56,6 +56,15 @@ def load_facts(
         Fact("run length, planned", fmt_seconds(dig(scenario, "duration"))),
         Fact("load workers", fmt_count(requested.get("workers", plan.get("workers")))),
     ]
+    om = as_mapping(metrics.get("open_model"))
+    if om.get("self_limited"):
+        rows.append(
+            Fact(
+                "load generator",
+                f"dropped {fmt_count(om.get('dropped'))} arrivals (max_in_flight "
+                f"{fmt_count(om.get('max_in_flight'))}): the offered load was below the plan",
+            )
+        )
     if meta.get("load_generator_saturated") or achieved.get("load_generator_saturated"):
         rows.append(Fact("load generator", "saturated: the achieved load may be below the plan"))
     if isinstance(achieved.get("workers"), Mapping):
