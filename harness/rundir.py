@@ -147,6 +147,9 @@ DECISION_FIELDS: tuple[str, ...] = (
 #: the harness, an open-model arrival that could not be sent, a write's read-back) registers its
 #: stream here, with its fields' types in :data:`FIELD_DTYPES` when analysis reads them.
 SIDE_STREAMS: dict[str, tuple[str, ...]] = {}
+#: harness.load.llm: every inter-token gap of a streamed LLM answer (one row per answer; the
+#: request's start, its X-Request-Id and X-Served-By, the model, the gaps in ms space-separated)
+SIDE_STREAMS["llm_itl"] = ("ts", "request_id", "served_by", "model", "gaps_ms")
 
 #: How every record field reads back (a field has one type in both files):
 #:
@@ -196,6 +199,7 @@ FIELD_DTYPES: dict[str, str] = {
         )
     },
 }  # fmt: skip
+FIELD_DTYPES["gaps_ms"] = "string"  # llm_itl: an answer's gaps, parsed by harness.analysis.llm
 
 
 class RequestRecord(TypedDict):

@@ -52,6 +52,7 @@ from locust.runners import LocalRunner, WorkerRunner
 
 from harness.errors import ScenarioError
 from harness.load.dataset import DatasetSource
+from harness.load.llm import send_llm
 from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.load.records import RequestLedger, guard_exit, guard_request, process_ledger
 
@@ -177,7 +178,8 @@ class DualSystemUser(FastHttpUser):
             raise StopUser
         method, path, kwargs = request
         try:
-            self.client.request(method, path, **kwargs)
+            if not send_llm(self.client, method, path, kwargs):  # an LLM kind: streamed, measured
+                self.client.request(method, path, **kwargs)
         except _LOCUST_FLOW:
             raise
         except Exception:
