@@ -41,6 +41,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,9 +157,11 @@ class TokenCounter:
         """The named encoding (cached)."""
         enc = cls._encodings.get(name)
         if enc is None:
-            import bpe_openai
+            with warnings.catch_warnings():  # it reads its vocabulary by a deprecated API
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import bpe_openai
 
-            enc = cls._encodings[name] = bpe_openai.get_encoding(name)
+                enc = cls._encodings[name] = bpe_openai.get_encoding(name)
         return enc
 
     @classmethod
@@ -311,10 +314,12 @@ def read_stream(lines: Iterator[bytes], answer: Answer, clock: Callable[[], floa
                 return
 
 
-def read_answer(response: Any, clock: Callable[[], float] = time.perf_counter) -> Answer:
-    """Read a 2xx answer: an SSE stream line by line as it arrives (``text/event-stream``),
-    else the whole body (a ``chat.completion``, or another JSON answer such as a fallback's)."""
-    answer = Answer()
+def read_answer(
+    response: Any, answer: Answer, clock: Callable[[], float] = time.perf_counter
+) -> Answer:
+    """Read a 2xx answer into ``answer``: an SSE stream line by line as it arrives
+    (``text/event-stream``), else the whole body (a ``chat.completion``, or another JSON answer
+    such as a fallback's). When reading raises (a cut stream), ``answer`` keeps what came."""
     headers = getattr(response, "headers", None) or {}
     ctype = str(headers.get("content-type", "") or headers.get("Content-Type", ""))
     if "text/event-stream" in ctype:
@@ -451,7 +456,7 @@ def _attempt(
             return None, False  # the recorder and Locust judge the status as for any request
         answer = Answer()
         try:
-            answer = read_answer(resp)
+            read_answer(resp, answer)
         except Exception as err:  # a stream cut mid-way: a user-visible error, figures kept
             answer.error = answer.error or f"{type(err).__name__}: {err}"
             answer.streamed = True
