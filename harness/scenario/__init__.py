@@ -57,6 +57,7 @@ from harness.scenario.grading import RollbackSpec as RollbackSpec
 from harness.scenario.grading import SLAs as SLAs
 from harness.scenario.grading import SLASpec as SLASpec
 from harness.scenario.grading import TriggerSpec as TriggerSpec
+from harness.scenario.llm import LlmSpec as LlmSpec
 from harness.scenario.load import GatewayChange as GatewayChange
 from harness.scenario.load import LoadSpec, RequestSpec
 from harness.scenario.load import Step as Step

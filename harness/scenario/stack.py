@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from harness.scenario.llm import LlmSpec, PaceSpec, TokenCountSpec
 from harness.scenario.values import (
     Address,
     Duration,
@@ -58,6 +59,8 @@ class ServiceSpec(_Model):
     cost: CostSpec = CostSpec()
     answers: Literal["classic", "realistic"] = "classic"
     """``realistic``: JSON answers with a label, a rationale worded per call, a confidence."""
+    llm: LlmSpec = LlmSpec()
+    """How it answers the OpenAI chat-completions API (``/v1/chat/completions``)."""
 
 
 def _default_ai() -> ServiceSpec:
@@ -72,7 +75,16 @@ def _default_ai() -> ServiceSpec:
 
 
 def _default_legacy() -> ServiceSpec:
-    return ServiceSpec(cost=CostSpec(per_request=0.0004))
+    return ServiceSpec(
+        cost=CostSpec(per_request=0.0004),
+        # the old classifier behind the same chat API: a short answer, at once
+        llm=LlmSpec(
+            model="legacy-classifier",
+            ttft=PaceSpec(p50=0.02, p99=0.08),
+            itl=PaceSpec(p50=0.001, p99=0.002),
+            output_tokens=TokenCountSpec(p50=12, p99=20),
+        ),
+    )
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

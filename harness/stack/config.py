@@ -30,10 +30,13 @@ __all__ = [
     "CostConfig",
     "GatewayConfig",
     "LatencyConfig",
+    "LlmConfig",
+    "PaceConfig",
     "RuleConfig",
     "ServiceConfig",
     "SettingsChange",
     "SupportsModelDump",
+    "TokenCountConfig",
     "comparator_config",
     "from_json_data",
     "gateway_config",
@@ -77,6 +80,36 @@ class CostConfig:
 
 
 @dataclass(frozen=True)
+class PaceConfig:
+    """A demo LLM's time to first token or inter-token pause: median and p99, in seconds."""
+
+    p50: float = 0.2
+    p99: float = 0.6
+
+
+@dataclass(frozen=True)
+class TokenCountConfig:
+    """A demo LLM's completion length in tokens: median and p99."""
+
+    p50: int = 60
+    p99: int = 200
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    """How a demo service answers chat completions (mirrors ``harness.scenario.llm.LlmSpec``)."""
+
+    model: str = "demo-llm"
+    ttft: PaceConfig = PaceConfig()
+    itl: PaceConfig = PaceConfig(0.02, 0.05)
+    output_tokens: TokenCountConfig = TokenCountConfig()
+    cached_share: float = 0.0
+    rpm: int | None = None
+    tpm: int | None = None
+    stream_cut_rate: float = 0.0
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """One demo backend (mirrors :class:`harness.scenario.ServiceSpec`)."""
 
@@ -89,6 +122,8 @@ class ServiceConfig:
     cost: CostConfig = CostConfig()
     answers: str = "classic"
     """``classic`` (the label as a string) or ``realistic`` (a JSON object, see answers.py)."""
+    llm: LlmConfig = LlmConfig()
+    """The chat-completions API's settings (harness.stack.llm)."""
 
     def __post_init__(self) -> None:
         if self.answers not in ANSWER_MODES:
@@ -152,6 +187,10 @@ _NESTED: dict[str, type[Any]] = {
     "latency": LatencyConfig,
     "cost": CostConfig,
     "circuit_breaker": BreakerConfig,
+    "llm": LlmConfig,
+    "ttft": PaceConfig,
+    "itl": PaceConfig,
+    "output_tokens": TokenCountConfig,
 }
 
 

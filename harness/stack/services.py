@@ -11,7 +11,8 @@ Both systems have the same contract::
       503 {"error": "overloaded", ...}    at once, when ``queue_limit`` requests already wait
       400 {"error": "bad_request", ...}   no JSON object with a string ``input``
     GET /healthz  {"status": "ok", "system": ...}
-    GET /stats    {"served", "errors", "rejected", "in_flight", "waiting", "capacity"}
+    GET /stats    {"served", "errors", "rejected", "in_flight", "waiting", "capacity", "llm"}
+    POST /v1/chat/completions, GET /v1/models   the OpenAI-compatible API (harness.stack.llm)
 
 A request waits for one of ``capacity`` slots, then holds it for a service time drawn from a
 log-normal fitted to the configured p50 and p99 (a seeded RNG): up to ``capacity / service time``
@@ -33,7 +34,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -46,6 +46,8 @@ from starlette.routing import Route, Router
 from harness.stack.answers import ai_answer, ai_tokens, legacy_answer, realistic_answer
 from harness.stack.asgi import Receive, Scope, Send, send_json
 from harness.stack.config import ServiceConfig, SupportsModelDump, from_json_data, service_config
+from harness.stack.latency import LatencyModel
+from harness.stack.llm import ChatCompletions
 from harness.stack.server import run_app
 
 __all__ = ["DemoService", "LatencyModel", "main", "service_args"]
@@ -78,27 +80,6 @@ def service_args(
 
 Role = Literal["legacy", "ai"]
 
-_Z99 = 2.3263478740408408  # the standard normal's 99th percentile
-
-
-class LatencyModel:
-    """Service times from a log-normal whose median is ``p50`` and 99th percentile ``p99``."""
-
-    def __init__(self, p50: float, p99: float, rng: random.Random) -> None:
-        self.p50 = p50
-        self.p99 = p99
-        self._rng = rng
-        self._mu = math.log(p50) if p50 > 0 else 0.0
-        self._sigma = math.log(p99 / p50) / _Z99 if p50 > 0 and p99 > p50 else 0.0
-
-    def sample(self) -> float:
-        """One service time in seconds."""
-        if self.p50 <= 0:
-            return 0.0
-        if self._sigma == 0.0:
-            return self.p50
-        return self._rng.lognormvariate(self._mu, self._sigma)
-
 
 class DemoService:
     """The ASGI app of one demo backend (``role`` legacy or ai) configured by ``spec`` (a
@@ -126,6 +107,16 @@ class DemoService:
         self.errors = 0
         self.rejected = 0
         self._app = self._router()
+        self.llm = ChatCompletions(
+            spec.llm,
+            role,
+            seed=seed,
+            answer=self.answer,
+            error_rate=spec.error_rate,
+            capacity=spec.capacity,
+            queue_limit=spec.queue_limit,
+        )
+        """The OpenAI-compatible chat-completions API (harness.stack.llm)."""
 
     # ----------------------------------------------------------------------------------------
 
@@ -145,9 +136,13 @@ class DemoService:
             "in_flight": self.in_flight,
             "waiting": self.waiting,
             "capacity": self.spec.capacity,
+            "llm": self.llm.stats(),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.llm.handles(scope):
+            await self.llm(scope, receive, send)  # plain ASGI: the streamed path's timing
+            return
         await self._app(scope, receive, send)
 
     def _router(self) -> Router:
