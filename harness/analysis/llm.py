@@ -45,7 +45,14 @@ if TYPE_CHECKING:
 
     from harness.analysis.data import RunData
 
-__all__ = ["LLM_COLUMNS", "LlmRecords", "llm_figures", "read_llm_records"]
+__all__ = [
+    "LLM_COLUMNS",
+    "LlmRecords",
+    "LlmSamples",
+    "llm_figures",
+    "llm_samples",
+    "read_llm_records",
+]
 
 #: The columns of requests.csv this section reads.
 LLM_COLUMNS: tuple[str, ...] = (
@@ -98,6 +105,55 @@ def _read_gaps(path: Path) -> dict[str, np.ndarray[Any, Any]] | None:
     return {s: np.asarray(v, dtype=np.float64) for s, v in per.items()}
 
 
+class LlmSamples:
+    """One population's samples behind its LLM figures (what SLAs take intervals over):
+    ``ttft`` and ``e2e`` of ok answers (ms), ``itl`` every gap (ms; per-answer medians when
+    ``itl_exact`` is False), ``speed`` per-answer output tokens/s."""
+
+    def __init__(self, rows: pd.DataFrame, gaps: np.ndarray[Any, Any] | None) -> None:
+        ok = rows["ok"].to_numpy() == 1
+        ttft = _floats(rows, "ttft_ms")
+        e2e = _floats(rows, "latency_ms")
+        out_tokens = _floats(rows, "tokens_out")
+        # Output speed of an answer: its tokens over the time they took to stream (first to
+        # last byte, the reading the user watches); answers of one token have no such time.
+        stream_s = (e2e - ttft) / 1000.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            speed = np.where(ok & (stream_s > 0) & (out_tokens > 1), out_tokens / stream_s, np.nan)
+        self.ok = ok
+        self.ttft = ttft[ok]
+        self.e2e = e2e[ok]
+        self.speed = speed[~np.isnan(speed)]
+        self.itl_exact = gaps is not None
+        self.itl = gaps if gaps is not None else _floats(rows, "itl_p50_ms")
+
+
+def llm_samples(data: RunData) -> dict[str, LlmSamples] | None:
+    """Per population (user, legacy, ai), the samples of the run's LLM answers; None when the
+    run has no LLM requests or its directory is not known (``data.path``)."""
+    endpoints = {r.name for r in data.scenario.load.requests if r.llm is not None}
+    path = getattr(data, "path", None)
+    if path is None:
+        return None
+    records = read_llm_records(Path(path), endpoints)
+    if not len(records.rows) and not endpoints:
+        return None
+    return _samples(records)
+
+
+def _samples(records: LlmRecords) -> dict[str, LlmSamples]:
+    rows = records.rows
+    served = rows["served_by"].astype(str).to_numpy()
+    gaps = records.gaps
+    return {
+        s: LlmSamples(
+            rows if s == "user" else rows[served == s],
+            gaps.get(s) if gaps is not None else None,
+        )
+        for s in SYSTEMS
+    }
+
+
 def _pct(values: np.ndarray[Any, Any]) -> LlmPercentiles:
     v = values[~np.isnan(values)] if len(values) else values
     if not len(v):
@@ -117,18 +173,9 @@ def _floats(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
     return out
 
 
-def _system(
-    rows: pd.DataFrame, gaps: np.ndarray[Any, Any] | None, duration: float
-) -> LlmSystemFigures:
-    ok = rows["ok"].to_numpy() == 1
-    ttft = _floats(rows, "ttft_ms")
-    e2e = _floats(rows, "latency_ms")
+def _system(rows: pd.DataFrame, sample: LlmSamples, duration: float) -> LlmSystemFigures:
+    ok = sample.ok
     out_tokens = _floats(rows, "tokens_out")
-    # Output speed of an answer: its tokens over the time they took to stream (first to last
-    # byte, the reading the user watches); answers of one token have no such time.
-    stream_s = (e2e - ttft) / 1000.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        speed = np.where(ok & (stream_s > 0) & (out_tokens > 1), out_tokens / stream_s, np.nan)
     source = rows["tokens_source"].astype(str).to_numpy()
     answered = ok & ~np.isnan(out_tokens)
     tokens: LlmTokens = {
@@ -138,18 +185,14 @@ def _system(
         "from_usage": int((answered & (source == "usage")).sum()),
         "estimated": int((answered & (source == "estimate")).sum()),
     }
-    if gaps is not None:
-        itl, exact = gaps, True
-    else:  # no gap stream: the per-answer medians, an approximation (labelled)
-        itl, exact = _floats(rows, "itl_p50_ms"), False
     return {
         "requests": len(rows),
         "answered": int(ok.sum()),
-        "ttft_ms": _pct(ttft[ok]),
-        "itl_ms": _pct(itl),
-        "itl_exact": exact,
-        "e2e_ms": _pct(e2e[ok]),
-        "tokens_per_s": _pct(speed),
+        "ttft_ms": _pct(sample.ttft),
+        "itl_ms": _pct(sample.itl),
+        "itl_exact": sample.itl_exact,
+        "e2e_ms": _pct(sample.e2e),
+        "tokens_per_s": _pct(sample.speed),
         "output_tokens_per_s": _num(tokens["completion"] / duration) if duration > 0 else None,
         "tokens": tokens,
     }
@@ -264,15 +307,11 @@ def llm_figures(data: RunData, records: LlmRecords | None = None) -> LlmFigures 
     rows = records.rows
     if not len(rows) and not endpoints:
         return None
-    served = rows["served_by"].astype(str).to_numpy() if len(rows) else np.array([], dtype=str)
+    served = rows["served_by"].astype(str).to_numpy()
     duration = data.duration if math.isfinite(data.duration) else 0.0
-    gaps = records.gaps
+    samples = _samples(records)
     per = {
-        s: _system(
-            rows if s == "user" else rows[served == s],
-            gaps.get(s) if gaps is not None else None,
-            duration,
-        )
+        s: _system(rows if s == "user" else rows[served == s], samples[s], duration)
         for s in SYSTEMS
     }
     return {
