@@ -68,8 +68,10 @@ class ChatServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
-                headers = {k.strip().lower(): v.strip() for k, _, v in
-                           (ln.partition(":") for ln in lines[1:] if ln)}  # fmt: skip
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
+                }
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 if not await self._answer(json.loads(body or b"{}"), headers, writer):
                     break
@@ -124,8 +126,9 @@ class ChatServer:
             await w.drain()
 
         chunk = {**base, "object": "chat.completion.chunk"}
-        await event({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant",
-                                                                 "content": ""}}]})  # fmt: skip
+        await event(
+            {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+        )
         start = time.perf_counter()
         for i, word in enumerate(words):
             if self.cut_after is not None and i >= self.cut_after:

@@ -23,10 +23,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_load(url: str, spec: dict[str, Any], records: int, users: int = 1) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "tests.load.support_llm_load", url, str(records), str(users),
-         json.dumps(spec)],
-        capture_output=True, text=True, timeout=90, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.load.support_llm_load",
+            url,
+            str(records),
+            str(users),
+            json.dumps(spec),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result: dict[str, Any] = json.loads(out.stdout)
     return result
