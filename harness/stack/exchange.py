@@ -17,6 +17,7 @@ from typing import Any
 from harness.compare import Comparator, Comparison
 from harness.rundir import DECISION_FIELDS
 from harness.stack.backend import Call
+from harness.stack.chat import completion_content
 from harness.stack.config import CostConfig, GatewayConfig, SettingsChange
 
 __all__ = ["Exchange", "LiveSettings", "Prices", "answer_label", "answer_text", "price"]
@@ -92,6 +93,8 @@ class Exchange:
     replied: bool = False
     """The whole reply went to the user (what a forced stop checks before it records)."""
     latency_ms: float = 0.0
+    stream: bool = False
+    """The user asked for a streamed answer (a chat request with ``stream: true``)."""
     costs: dict[str, float] = field(default_factory=dict)
     comparison: Comparison | None = None
     """The shadow pair's comparison, once both answered (:meth:`compare`)."""
@@ -165,23 +168,30 @@ class Exchange:
 
 def answer_text(c: Call) -> str | None:
     """What call ``c`` answered, as text to compare: its ``answer`` field (a string as it is,
-    another JSON value as compact JSON), None when it gave none."""
+    another JSON value as compact JSON), a chat completion's content; None when it gave none."""
     if c.data is None:
         return None
     value = c.data.get("answer")
     if value is None:
-        return None
+        return completion_content(c.data)
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def answer_label(c: Call) -> str | None:
-    """The label call ``c`` answered: the ``answer`` string, or a realistic answer's
-    ``label``; None when there is none."""
+    """The label call ``c`` answered: the ``answer`` string, a realistic answer's ``label``,
+    or the ``label`` of a chat completion whose content is a JSON object (the demo LLM's);
+    None when there is none."""
     if c.data is None:
         return None
     value = c.data.get("answer")
+    if value is None:
+        content = completion_content(c.data)
+        try:
+            value = json.loads(content) if content is not None else None
+        except ValueError:
+            return None
     if isinstance(value, dict):
         value = value.get("label")
     return value if isinstance(value, str) else None
@@ -194,13 +204,17 @@ def _cost(value: float) -> str:
 
 
 def price(c: Call, prices: Prices | None) -> float:
-    """What call ``c`` cost: from the price table and its tokens when given, else its own
-    ``cost`` field; a call that did not answer costs nothing."""
+    """What call ``c`` cost: from the price table and its tokens when given (a chat
+    completion's ``usage.total_tokens``), else its own ``cost`` field; a call that did not
+    answer costs nothing."""
     if c.data is None:
         return 0.0
     if prices is not None and c.system in prices:
         spec = prices[c.system]
         tokens = c.data.get("tokens")
+        usage = c.data.get("usage")
+        if tokens is None and isinstance(usage, dict):
+            tokens = usage.get("total_tokens")
         n = tokens if isinstance(tokens, int | float) else 0
         return spec.per_request + n / 1000.0 * spec.price_per_1k_tokens
     cost = c.data.get("cost")

@@ -14,6 +14,9 @@
             agree (0/1 at the threshold) and agree_score; a pair the comparator could not
             compare (a user function raised) has both empty and is counted (not_compared).
 
+Chat completions (``messages`` instead of ``input``; ``stream: true`` passed through as it comes,
+fallback only before the first byte): :mod:`harness.stack.passthrough`.
+
 Other routes (:mod:`harness.stack.control`): ``GET /healthz``, ``GET /metrics``,
 ``GET /admin/settings``, ``POST /admin/settings`` (a partial change of the live settings),
 ``POST /admin/kill-switch`` ``{"on": bool}``. Any other POST or PUT is a user request,
@@ -58,6 +61,7 @@ from harness.stack.asgi import (
 )
 from harness.stack.backend import BackendClient, Call, call, make_client
 from harness.stack.breaker import STATE_VALUE, CircuitBreaker
+from harness.stack.chat import chat_input
 from harness.stack.config import (
     ConfigError,
     CostConfig,
@@ -70,6 +74,7 @@ from harness.stack.config import (
 from harness.stack.control import CONTROL_PATHS, control_router
 from harness.stack.exchange import Exchange, LiveSettings, Prices, price
 from harness.stack.metrics import GatewayMetrics
+from harness.stack.passthrough import passed_on, relay
 from harness.stack.patterns import PATTERNS
 from harness.stack.server import run_app
 
@@ -179,7 +184,15 @@ class Gateway:
         """Call backend ``system`` with ``ex``'s request; prices and counts the call."""
         headers = [("X-Request-Id", ex.request_id)]
         try:
-            c = await call(self._clients[system], system, ex.path, ex.body, headers, timeout)
+            c = await call(
+                self._clients[system],
+                system,
+                ex.path,
+                ex.body,
+                headers,
+                timeout,
+                stream=ex.stream and not shadow,
+            )
         except asyncio.CancelledError:
             if not shadow:  # the record says this call was abandoned, not that it was skipped
                 setattr(ex, system, Call(system, "dropped", detail="gateway stopped"))
@@ -230,10 +243,15 @@ class Gateway:
         except ValueError:
             data = None
         s = self.settings
-        valid = isinstance(data, dict) and isinstance(data.get("input"), str)
         fields: dict[str, Any] = data if isinstance(data, dict) else {}
-        user = fields.get("user_id")
-        label = fields.get("label")
+        text = fields.get("input")
+        if not isinstance(text, str) and "messages" in fields:
+            text = chat_input(fields)  # an OpenAI chat request
+        valid = isinstance(text, str)
+        meta = fields.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        user = fields.get("user_id", fields.get("user", meta.get("user_id")))
+        label = fields.get("label", meta.get("label"))
         ex = Exchange(
             request_id=rid,
             ts=ts,
@@ -241,18 +259,19 @@ class Gateway:
             body=body,
             path=path,
             user_id="" if user is None else str(user),
-            input=fields.get("input", "") if valid else "",
+            input=text if isinstance(text, str) else "",
             label=label if isinstance(label, str) and label else None,
             fields=fields,
             pattern=s.pattern,
             kill_switch=s.kill_switch,
             ai_share=s.ai_share,
+            stream=fields.get("stream") is True,
         )
         if not valid:
             ex.route = "invalid"
             reply = {
                 "error": "bad_request",
-                "detail": "expected a JSON object with a string 'input'",
+                "detail": "expected a JSON object with a string 'input' or a list 'messages'",
             }
             await self._reply(ex, send, 400, _json(reply))
             return
@@ -262,11 +281,16 @@ class Gateway:
             except Exception as err:  # a bug: answer 502 and record it rather than a bare 500
                 ex.served = None
                 ex.failed = Call("gateway", "error", detail=repr(err))
-            if ex.served is not None:
-                await self._reply(ex, send, ex.served.status, ex.served.body)
+            if ex.served is not None and ex.served.stream is not None:
+                await self._reply_stream(ex, send, ex.served)
+            elif ex.served is not None:
+                await self._reply(
+                    ex, send, ex.served.status, ex.served.body, passed_on(ex.served, False)
+                )
             else:
                 status, reply = _failure(ex.failed)
-                await self._reply(ex, send, status, _json(reply))
+                extra = passed_on(ex.failed, True) if status == 429 else []
+                await self._reply(ex, send, status, _json(reply), extra)
         except asyncio.CancelledError:
             # Forced stop (the server's grace period is over) before the user had the reply:
             # the request still gets its decision record, or grading would count it as lost.
@@ -291,8 +315,7 @@ class Gateway:
         else:
             await PATTERNS[ex.pattern].route(ex, self)
 
-    async def _reply(self, ex: Exchange, send: Send, status: int, body: bytes) -> None:
-        ex.status = status
+    def _decision_headers(self, ex: Exchange) -> list[tuple[bytes, bytes]]:
         # On an error X-Served-By names the system whose failure the user got (the record's
         # served_by stays empty: nobody answered), so a client alone can tell AI-path errors
         # from legacy ones, as split groups and live rollback triggers need.
@@ -303,7 +326,20 @@ class Gateway:
             ex.route,
             ex.request_id,
         )
-        headers = [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
+        return [(n, v.encode("latin-1")) for n, v in zip(_HEADER_NAMES, values, strict=True)]
+
+    async def _reply(
+        self,
+        ex: Exchange,
+        send: Send,
+        status: int,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        ex.status = status
+        headers = self._decision_headers(ex)
+        if extra:
+            headers += extra
         await send_bytes(send, status, body, headers)
         ex.replied = True
         ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
@@ -312,6 +348,31 @@ class Gateway:
             self._submit_shadow(ex)
         else:
             self._record(ex)
+
+    async def _reply_stream(self, ex: Exchange, send: Send, c: Call) -> None:
+        """Pass a streamed answer on as it comes (:func:`relay`); judge it once it ended: a
+        cut after the first byte is the user's error (``stream_cut``), never a fallback."""
+        ex.status = c.status
+        cut = "gateway stopped"  # what a forced stop mid-stream leaves (the user's reply cut)
+        try:
+            cut = await relay(send, c, self._decision_headers(ex), self.spec.backend_timeout)
+        finally:
+            if cut:
+                c.outcome = "error"
+                c.detail = cut
+                if not ex.fallback:
+                    ex.fallback_reason = "stream_cut"
+            else:
+                cost = price(c, self.prices)
+                if cost:
+                    ex.costs[c.system] = ex.costs.get(c.system, 0.0) + cost
+            ex.replied = True  # as much as it will ever get: recorded here, once
+            ex.latency_ms = (time.perf_counter() - ex.started) * 1000.0
+            self.metrics.user(ex)
+            if ex.shadow:
+                self._submit_shadow(ex)
+            else:
+                self._record(ex)
 
     # ------------------------------------------------------------------ shadow queue
 
@@ -393,6 +454,8 @@ def _failure(c: Call | None) -> tuple[int, dict[str, Any]]:
         return 502, {"error": "no_route", "detail": "no backend was called"}
     if c.outcome == "timeout":
         status, what = 504, "timeout"
+    elif c.status == 429:  # a quota: the user may come back when Retry-After says
+        status, what = 429, "rate_limited"
     elif c.status == 503:
         status, what = 503, "overloaded"
     elif c.outcome == "unreachable":

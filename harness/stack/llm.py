@@ -163,9 +163,7 @@ class ChatCompletions:
         """Is ``scope`` one of this API's requests?"""
         path: str = scope["path"]
         method: str = scope["method"]
-        return (path == CHAT_PATH and method == "POST") or (
-            path == MODELS_PATH and method == "GET"
-        )
+        return (path == CHAT_PATH and method == "POST") or (path == MODELS_PATH and method == "GET")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == MODELS_PATH:

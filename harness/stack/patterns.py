@@ -6,8 +6,10 @@
               the answer (the gateway's shadow queue runs it); outputs compared
     split     a stable hash of user_id below ai_share goes to the AI, the rest to legacy;
               raising the share only moves users from legacy to the AI (sticky)
-    fallback  AI first within fallback_timeout; on error, timeout, no connection or an open
-              circuit breaker, legacy answers
+    fallback  AI first within fallback_timeout (for a streamed answer: to its first bytes);
+              on error, timeout, no connection, a 429 (rate_limited) or an open circuit
+              breaker, legacy answers; once a stream's first byte reached the user there is
+              no going back (a later failure is the user's: reason stream_cut)
     feature   the first rule that matches the request's fields picks the system, else the
               default route (the matching itself is :mod:`harness.stack.rules`, pure, which
               analysis shares to grade routing correctness)
@@ -118,7 +120,9 @@ class FallbackPattern:
             if ex.ai.ok:
                 ex.served = ex.ai
                 return
-            ex.fallback_reason = ex.ai.outcome  # error | timeout | unreachable
+            # error | timeout | unreachable; a 429 is the AI refusing service (a quota), a
+            # reason of its own for grading (harness.rules)
+            ex.fallback_reason = "rate_limited" if ex.ai.status == 429 else ex.ai.outcome
         else:
             ex.fallback_reason = "circuit_open"
         ex.fallback = True
