@@ -154,17 +154,21 @@ def _samples(records: LlmRecords) -> dict[str, LlmSamples]:
     }
 
 
-def _pct(values: np.ndarray[Any, Any]) -> LlmPercentiles:
+def _pct(values: np.ndarray[Any, Any], confidence: float = 0.95) -> LlmPercentiles:
+    from harness.analysis.stats import quantiles
+
     v = values[~np.isnan(values)] if len(values) else values
     if not len(v):
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None}
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None, "p95_ci": [None, None]}
     p50, p95, p99 = np.percentile(v, [50, 95, 99])
+    q95 = quantiles(v.astype(np.float64), (0.95,), confidence)[0.95]
     return {
         "n": len(v),
         "p50": _num(p50),
         "p95": _num(p95),
         "p99": _num(p99),
         "mean": _num(float(v.mean())),
+        "p95_ci": [_num(q95.low), _num(q95.high)],
     }
 
 

@@ -705,6 +705,7 @@ class LlmPercentiles(TypedDict):
     p95: float | None
     p99: float | None
     mean: float | None
+    p95_ci: Interval  # order-statistic interval of p95 (what ``compare`` judges a change on)
 
 
 class LlmTokens(TypedDict):

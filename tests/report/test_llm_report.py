@@ -42,3 +42,23 @@ def test_no_llm_section_without_llm_requests(tmp_path: Path) -> None:
     assert 'id="llm"' not in written["html"].read_text()
     assert "LLM answers" not in written["markdown"].read_text()
     assert not console_lines(graded, status="complete")[-1].startswith("llm:")
+
+
+def test_compare_finds_a_slower_first_token_and_more_429s(tmp_path: Path) -> None:
+    from harness.report.compare import CompareOptions
+    from harness.report.llmcompare import llm_changes
+
+    def metrics(name: str, ttft: float, limited_n: int) -> dict[str, object]:
+        rows = [answer(i, tin=10, tout=41, ttft_ms=ttft + i % 7) for i in range(40)]
+        rows += [limited(40 + i, 0, retried=False) for i in range(limited_n)]
+        return dict(analysed(write_run(tmp_path / name, rows, None)).metrics)
+
+    base, slower = metrics("base", 100.0, 0), metrics("new", 200.0, 20)
+    changes = {c.id: c for c in llm_changes(base, slower, CompareOptions(), min_samples=30)}
+    assert changes["compare.user.ttft_p95"].status == "fail"
+    assert changes["compare.user.ttft_p95"].change > 90  # about +100%
+    assert changes["compare.user.rate_limited"].status == "fail"
+    assert changes["compare.user.itl_p95"].status == "pass"  # same gaps in both
+    same = {c.id: c for c in llm_changes(base, base, CompareOptions(), min_samples=30)}
+    assert {c.status for c in same.values()} <= {"pass", "skipped"}
+    assert llm_changes({}, slower, CompareOptions(), min_samples=30) == []
