@@ -67,7 +67,8 @@ class LlmSpec(_Model):
     model: Label = "demo-llm"
     """The model name it answers with and lists at ``/v1/models``."""
     ttft: PaceSpec = PaceSpec()
-    """Time to first token: from the request's admission to the first content delta."""
+    """Time to first token: from the request's arrival (after a wait for a slot: from when it
+    got one) to the first content delta."""
     itl: PaceSpec = Field(default_factory=_itl)
     """Inter-token latency: the pause before each further token."""
     output_tokens: TokenCountSpec = TokenCountSpec()

@@ -27,8 +27,9 @@ counted from the messages (:func:`harness.stack.chat.prompt_tokens`), and a shar
 ``cached_share`` of them is reported as cached. Every answer carries the rate-limit headers of
 the quotas configured, as providers send them on every reply.
 
-Timings are scheduled on the event loop's clock from the request's admission (a slot), each
-token at an absolute time, so sleeps do not add up their overshoot. A client that disconnects
+Timings are scheduled on the event loop's clock from the request's arrival (or, when it had to
+wait for a capacity slot, from the moment it got one), each token at an absolute time, so
+sleeps do not add up their overshoot. A client that disconnects
 stops the generation (its slot frees at once).
 """
 
@@ -174,6 +175,8 @@ class ChatCompletions:
     # ------------------------------------------------------------------ one request
 
     async def _chat(self, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
         try:
             body = json.loads(await read_body(receive))
         except ValueError:
@@ -222,14 +225,20 @@ class ChatCompletions:
         # generation: its slot is free at once, as a real server's batch slot would be.
         gone = _Departure(receive)
         try:
+            queued = slots.locked()
             self.waiting += 1
             try:
                 await slots.acquire()
             finally:
                 self.waiting -= 1
+            # The clock starts at the request's arrival (parsing it is part of the TTFT a
+            # client sees), or, after a wait in the queue, when its generation could start.
+            start = loop.time() if queued else arrived
             self.in_flight += 1
             try:
-                await self._generate(plan, text, stream, include_usage, limit_headers, send, gone)
+                await self._generate(
+                    plan, text, stream, include_usage, limit_headers, send, gone, start
+                )
             finally:
                 self.in_flight -= 1
                 slots.release()
@@ -318,9 +327,9 @@ class ChatCompletions:
         headers: list[tuple[bytes, bytes]],
         send: Send,
         gone: _Departure,
+        start: float,
     ) -> None:
         loop = asyncio.get_running_loop()
-        start = loop.time()
         due = start + plan.ttft
         if not await _until(loop, due, gone):
             return

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.faults import FaultProxyServer, ToxiproxyClient
 from harness.scenario import GatewaySpec, ServiceSpec
 from harness.stack.asgi import Receive, Scope, Send, read_body
 from harness.stack.backend import StreamClient
@@ -76,17 +77,27 @@ class Scripted:
 class Rig:
     """Legacy and AI demo services and a gateway, each under uvicorn in a thread."""
 
-    def __init__(self, ai: ServiceSpec, gateway: dict[str, Any], legacy: ServiceSpec) -> None:
+    def __init__(
+        self,
+        ai: ServiceSpec,
+        gateway: dict[str, Any],
+        legacy: ServiceSpec,
+        proxy: ToxiproxyClient | None = None,
+    ) -> None:
         self.ai = Scripted(DemoService("ai", ai))
         self.legacy = DemoService("legacy", legacy)
         self._servers = [ThreadServer(self.ai), ThreadServer(self.legacy)]
         for server in self._servers:
             server.__enter__()
+        ai_url = self._servers[0].url
+        if proxy is not None:  # the AI behind the fault proxy, as in an embedded run
+            made = proxy.create_proxy("ai", ai_url.removeprefix("http://"))
+            ai_url = "http://" + made["listen"]
         prices = {"ai": CostConfig(price_per_1k_tokens=2.0), "legacy": CostConfig(per_request=0.5)}
         self.gateway = Gateway(
             GatewaySpec.model_validate(gateway),
             StreamClient(self._servers[1].url),
-            StreamClient(self._servers[0].url),
+            StreamClient(ai_url),
             prices=prices,
             shadow_workers=2,
         )
@@ -126,9 +137,12 @@ def rig() -> Iterator[Any]:
     rigs: list[Rig] = []
 
     def make(
-        ai: ServiceSpec, gateway: dict[str, Any] | None = None, legacy: ServiceSpec | None = None
+        ai: ServiceSpec,
+        gateway: dict[str, Any] | None = None,
+        legacy: ServiceSpec | None = None,
+        proxy: ToxiproxyClient | None = None,
     ) -> Rig:
-        r = Rig(ai, gateway or {"pattern": "fallback"}, legacy or llm())
+        r = Rig(ai, gateway or {"pattern": "fallback"}, legacy or llm(), proxy)
         rigs.append(r)
         return r
 
@@ -275,3 +289,73 @@ def test_non_streamed_chat_through_the_gateway(rig: Any) -> None:
     rec = r.record()
     assert rec["user_id"] == "u3"
     assert float(rec["ai_cost"]) == pytest.approx(usage["total_tokens"] / 1000 * 2.0)
+
+
+@pytest.fixture
+def toxiproxy() -> Iterator[ToxiproxyClient]:
+    """The embedded fault proxy in a thread, and a client of its API."""
+    with FaultProxyServer(port=0) as server:
+        client = ToxiproxyClient(server.url)
+        yield client
+        client.close()
+
+
+PACED = {
+    "ttft": {"p50": "50ms", "p99": "50ms"},
+    "itl": {"p50": "60ms", "p99": "60ms"},
+    "output_tokens": {"p50": 5, "p99": 5},
+}
+
+
+def test_a_latency_toxic_delays_every_chunk_of_a_stream(rig: Any, toxiproxy: Any) -> None:
+    r = rig(llm(**PACED), {"pattern": "fallback", "fallback_timeout": "2s"}, proxy=toxiproxy)
+    stream_times(r.url)  # warm the pooled connection through the proxy
+    _, before = stream_times(r.url)
+    toxiproxy.add_toxic(
+        "ai", {"type": "latency", "stream": "downstream", "attributes": {"latency": 150}}
+    )
+    reply, after = stream_times(r.url)
+    assert reply.headers["x-served-by"] == "ai"  # 200 ms is within the fallback timeout
+
+    def content(lines: list[tuple[float, str]]) -> list[float]:
+        return [t for t, line in lines if '"delta":{"content":' in line]
+
+    first_before, first_after = content(before)[0], content(after)[0]
+    assert 0.14 < first_after - first_before < 0.25  # the first token 150 ms later
+    for a, b in itertools.pairwise(content(after)):
+        assert 0.03 < b - a < 0.10  # every later chunk delayed alike: the pace is kept
+    assert after[-1][1] == "data: [DONE]"
+
+
+def test_a_latency_toxic_past_the_fallback_timeout_falls_back(rig: Any, toxiproxy: Any) -> None:
+    r = rig(llm(**PACED), {"pattern": "fallback", "fallback_timeout": "150ms"}, proxy=toxiproxy)
+    toxiproxy.add_toxic(
+        "ai", {"type": "latency", "stream": "downstream", "attributes": {"latency": 300}}
+    )
+    reply, lines = stream_times(r.url)
+    assert reply.headers["x-served-by"] == "legacy"
+    assert reply.headers["x-fallback-reason"] == "timeout"
+    assert lines[-1][1] == "data: [DONE]"
+
+
+def test_a_limit_data_toxic_cuts_the_stream_after_the_first_byte(rig: Any, toxiproxy: Any) -> None:
+    r = rig(llm(**PACED), proxy=toxiproxy)
+    # past the reply head and the first chunks, before the end
+    toxiproxy.add_toxic(
+        "ai", {"type": "limit_data", "stream": "downstream", "attributes": {"bytes": 900}}
+    )
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream(
+            "POST", r.url, json={"messages": MESSAGES, "stream": True}, timeout=10
+        ) as reply,
+    ):
+        assert reply.headers["x-served-by"] == "ai"
+        for _ in reply.iter_raw():
+            pass
+    rec = r.record()
+    assert (rec["status"], rec["ai_outcome"], rec["fallback_reason"]) == (
+        200,
+        "error",
+        "stream_cut",
+    )
