@@ -33,6 +33,7 @@ class ChatServer:
     refuse_first: int = 0  # answer the first N requests 429
     retry_after: str = "1"
     cut_after: int | None = None  # close the stream after this many tokens
+    no_done: bool = False  # end the body cleanly, but without the [DONE] event
     seen: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _loop: asyncio.AbstractEventLoop | None = None
@@ -139,7 +140,8 @@ class ChatServer:
         await event({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if self.usage and (req.get("stream_options") or {}).get("include_usage"):
             await event({**chunk, "choices": [], "usage": usage})
-        await event("[DONE]")
+        if not self.no_done:
+            await event("[DONE]")
         w.write(b"0\r\n\r\n")
         await w.drain()
         return True

@@ -124,6 +124,15 @@ def test_stream_cut_mid_way_is_a_user_visible_error_with_its_figures() -> None:
     assert r["ttft_ms"] >= 20.0 and r["itl_n"] == 2
 
 
+def test_stream_that_ends_without_done_is_cut() -> None:
+    with ChatServer(ttft=0.02, pace=0.005, tokens=4, no_done=True) as server:
+        out = run_load(server.url, {"model": "m"}, records=1)
+    (r,) = out["records"]
+    assert (r["status"], r["ok"]) == (200, 0)
+    assert r["error"] == "StreamCut: the stream ended before [DONE]"
+    assert r["tokens_out"] == 4  # the usage chunk came: the figures are kept
+
+
 def test_retry_delay_follows_openai_python() -> None:
     spec = ChatSpec(model="m")
     rng = random.Random(1)
