@@ -51,6 +51,7 @@ class ChatServer:
             loop.run_forever()
             server.close()
             loop.run_until_complete(server.wait_closed())
+            loop.close()  # its self-pipe too, or a later test sees a ResourceWarning
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()

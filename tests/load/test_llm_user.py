@@ -53,10 +53,13 @@ def test_streamed_answer_is_measured_against_the_configured_pace() -> None:
     assert len(rows) == 4
     for r in rows:
         assert (r["status"], r["ok"], r["error"]) == (200, 1, "")
-        # the server waits at least the configured time; a busy shared machine adds some (the
-        # benchmark, under the exclusive CPU lock, holds the error to 2 ms)
-        assert 60.0 <= r["ttft_ms"] < 60.0 + 100.0
-        assert 12.0 <= r["itl_p50_ms"] < 15.0 + 15.0
+        # The server sends its headers and the role chunk at once and the first content delta
+        # only after the configured TTFT: at least that long, and well before the end of the
+        # stream (7 more deltas, 15 ms apart). The upper bounds stay loose: this machine is
+        # shared (the benchmark, under the exclusive CPU lock, holds the error to its target).
+        assert r["ttft_ms"] >= 60.0
+        assert r["ttft_ms"] <= r["latency_ms"] - 7 * 12.0
+        assert 12.0 <= r["itl_p50_ms"] < 100.0  # deltas read as they come, not buffered
         assert r["itl_n"] == 7  # 8 content deltas: 7 gaps (the role chunk is no token)
         assert r["latency_ms"] >= r["ttft_ms"] + 7 * 12.0
         assert (r["tokens_in"], r["tokens_out"], r["tokens_cached"]) == (42, 8, 10)
