@@ -41,12 +41,12 @@ import json
 import math
 import random
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.load.records import SIDE
+from harness.load.tokens import TokenCounter
 from harness.rundir import SIDE_STREAMS
 from harness.scenario.chat import ChatSpec
 from harness.scenario.load import UserIdSpec
@@ -137,46 +137,6 @@ def chat_body(spec: Any, user_id: UserIdSpec) -> ChatBody | None:
     """The compiled body of a request kind with ``llm`` settings, else None (the mix's hook)."""
     chat = getattr(spec, "llm", None)
     return ChatBody.compile(chat, user_id) if chat is not None else None
-
-
-# --------------------------------------------------------------------------------------------
-# Tokens
-
-
-class TokenCounter:
-    """Token estimates by a BPE tokenizer that ships its vocabulary (``bpe-openai``:
-    ``o200k_base``, ``cl100k_base``), loaded once per process on first use.
-
-    A prompt counts as OpenAI's cookbook counts chat messages: per message its role's and
-    content's tokens plus 3, plus 3 for the reply's priming."""
-
-    _encodings: dict[str, Any] = {}
-
-    @classmethod
-    def encoding(cls, name: str) -> Any:
-        """The named encoding (cached)."""
-        enc = cls._encodings.get(name)
-        if enc is None:
-            with warnings.catch_warnings():  # it reads its vocabulary by a deprecated API
-                warnings.simplefilter("ignore", DeprecationWarning)
-                import bpe_openai
-
-                enc = cls._encodings[name] = bpe_openai.get_encoding(name)
-        return enc
-
-    @classmethod
-    def count(cls, text: str, name: str = "o200k_base") -> int:
-        """Tokens of ``text``."""
-        return len(cls.encoding(name).encode(text)) if text else 0
-
-    @classmethod
-    def prompt(cls, messages: list[Mapping[str, Any]], name: str = "o200k_base") -> int:
-        """Tokens of a chat prompt."""
-        total = 3
-        for m in messages:
-            total += 3 + cls.count(str(m.get("role", "")), name)
-            total += cls.count(str(m.get("content", "") or ""), name)
-        return total
 
 
 # --------------------------------------------------------------------------------------------
