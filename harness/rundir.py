@@ -150,6 +150,10 @@ SIDE_STREAMS: dict[str, tuple[str, ...]] = {
     # open model: an arrival that found max_in_flight requests in flight, so was not sent
     # (intended_ts: its intended time; worker: the load process; max_in_flight: its bound)
     "dropped": ("intended_ts", "worker", "max_in_flight"),
+    # harness.load.llm: every inter-token gap of a streamed LLM answer (one row per answer; the
+    # request's start, its X-Request-Id and X-Served-By, the model, the gaps in ms
+    # space-separated)
+    "llm_itl": ("ts", "request_id", "served_by", "model", "gaps_ms"),
 }
 
 #: How every record field reads back (a field has one type in both files):
@@ -201,6 +205,7 @@ FIELD_DTYPES: dict[str, str] = {
         )
     },
 }  # fmt: skip
+FIELD_DTYPES["gaps_ms"] = "string"  # llm_itl: an answer's gaps, parsed by harness.analysis.llm
 
 
 class RequestRecord(TypedDict):

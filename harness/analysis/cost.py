@@ -8,6 +8,12 @@ top, in proportion to the traffic it sees (shadow calls included)::
 
     month cost = legacy baseline + AI cost per user request x monthly requests
     "Month 1: 100% legacy + 1% AI = 101% of baseline"
+
+An AI that answers as an LLM with a price table (``llm.prices``) costs what its answers' usage
+says: the AI's spend is the sum over its answers of prompt, cached prompt and completion tokens
+times its model's prices (:func:`harness.analysis.llm.llm_figures`, ``llm["cost"]``), and its
+cost per request that spend over the AI's calls. Everything else (legacy; an AI without a price
+table) keeps the configured constants of ``stack.<system>.cost``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.analysis.data import Population, RunData, unit_cost
-from harness.analysis.model import CostFigures
+from harness.analysis.model import CostFigures, LlmFigures
 from harness.analysis.systems import _num
 
 __all__ = ["AI_SHARES", "SECONDS_PER_MONTH", "cost_figures"]
@@ -25,8 +31,11 @@ SECONDS_PER_MONTH = 30 * 86_400
 AI_SHARES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)
 
 
-def cost_figures(data: RunData, pops: dict[str, Population], rps: float) -> CostFigures:
-    """The cost block of the metrics (see :mod:`harness.analysis`)."""
+def cost_figures(
+    data: RunData, pops: dict[str, Population], rps: float, llm: LlmFigures | None = None
+) -> CostFigures:
+    """The cost block of the metrics (see :mod:`harness.analysis`); the AI's from its answers'
+    usage when ``llm`` has priced answers."""
     spec = data.scenario.grading.cost
     user, legacy, ai = pops["user"], pops["legacy"], pops["ai"]
     n = user.n
@@ -36,6 +45,12 @@ def cost_figures(data: RunData, pops: dict[str, Population], rps: float) -> Cost
         float(np.nanmean(legacy.cost)) if legacy.n else unit_cost(data.scenario.stack.legacy.cost)
     )
     ai_unit = float(np.nanmean(ai.cost)) if ai.n else unit_cost(data.scenario.stack.ai.cost)
+    usage = llm["cost"] if llm is not None else None
+    if usage is not None and usage["priced"] and usage["ai_run_total"] is not None:
+        ai_spend = usage["ai_run_total"]
+        # per AI call (a refused one costs nothing); an LLM called directly, with no gateway
+        # headers to say who answered, has its answers as its only known calls
+        ai_unit = ai_spend / ai.n if ai.n else (usage["per_answer"] or 0.0)
     monthly_requests = (
         float(spec.monthly_requests)
         if spec.monthly_requests is not None

@@ -38,6 +38,15 @@ __all__ = [
     "Interval",
     "LatencyDelta",
     "LatencyDeltas",
+    "LlmCost",
+    "LlmFigures",
+    "LlmModelCost",
+    "LlmPerSystem",
+    "LlmPercentiles",
+    "LlmRateLimits",
+    "LlmSystemFigures",
+    "LlmThrottling",
+    "LlmTokens",
     "LoadFigures",
     "Metrics",
     "NotJudged",
@@ -715,6 +724,110 @@ class OpenModelFigures(TypedDict):
     latency: dict[str, LatencyPair]  # user, and per system that served (legacy, ai)
 
 
+# --------------------------------------------------------------------------------------------
+# llm (harness.analysis.llm): streamed LLM answers
+
+
+class LlmPercentiles(TypedDict):
+    """Percentiles of one LLM figure over a population (``None`` without samples)."""
+
+    n: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    mean: float | None
+    p95_ci: Interval  # order-statistic interval of p95 (what ``compare`` judges a change on)
+
+
+class LlmTokens(TypedDict):
+    """Tokens of a population's answers: from ``usage``, or estimated (labelled)."""
+
+    prompt: float
+    completion: float
+    cached: float
+    from_usage: int  # answers whose tokens the server reported
+    estimated: int  # answers whose tokens a tokenizer estimated
+
+
+class LlmSystemFigures(TypedDict):
+    """``llm["per_system"][...]``: one population's streamed-answer figures."""
+
+    requests: int  # LLM requests (attempts) of the population
+    answered: int  # ok answers
+    ttft_ms: LlmPercentiles
+    itl_ms: LlmPercentiles  # over every inter-token gap (exact when itl_exact)
+    itl_exact: bool
+    e2e_ms: LlmPercentiles  # end-to-end latency of ok answers
+    tokens_per_s: LlmPercentiles  # per answer: completion tokens / (end - first token)
+    output_tokens_per_s: float | None  # all completion tokens / run duration
+    tokens: LlmTokens
+
+
+class LlmPerSystem(TypedDict):
+    """``llm["per_system"]``."""
+
+    user: LlmSystemFigures
+    legacy: LlmSystemFigures
+    ai: LlmSystemFigures
+
+
+class LlmRateLimits(TypedDict):
+    """429s users got, and what became of them."""
+
+    attempts: int  # LLM attempts (every HTTP request, retries included)
+    rate_limited: int  # attempts answered 429
+    attempt_share: float | None  # rate_limited / attempts
+    retried: int  # 429s a retry followed
+    requests: int  # user requests (attempts that no retry superseded)
+    gave_up: int  # user requests that ended rate-limited
+    share: float | None  # gave_up / requests: users' rate-limited share (the alert)
+    retried_then_answered: int  # answers that came after one or more 429s
+    retries: int  # retries sent in all
+    retry_after_s: LlmPercentiles
+
+
+class LlmThrottling(TypedDict):
+    """AI calls the AI refused for quota (to users, or to the gateway that fell back)."""
+
+    ai_calls: int
+    refused: int
+    share: float | None
+    fallbacks: int  # gateway fallbacks for rate_limited
+    source: str  # decisions | requests
+
+
+class LlmModelCost(TypedDict):
+    """One model's answers and what they cost by the price table."""
+
+    answers: int
+    prompt: float
+    completion: float
+    cached: float
+    cost: float | None  # None: the model has no price
+
+
+class LlmCost(TypedDict):
+    """Cost from usage: each answer's tokens times its model's prices."""
+
+    priced: bool  # the scenario has a price table
+    run_total: float | None
+    ai_run_total: float | None  # answers the AI gave (all answers without gateway headers)
+    per_answer: float | None
+    estimated_answers: int  # priced answers whose tokens were estimates
+    unpriced_models: list[str]
+    by_model: dict[str, LlmModelCost]
+
+
+class LlmFigures(TypedDict):
+    """``metrics["llm"]``: streamed LLM answers (present when the run has LLM requests)."""
+
+    endpoints: list[str]
+    per_system: LlmPerSystem
+    rate_limits: LlmRateLimits
+    throttling: LlmThrottling
+    cost: LlmCost
+
+
 class Metrics(TypedDict):
     """``Analysis.metrics``: every figure of a run, JSON-ready (``summary.json["metrics"]``)."""
 
@@ -732,3 +845,4 @@ class Metrics(TypedDict):
     capacity: CapacityFigures
     data_loss: DataLoss
     open_model: NotRequired[OpenModelFigures]  # open-model runs (harness.analysis.openmodel)
+    llm: NotRequired[LlmFigures]

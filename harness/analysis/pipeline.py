@@ -12,6 +12,7 @@ from harness.analysis.cost import cost_figures
 from harness.analysis.data import Population, RunData, load_run, populations
 from harness.analysis.detection import Condition, RollingState, conditions, detection, rolling
 from harness.analysis.feature import feature_figures
+from harness.analysis.llm import llm_figures
 from harness.analysis.model import Metrics, PerSystem
 from harness.analysis.openmodel import open_model_figures
 from harness.analysis.rollout import rollout_figures
@@ -58,6 +59,7 @@ def analyse(data: RunData) -> Analysis:
     conds = conditions(data, pops, bins)
     states = {c.id: rolling(c, bins, g.min_samples, conf) for c in conds}
     load = load_figures(data, user)
+    llm = llm_figures(data)  # None unless the run has LLM requests
     metrics: Metrics = {
         "run": {
             "status": data.status,
@@ -82,12 +84,14 @@ def analyse(data: RunData) -> Analysis:
         "rollout": rollout_figures(data, pops, conf),
         "faults": fault_phases(data, pops, conf),
         "detection": detection(data, conds, states, bins),
-        "cost": cost_figures(data, pops, load["rps"] or 0.0),
+        "cost": cost_figures(data, pops, load["rps"] or 0.0, llm),
         "capacity": capacity_figures(data, user, conf),
         "data_loss": data_loss(data),
     }
     if (open_model := open_model_figures(data, conf)) is not None:
         metrics["open_model"] = open_model
+    if llm is not None:
+        metrics["llm"] = llm
     return Analysis(
         data=data,
         pops=pops,

@@ -35,7 +35,7 @@ from harness.grading.checks import (
 from harness.grading.model import CheckResult
 from harness.grading.rolling import add_detections, rolling_check
 
-__all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks"]
+__all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks", "llm_rate_limited_alert"]
 
 #: An info alert fires when a window's agreement is firmly this far under the run's.
 DISAGREEMENT_DROP = 0.10
@@ -81,6 +81,7 @@ def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
     out.append(_disagreement_patterns(a, judge))
     out.append(_milestone(a, judge))
     out.append(generator_limit_check(a, judge))
+    out.extend(llm_rate_limited_alert(a, judge))
     return out
 
 
@@ -606,3 +607,33 @@ def _milestone(a: Analysis, judge: Judge) -> CheckResult:
         evidence=f"milestone reached: AI served {fmt_pct(share)} of users' requests, past "
         f"the {top:.0%} milestone{extra}",
     )
+
+
+def llm_rate_limited_alert(a: Analysis, judge: Judge) -> list[CheckResult]:
+    """Warning: users' LLM requests that ended rate-limited (a 429 no retry rescued) above
+    ``llm.rate_limited_max``. None in a run without LLM requests."""
+    llm = a.metrics.get("llm")
+    if llm is None:
+        return []
+    rl = llm["rate_limits"]
+    limit = a.data.scenario.llm.rate_limited_max
+    note = (
+        f"{rl['rate_limited']} of {rl['attempts']} attempts were answered 429, "
+        f"{rl['retried']} of them retried ({rl['retried_then_answered']} answers came after a "
+        f"429); a gateway fallback for rate_limited is not counted here (the users were served)"
+    )
+    return [
+        judge.rate(
+            "alert.warning.rate_limited",
+            "alert",
+            "warning",
+            f"Users' LLM requests rate-limited above {fmt_pct(limit)}",
+            "user",
+            rl["gave_up"],
+            rl["requests"],
+            limit,
+            "<=",
+            what="users' rate-limited share",
+            note=note,
+        )
+    ]

@@ -19,7 +19,14 @@ from harness.analysis.stats import quantiles
 from harness.grading.checks import INSUFFICIENT, Judge, fmt_pct, known
 from harness.grading.model import CheckResult
 
-__all__ = ["capacity_check", "graded_latency_checks", "rescue_note", "routing_check", "sla_checks"]
+__all__ = [
+    "capacity_check",
+    "graded_latency_checks",
+    "llm_sla_checks",
+    "rescue_note",
+    "routing_check",
+    "sla_checks",
+]
 
 _TITLES = {"user": "Users", "legacy": "Legacy", "ai": "AI"}
 
@@ -107,6 +114,7 @@ def sla_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
         out.append(cap)
     if a.data.scenario.stack.gateway.pattern == "feature":
         out.append(routing_check(a, judge))
+    out.extend(llm_sla_checks(a, judge))
     return out
 
 
@@ -190,6 +198,7 @@ def capacity_check(a: Analysis, judge: Judge) -> CheckResult | None:
     knee_rps = knee["rps"] if knee else None
     value = float(knee_rps) if knee_rps is not None else 0.0
     covers = bool(cap.get("covers"))
+
     def planned(s: CapacityStage) -> str:
         # an open-model stage is planned as an arrival rate (its one scheduler is no user count)
         return f"{s['rate']:g} arrivals/s" if open_model and s["rate"] else f"{s['users']} users"
@@ -313,3 +322,96 @@ def routing_check(a: Analysis, judge: Judge) -> CheckResult:
         what="Requests served by the system their rule names",
         note=_routing_note(r),
     )
+
+
+def llm_sla_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
+    """LLM service levels (``llm.slas``) per population: TTFT and ITL percentiles at most
+    their limits, the median per-answer output speed at least ``tokens_per_s_min``. None in a
+    run without LLM requests."""
+    from harness.analysis.llm import llm_samples
+    from harness.grading.checks import judge as judge_value
+
+    if "llm" not in a.metrics:
+        return []
+    samples = llm_samples(a.data)
+    if samples is None:
+        return []
+    conf = a.data.scenario.grading.confidence
+    slas = a.data.scenario.llm.slas
+    out: list[CheckResult] = []
+    for system, spec in (("user", slas.user), ("legacy", slas.legacy), ("ai", slas.ai)):
+        sample = samples[system]
+        title = _TITLES[system]
+        itl_note = "" if sample.itl_exact else "per-answer median gaps (no llm_itl stream)"
+        limits = (
+            ("ttft", "time to first token", sample.ttft, "", 0.5, spec.ttft_p50_max),
+            ("ttft", "time to first token", sample.ttft, "", 0.95, spec.ttft_p95_max),
+            ("itl", "inter-token latency", sample.itl, itl_note, 0.5, spec.itl_p50_max),
+            ("itl", "inter-token latency", sample.itl, itl_note, 0.95, spec.itl_p95_max),
+            ("itl", "inter-token latency", sample.itl, itl_note, 0.99, spec.itl_p99_max),
+        )
+        for key, what, values, note, q, limit in limits:
+            if limit is None:
+                continue
+            label = f"p{round(q * 100)}"
+            c = judge.quantile(
+                f"sla.{system}.{key}_{label}",
+                "sla",
+                "sla",
+                f"{title} {what} {label} at most {limit * 1000:g} ms",
+                system,
+                quantiles(values, (q,), conf)[q],
+                int((~np.isnan(values)).sum()),
+                limit * 1000,
+                note=note,
+            )
+            out.append(c)
+        if spec.tokens_per_s_min is not None:
+            cid, name = f"sla.{system}.tokens_per_s", f"{title} output tokens/s (median) at least"
+            name += f" {spec.tokens_per_s_min:g}"
+            n = len(sample.speed)
+            if (why := judge.too_few(n)) is not None:
+                out.append(
+                    judge.skip(
+                        cid,
+                        "sla",
+                        "sla",
+                        name,
+                        system,
+                        why,
+                        samples=n,
+                        threshold=spec.tokens_per_s_min,
+                        op=">=",
+                        unit="tok/s",
+                    )
+                )
+                continue
+            est = quantiles(sample.speed, (0.5,), conf)[0.5]
+            status, borderline = judge_value(
+                est.value, est.low, est.high, spec.tokens_per_s_min, ">="
+            )
+            out.append(
+                CheckResult(
+                    id=cid,
+                    kind="sla",
+                    severity="sla",
+                    name=name,
+                    system=system,
+                    status=status,
+                    value=est.value,
+                    threshold=spec.tokens_per_s_min,
+                    op=">=",
+                    unit="tok/s",
+                    evidence=(
+                        f"{system} median output speed {est.value:.1f} tokens/s ({conf:.0%} CI "
+                        f"{est.low:.1f}-{est.high:.1f}, order-statistic interval, n={n}) "
+                        f"against >= {spec.tokens_per_s_min:g}"
+                    ),
+                    ci_low=est.low,
+                    ci_high=est.high,
+                    samples=n,
+                    borderline=borderline,
+                    method="order-statistic interval",
+                )
+            )
+    return out

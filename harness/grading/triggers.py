@@ -19,7 +19,7 @@ from harness.grading.checks import Judge, fmt_pct, fmt_signed_pct
 from harness.grading.model import CheckResult
 from harness.grading.rolling import rolling_check
 
-__all__ = ["trigger_checks"]
+__all__ = ["ai_throttled_trigger", "trigger_checks"]
 
 
 def trigger_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
@@ -48,6 +48,7 @@ def trigger_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
         _cost_over_budget(a, judge),
     ]
     _live_events(a, out[0], out[1])
+    out.extend(ai_throttled_trigger(a, judge))
     return out
 
 
@@ -302,3 +303,36 @@ def _cost_over_budget(a: Analysis, judge: Judge) -> CheckResult:
         evidence=f"projected ${cost['projected_monthly_total'] or 0:,.2f}/month is "
         f"{over:+.0%} against the budget of ${cost['budget_monthly']:,.2f}",
     )
+
+
+def ai_throttled_trigger(a: Analysis, judge: Judge) -> list[CheckResult]:
+    """Planned: the AI is being throttled, its calls refused for quota (429 to users, or a
+    gateway fallback for rate_limited) above ``llm.throttled_max``. A capacity problem, not a
+    code bug: the fix is quota or traffic, not a rollback of the AI's code. None in a run
+    without LLM requests."""
+    llm = a.metrics.get("llm")
+    if llm is None:
+        return []
+    th = llm["throttling"]
+    limit = a.data.scenario.llm.throttled_max
+    note = f"{th['fallbacks']} refused calls fell back to legacy (from {th['source']})"
+    if (th["share"] or 0.0) > limit:
+        note = (
+            "the AI is being throttled: a capacity problem, not a code bug. Raise its quota "
+            f"(requests or tokens per minute) or send it less traffic; {note}"
+        )
+    return [
+        judge.rate(
+            "trigger.planned.ai_throttled",
+            "trigger",
+            "planned",
+            f"AI calls refused for quota (429) above {fmt_pct(limit)}",
+            "ai",
+            th["refused"],
+            th["ai_calls"],
+            limit,
+            "<=",
+            what="AI calls refused for quota",
+            note=note,
+        )
+    ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.errors import ScenarioError
 from harness.load.dataset import BadRows, DatasetSource, Row
+from harness.load.llm import chat_body
 from harness.scenario import RequestSpec, Scenario
 from harness.scenario.load import DatasetSpec, UserIdSpec
 from harness.scenario.templates import (
@@ -48,6 +49,7 @@ class RequestKind:
             compile_tree(spec.json_) if spec.json_ is not None else None
         )
         self.body: Template | None = compile_template(spec.body) if spec.body is not None else None
+        self.json = chat_body(spec, user_id) or self.json  # an llm kind: its chat body
         self.content_type = spec.content_type or "text/plain; charset=utf-8"
         self.in_query = self.json is None and self.body is None and spec.method in ("GET", "DELETE")
         self.variables: tuple[str, ...] = tuple(v for _, v in spec.variables())
@@ -237,5 +239,7 @@ class RequestMix:
         context: dict[str, Any] = {"user_id": user_id}
         if label is not None:
             context["label"] = label
+        if kind.spec.llm is not None:  # harness.load.llm.send_llm sends and measures it
+            context["llm"] = kind.spec.llm
         kwargs["context"] = context
         return method, path, kwargs

@@ -57,6 +57,7 @@ from locust.user.task import LOCUST_STATE_STOPPING
 from harness.errors import ScenarioError
 from harness.load.arrivals import ArrivalPlan, in_flight_share, rate_profile
 from harness.load.dataset import DatasetSource
+from harness.load.llm import send_llm
 from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.load.records import SIDE, RequestLedger, guard_exit, guard_request, process_ledger
 from harness.scenario import LoadSpec
@@ -201,7 +202,8 @@ class DualSystemUser(FastHttpUser):
         if record:
             kwargs["context"]["record"] = record
         try:
-            self.client.request(method, path, **kwargs)
+            if not send_llm(self.client, method, path, kwargs):  # an LLM kind: streamed, measured
+                self.client.request(method, path, **kwargs)
         except _LOCUST_FLOW:
             raise
         except Exception:

@@ -21,6 +21,7 @@ import re
 
 from harness.grading.model import CheckResult, GradedRun
 from harness.report.explain import explain, outcome, status_label
+from harness.report.llm import llm_console_line
 from harness.verdict import Verdict
 
 __all__ = ["console_lines", "terminal_text"]
@@ -75,4 +76,6 @@ def console_lines(graded: GradedRun, *, status: str, limit: int = 5) -> list[str
         lines.append(f"  - {item}")
     if len(items) > limit:
         lines.append(f"  - ... and {len(items) - limit} more in the report")
+    if (line := llm_console_line(graded.metrics or {})) is not None:
+        lines.append(terminal_text(line))
     return lines

@@ -14,12 +14,12 @@ systems and the grading wrote it): each output escapes it for its own format.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from harness.grading.model import CheckResult, GradedRun, ReadinessItem
-from harness.report import figures, runinfo
+from harness.report import figures, llm, runinfo
 from harness.report.detection import FaultDetection, fault_detections
 from harness.report.explain import Explanation, explain, outcome, status_label
 from harness.report.figures import Fact, Table
@@ -140,6 +140,8 @@ class ReportView:
     load: list[Fact]
     metadata: list[Fact]
     all_metrics: list[Fact]
+    llm_table: Table = field(default_factory=lambda: Table([]))  # harness.report.llm
+    llm_facts: list[Fact] = field(default_factory=list)
 
     @property
     def main_reasons(self) -> list[str]:
@@ -252,6 +254,8 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         load=runinfo.load_facts(scenario, meta, metrics),
         metadata=runinfo.metadata_facts(scenario, meta, str(run.path)),
         all_metrics=runinfo.flat(metrics),
+        llm_table=llm.llm_table(metrics),
+        llm_facts=llm.llm_facts(metrics),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from harness.scenario.chat import ChatSpec
 from harness.scenario.comparison import ComparisonSpec
 from harness.scenario.stack import GatewaySettings
 from harness.scenario.templates import TemplateError, compile_template, compile_tree
@@ -55,6 +56,17 @@ class RequestSpec(_Model):
     fields: dict[Label, FreeData] = {}
     comparison: ComparisonSpec | None = None
     """This request kind's own comparator for the shadow (default: the scenario's)."""
+    llm: ChatSpec | None = None
+    """An OpenAI-compatible chat request (:mod:`harness.scenario.chat`): the body is built from
+    it, the answer read as a (streamed) chat completion."""
+
+    @model_validator(mode="after")
+    def _llm_body(self) -> RequestSpec:
+        own_body = self.json_ is not None or self.body is not None or self.fields
+        if self.llm is not None and (own_body or self.method != "POST"):
+            what = "an 'llm' request is a POST whose body the llm settings build"
+            raise _problems([("llm", f"{what}: no 'json', 'body' or 'fields'")])
+        return self
 
     @model_validator(mode="after")
     def _templates(self) -> RequestSpec:
@@ -97,6 +109,8 @@ class RequestSpec(_Model):
         out = [(w, v) for w, t in self._texts() for v in compile_template(t).variables]
         if self.json_ is not None:
             out += [("json", v) for v in compile_tree(self.json_).variables]
+        if self.llm is not None:
+            out += [("llm", v) for v in self.llm.variables()]
         return out
 
 

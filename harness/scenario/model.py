@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from harness.scenario.comparison import ComparisonSpec
 from harness.scenario.faults import ChaosEvent, FaultsSpec, http_toxics_on_real_server
 from harness.scenario.grading import GradingSpec
+from harness.scenario.llmgrade import LlmGrading
 from harness.scenario.load import LoadSpec
 from harness.scenario.stack import StackSpec
 from harness.scenario.values import FreeText, Offset, _Model, _Scaled, is_loopback
@@ -31,6 +32,8 @@ class Scenario(_Model):
     chaos: list[ChaosEvent] = []
     grading: GradingSpec = GradingSpec()
     comparison: ComparisonSpec = ComparisonSpec()
+    llm: LlmGrading = LlmGrading()
+    """LLM answers: the price table per model, TTFT/ITL/tokens-per-second SLAs, rate limits."""
 
     @field_validator("description")
     @classmethod
@@ -107,6 +110,13 @@ class Scenario(_Model):
                         "set stack.external.admin_url, or remove the changes",
                     )
                 )
+        if self.llm.prices:  # a priced run prices every model it asks for
+            for i, req in enumerate(self.load.requests):
+                if req.llm is not None and self.llm.price(req.llm.model) is None:
+                    problems.append(
+                        (f"load.requests[{i}].llm.model",
+                         f"no price for {req.llm.model!r} in llm.prices")
+                    )  # fmt: skip
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         problems.extend(http_toxics_on_real_server(self.faults, self.chaos))
