@@ -260,7 +260,8 @@ KNOWN: dict[str, Callable[[Result], None]] = {
 
 
 def test_every_runnable_scenario_has_a_known_answer() -> None:
-    assert set(KNOWN) == set(SCENARIOS) - {"external_example"}
+    # llm_fallback's known answer is in tests/scenario/test_llm_fallback.py (a scaled quota)
+    assert set(KNOWN) == set(SCENARIOS) - {"external_example", "llm_fallback"}
 
 
 @pytest.mark.slow

@@ -132,10 +132,9 @@ def llm_samples(data: RunData) -> dict[str, LlmSamples] | None:
     """Per population (user, legacy, ai), the samples of the run's LLM answers; None when the
     run has no LLM requests or its directory is not known (``data.path``)."""
     endpoints = {r.name for r in data.scenario.load.requests if r.llm is not None}
-    path = getattr(data, "path", None)
-    if path is None:
+    if data.path is None or not endpoints:  # no LLM request kind: nothing to read twice
         return None
-    records = read_llm_records(Path(path), endpoints)
+    records = read_llm_records(data.path, endpoints)
     if not len(records.rows) and not endpoints:
         return None
     return _samples(records)
@@ -304,10 +303,9 @@ def llm_figures(data: RunData, records: LlmRecords | None = None) -> LlmFigures 
     run directory (``data.path``) when not given."""
     endpoints = {r.name for r in data.scenario.load.requests if r.llm is not None}
     if records is None:
-        path = getattr(data, "path", None)
-        if path is None:
+        if data.path is None or not endpoints:  # no LLM request kind: nothing to read twice
             return None
-        records = read_llm_records(Path(path), endpoints)
+        records = read_llm_records(data.path, endpoints)
     rows = records.rows
     if not len(rows) and not endpoints:
         return None

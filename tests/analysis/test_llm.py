@@ -122,7 +122,6 @@ def analysed(run: RunDir) -> Analysis:
     data = load_run(run)
     # RunData does not carry its directory yet (a one-field change asked of data.py's owner:
     # RunData.path, set by load_run); the section reads requests.csv's LLM columns through it.
-    data.path = run.path  # type: ignore[attr-defined]
     return analyse(data)
 
 

@@ -62,7 +62,6 @@ def graded(run_dir: RunDir) -> GradedRun:
     data = load_run(run_dir)
     # RunData does not carry its directory yet (asked of data.py's owner: RunData.path, set by
     # load_run); the llm section reads requests.csv's LLM columns through it.
-    data.path = run_dir.path  # type: ignore[attr-defined]
     return grade_analysis(analyse(data))
 
 
