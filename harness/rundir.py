@@ -147,6 +147,11 @@ DECISION_FIELDS: tuple[str, ...] = (
 #: the harness, an open-model arrival that could not be sent, a write's read-back) registers its
 #: stream here, with its fields' types in :data:`FIELD_DTYPES` when analysis reads them.
 SIDE_STREAMS: dict[str, tuple[str, ...]] = {}
+# harness.datasync.loadside: one row per write or read-back of the write path
+SIDE_STREAMS["writes"] = (
+    "ts", "op", "record_id", "version", "status", "acked", "latency_ms", "outcome", "system",
+    "read_version",
+)  # fmt: skip
 
 #: How every record field reads back (a field has one type in both files):
 #:
@@ -188,6 +193,13 @@ FIELD_DTYPES: dict[str, str] = {
     "kill_switch": "int8",
     "bytes": "int64",
     "request_id": "string",
+    "record_id": "string",
+    "version": "int64",
+    "read_version": "int64",
+    "acked": "int8",
+    "op": "category",
+    "outcome": "category",
+    "system": "category",
     **{
         f: "category"
         for f in (

@@ -16,6 +16,7 @@ on redelivery, which the store logs as ``stale`` (out of order, not applied).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -122,10 +123,8 @@ async def consume(
                 await msg.term()  # never applicable: do not redeliver it forever
                 continue
             if await apply(record, int(msg.metadata.sequence.stream)):
-                try:
+                with contextlib.suppress(Exception):  # a lost ack: it comes back, a duplicate
                     await msg.ack()
-                except Exception:  # lost ack: the message comes back, a duplicate
-                    pass
 
 
 async def pending(js: Any, durable: str) -> int | None:

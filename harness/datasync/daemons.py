@@ -150,17 +150,43 @@ def run_postgres(data: Path, databases: list[str], port: int) -> int:
         data.mkdir(parents=True, exist_ok=True, mode=0o700)
         data.chmod(0o700)
         subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-            + ["-E", "UTF8", "--no-sync", "--no-instructions"],
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
             check=True,
             preexec_fn=_as_unprivileged(signal.SIGKILL),
             stdout=sys.stderr,
         )
     # fsync off: a test server whose data lives one run; the run's dump is what is kept
     proc = subprocess.Popen(
-        [str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port)]
-        + ["-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off"]
-        + ["-c", "max_connections=200", "-c", "full_page_writes=off"],
+        [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            "",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "full_page_writes=off",
+        ],
         preexec_fn=_as_unprivileged(signal.SIGINT),  # SIGINT: the fast shutdown
         stdout=sys.stderr,
     )
@@ -200,8 +226,18 @@ def run_nats(store: Path, port: int) -> int:
         return 1
     store.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
-        + ["--http_port", "0", "-n", "dualsys"],
+        [
+            str(binary),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-js",
+            "-sd",
+            str(store),
+            "-n",
+            "dualsys",
+        ],
         preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
         stdout=sys.stderr,
         stderr=sys.stderr,

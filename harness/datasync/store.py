@@ -117,7 +117,7 @@ class PostgresStore:
         try:
             self._pool = await asyncpg.create_pool(
                 self.dsn,
-                min_size=1,
+                min_size=0,  # no background refill that logs a traceback per outage second
                 max_size=self.pool_size,
                 timeout=self.timeout,
                 command_timeout=self.timeout,

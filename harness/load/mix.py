@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.datasync.loadside import WRITES
 from harness.errors import ScenarioError
 from harness.load.dataset import BadRows, DatasetSource, Row
 from harness.scenario import RequestSpec, Scenario
@@ -238,4 +239,4 @@ class RequestMix:
         if label is not None:
             context["label"] = label
         kwargs["context"] = context
-        return method, path, kwargs
+        return WRITES.plan(method, path, kwargs)  # write kinds (harness.datasync.loadside)

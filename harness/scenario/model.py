@@ -13,6 +13,7 @@ from harness.scenario.grading import GradingSpec
 from harness.scenario.load import LoadSpec
 from harness.scenario.stack import StackSpec
 from harness.scenario.values import FreeText, Offset, _Model, _Scaled, is_loopback
+from harness.scenario.writes import WritesSpec, writes_problems
 
 SCENARIO_VERSION = 1
 
@@ -31,6 +32,8 @@ class Scenario(_Model):
     chaos: list[ChaosEvent] = []
     grading: GradingSpec = GradingSpec()
     comparison: ComparisonSpec = ComparisonSpec()
+    writes: WritesSpec | None = None
+    """The write path and its stores (harness.scenario.writes); None: reads only."""
 
     @field_validator("description")
     @classmethod
@@ -107,6 +110,7 @@ class Scenario(_Model):
                         "set stack.external.admin_url, or remove the changes",
                     )
                 )
+        problems += writes_problems(self)
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         if not self.faults.allow_non_loopback:
