@@ -10,6 +10,7 @@ from harness.analysis.capacity import capacity_figures, data_loss, load_figures
 from harness.analysis.comparison import compare
 from harness.analysis.cost import cost_figures
 from harness.analysis.data import Population, RunData, load_run, populations
+from harness.analysis.datasync import data_sync
 from harness.analysis.detection import Condition, RollingState, conditions, detection, rolling
 from harness.analysis.feature import feature_figures
 from harness.analysis.model import Metrics, PerSystem
@@ -85,6 +86,8 @@ def analyse(data: RunData) -> Analysis:
         "capacity": capacity_figures(data, user, conf),
         "data_loss": data_loss(data),
     }
+    if data.scenario.writes is not None:  # the write path (harness.analysis.datasync)
+        metrics["data_sync"] = data_sync(data)
     return Analysis(
         data=data,
         pops=pops,
