@@ -192,8 +192,7 @@ def run_postgres(data: Path, databases: list[str], port: int) -> int:
     )
     try:
         _wait_port(port, proc, 30.0)
-        for db in databases:
-            _create_database(bin_dir, port, db, proc)
+        _create_databases(bin_dir, port, list(databases), proc)
     except BaseException:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
@@ -202,19 +201,27 @@ def run_postgres(data: Path, databases: list[str], port: int) -> int:
     return _serve(proc, signal.SIGINT)
 
 
-def _create_database(bin_dir: Path, port: int, name: str, proc: subprocess.Popen[bytes]) -> None:
+def _create_databases(
+    bin_dir: Path, port: int, names: list[str], proc: subprocess.Popen[bytes]
+) -> None:
+    """CREATE DATABASE each of ``names`` (one psql; an existing one is fine)."""
     # The port answers a little before the server takes connections: retry while it starts.
     deadline = time.monotonic() + 15.0
-    while True:
+    while names:
         r = subprocess.run(
-            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name],
+            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+            + ["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
+            + [a for n in names for a in ("-c", f'CREATE DATABASE "{n}"')],
             capture_output=True,
             text=True,
         )
-        if r.returncode == 0 or "already exists" in r.stderr:
+        if r.returncode == 0:
             return
+        if "already exists" in r.stderr:  # a restarted server: create the rest
+            names = [n for n in names if f'"{n}" already exists' not in r.stderr]
+            continue
         if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(f"createdb {name}: {r.stderr.strip()}")
+            raise RuntimeError(f"creating databases {names}: {r.stderr.strip()}")
         time.sleep(0.1)
 
 
