@@ -163,19 +163,7 @@ def data_sync(data: RunData, where: Path | None = None) -> DataSyncFigures:
     }
     out["window"] = _window(data, ids, versions, ack_ts, applied)
     out["backlog"], out["reconcile"] = _backlog(data, base)
-    out["events"] = {
-        s: (
-            {}
-            if applied[s] is None
-            else {
-                str(k): int(v)
-                for k, v in applied[s][applied[s]["via"] == "event"]["outcome"]
-                .value_counts()
-                .items()
-            }
-        )
-        for s in _SYSTEMS
-    }
+    out["events"] = {s: _event_outcomes(applied[s]) for s in _SYSTEMS}
     reads = writes[ops == "read"]
     out["reads"] = {
         "n": len(reads),
@@ -196,6 +184,14 @@ def data_sync(data: RunData, where: Path | None = None) -> DataSyncFigures:
         if not (doc.get("settle") or {}).get("settled", False):
             out["notes"].append("the systems had not settled when the stores were dumped")
     return out
+
+
+def _event_outcomes(applied: pd.DataFrame | None) -> dict[str, int]:
+    """Stream events a store applied, per outcome (applied, duplicate, stale)."""
+    if applied is None:
+        return {}
+    events = applied[applied["via"] == "event"]
+    return {str(k): int(v) for k, v in events["outcome"].value_counts().items()}
 
 
 def _first_held(
