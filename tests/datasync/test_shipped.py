@@ -31,8 +31,19 @@ pytestmark = pytest.mark.slow
 def run(name: str, tmp_path: Path, duration: str) -> tuple[RunDir, dict[str, Any]]:
     out = tmp_path / "runs"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", name, "--duration", duration, "--quiet"]
-        + ["--no-report", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            name,
+            "--duration",
+            duration,
+            "--quiet",
+            "--no-report",
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -77,7 +88,9 @@ def test_dual_write_repairs_legacys_database_outage(tmp_path: Path) -> None:
     for system in ("legacy", "ai"):
         final = pd.read_csv(rd.path / "datasync" / f"{system}.records.csv", dtype={"id": str})
         held = dict(zip(final["id"], final["version"], strict=True))
-        assert all(held.get(i, 0) >= v for i, v in zip(acked["record_id"], acked["version"]))
+        assert all(
+            held.get(i, 0) >= v for i, v in zip(acked["record_id"], acked["version"], strict=True)
+        )
     # the window: writes during the outage wait for it to end, then one period at most
     win = ds["window"]
     period = ds["reconcile"]["every_s"]
