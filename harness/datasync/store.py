@@ -53,6 +53,26 @@ _SCHEMA = (
 )
 
 
+#: One statement (one round trip, atomic without a transaction): upsert when newer, then log
+#: the attempt with its outcome. ``cur`` reads the snapshot before the statement: the version
+#: held before, when the upsert did not apply.
+_PG_APPLY = """
+WITH up AS (
+    INSERT INTO records (id, version, data, written_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, data = EXCLUDED.data,
+        written_at = EXCLUDED.written_at
+    WHERE records.version < EXCLUDED.version
+    RETURNING version
+), cur AS (SELECT version FROM records WHERE id = $1)
+INSERT INTO applied (id, version, written_at, via, outcome, seq)
+SELECT $1, $2, $4, $5,
+    CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied'
+         WHEN (SELECT version FROM cur) = $2 THEN 'duplicate' ELSE 'stale' END,
+    $6::bigint
+RETURNING outcome
+"""
+
+
 class StoreUnavailable(Exception):
     """The store could not be reached or did not answer in time (its database is down)."""
 
@@ -149,38 +169,12 @@ class PostgresStore:
             raise StoreUnavailable(f"{type(err).__name__}: {err}") from None
 
     async def apply(self, record: Record, via: str, seq: int | None = None) -> str:
-        async def tx(con: Any) -> str:
-            now = time.time()
-            async with con.transaction():
-                row = await con.fetchrow(
-                    "INSERT INTO records (id, version, data, written_at) VALUES ($1, $2, $3, $4) "
-                    "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, "
-                    "data = EXCLUDED.data, written_at = EXCLUDED.written_at "
-                    "WHERE records.version < EXCLUDED.version RETURNING version",
-                    record.id,
-                    record.version,
-                    record.data,
-                    now,
-                )
-                outcome = "applied"
-                if row is None:
-                    have = await con.fetchval(
-                        "SELECT version FROM records WHERE id = $1", record.id
-                    )
-                    outcome = "duplicate" if have == record.version else "stale"
-                await con.execute(
-                    "INSERT INTO applied (id, version, written_at, via, outcome, seq) "
-                    "VALUES ($1, $2, $3, $4, $5, $6)",
-                    record.id,
-                    record.version,
-                    now,
-                    via,
-                    outcome,
-                    seq,
-                )
-            return outcome
+        async def one(con: Any) -> str:
+            outcome = await con.fetchval(_PG_APPLY, record.id, record.version, record.data,
+                                         time.time(), via, seq)  # fmt: skip
+            return str(outcome)
 
-        return str(await self._run(tx))
+        return str(await self._run(one))
 
     async def get(self, ids: Iterable[str]) -> list[Record]:
         wanted = list(ids)
