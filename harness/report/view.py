@@ -14,12 +14,13 @@ systems and the grading wrote it): each output escapes it for its own format.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from harness.grading.model import CheckResult, GradedRun, ReadinessItem
 from harness.report import figures, runinfo
+from harness.report.datasync import backlog_table, data_sync_facts
 from harness.report.detection import FaultDetection, fault_detections
 from harness.report.explain import Explanation, explain, outcome, status_label
 from harness.report.figures import Fact, Table
@@ -140,6 +141,8 @@ class ReportView:
     load: list[Fact]
     metadata: list[Fact]
     all_metrics: list[Fact]
+    data_sync: list[Fact] = field(default_factory=list)  # harness.report.datasync
+    data_sync_backlog: Table = field(default_factory=lambda: Table([]))
 
     @property
     def main_reasons(self) -> list[str]:
@@ -252,6 +255,8 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         load=runinfo.load_facts(scenario, meta, metrics),
         metadata=runinfo.metadata_facts(scenario, meta, str(run.path)),
         all_metrics=runinfo.flat(metrics),
+        data_sync=data_sync_facts(metrics),
+        data_sync_backlog=backlog_table(metrics),
     )
 
 
