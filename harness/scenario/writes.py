@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from harness.scenario.values import Address, Duration, PositiveInt, _Model
+from harness.scenario.values import Address, Duration, PositiveInt, _Model, is_loopback
 
 if TYPE_CHECKING:
     from harness.scenario.model import Scenario
@@ -105,6 +105,17 @@ def writes_problems(s: Scenario) -> list[tuple[str, str]]:
                 (f"chaos[{i}].target", f"{ev.target!r} is a broker link: it needs "
                  "writes.pattern: event_sourced")
             )  # fmt: skip
+    ext = w.external
+    for key in ("legacy_dsn", "ai_dsn", "nats_url"):
+        url = getattr(ext, key) if ext is not None else None
+        if url and not s.faults.allow_non_loopback and not is_loopback(url):
+            out.append(
+                (
+                    f"writes.external.{key}",
+                    "not a loopback address; load and chaos go only to this machine unless "
+                    "faults.allow_non_loopback is true",
+                )
+            )
     if w.store == "sqlite" and names & set(STORE_PROXIES):
         out.append(
             ("faults.proxies", "legacy_db/ai_db need writes.store: postgres (SQLite has no link)")

@@ -69,3 +69,13 @@ def test_validate_exits_2_naming_the_field(
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "writes.failure_policy" in err and "require_both" in err and "Traceback" not in err
+
+
+def test_your_own_database_must_be_on_loopback_unless_allowed() -> None:
+    external = {"legacy_dsn": "postgresql://u@10.1.2.3:5432/legacy"}
+    data = {**BASE, "writes": {"pattern": "dual_write", "store": "postgres", "external": external}}
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data, "ext.yaml")
+    assert "writes.external.legacy_dsn" in str(err.value)
+    allowed = {**data, "faults": {**BASE["faults"], "allow_non_loopback": True}}
+    assert parse_scenario(allowed, "ext.yaml").writes is not None
