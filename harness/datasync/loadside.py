@@ -56,6 +56,7 @@ class WritePlanner:
 
     def __init__(self, seed: int | None = None) -> None:
         self.prefix = os.urandom(4).hex()
+        self._pid = os.getpid()
         self._ids = itertools.count(1)
         self.versions: dict[str, int] = {}
         self._known: list[str] = []
@@ -74,6 +75,8 @@ class WritePlanner:
         (path ``/v1/records``)."""
         if path != PATH or method not in _OPS:
             return method, path, kwargs
+        if os.getpid() != self._pid:  # a forked process: its own ids, never its parent's
+            self.__init__()  # type: ignore[misc]
         op = _OPS[method]
         if (op == "update" and not self._known) or (op == "read" and not self._readable):
             op = "create"  # nothing to update or read back yet: write first

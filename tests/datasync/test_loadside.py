@@ -77,3 +77,22 @@ def test_the_writes_row_says_what_was_acknowledged() -> None:
 def test_the_writes_stream_is_registered_with_its_types() -> None:
     assert SIDE_STREAMS["writes"] == WRITE_FIELDS
     assert all(f in FIELD_DTYPES for f in WRITE_FIELDS)
+
+
+def test_a_forked_process_gets_ids_of_its_own() -> None:
+    import json
+    import os
+
+    p = WritePlanner(seed=4)
+    _, mine, _ = _plan(p, "POST", json={"data": "x"})
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: plan one create, send its path, leave at once
+        _, path, _ = _plan(p, "POST", json={"data": "y"})
+        os.write(write, json.dumps(path).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child_path = json.loads(os.read(read, 4096))
+    os.close(read)
+    assert child_path.rsplit("-", 1)[0] != mine.rsplit("-", 1)[0]
