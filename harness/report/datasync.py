@@ -74,12 +74,19 @@ def data_sync_facts(metrics: Mapping[str, Any]) -> list[Fact]:
             )
     rep = ds.get("replay")
     if isinstance(rep, Mapping):
-        same = {True: "equals the AI's store", False: "differs from the AI's store"}
+        matches = rep.get("matches_ai")
+        same = (
+            "not compared"
+            if matches is None
+            else "equals the AI's store"
+            if matches
+            else "differs from the AI's store"
+        )
         out.append(
             Fact(
                 "replay into a fresh AI store",
                 f"{fmt_count(rep.get('events'))} events in {fmt_seconds(rep.get('seconds'))}, "
-                f"{same.get(rep.get('matches_ai'), 'not compared')}",
+                f"{same}",
             )
         )
     reads = ds.get("reads") or {}
