@@ -58,3 +58,18 @@ def test_the_backlog_table_is_thinned_and_says_when_a_pass_failed() -> None:
         {"data_sync": {"backlog": {"series": METRICS["data_sync"]["backlog"]["series"][:5]}}}
     )
     assert [r[3] for r in full.rows] == ["0", "1", "2", "unreachable", "4"]
+
+
+def test_the_replay_says_whether_it_rebuilt_the_ai_store() -> None:
+    def replay(matches: bool | None) -> str:
+        ds = {
+            **METRICS["data_sync"],
+            "replay": {"events": 50, "seconds": 0.5, "matches_ai": matches},
+        }
+        return {f.label: f.value for f in data_sync_facts({"data_sync": ds})}[
+            "replay into a fresh AI store"
+        ]
+
+    assert replay(True).endswith("equals the AI's store") and replay(True).startswith("50 events")
+    assert replay(False).endswith("differs from the AI's store")
+    assert replay(None).endswith("not compared")
