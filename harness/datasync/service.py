@@ -2,17 +2,18 @@
 
 :class:`StoreApp` wraps a demo service's ASGI app (``harness.stack.services``) and answers::
 
-    PUT  /v1/records/{id}      {"version": int, "data": str}   (?via=reconcile)
+    PUT  /v1/records/{id}      {"version": int, "data": str}   (?via=reconcile; POST too)
          200 {"id", "version", "outcome": applied|duplicate|stale}
          503 {"error": "store_unavailable", ...}   the database is down, slow or reset
     GET  /v1/records/{id}      200 {"id", "version", "data"} | 404
-    GET  /v1/records/_versions 200 {"versions": {id: version}}      (reconciliation)
+    GET  /v1/records/_versions 200 {"versions": {id: version}}      (reconciliation; POST too)
     POST /v1/records/_get      {"ids": [...]}  -> {"records": [...]}
     POST /v1/records/_put      {"records": [...], "via": str} -> {"outcomes": [...]}
 
-everything else goes to the wrapped service. With a ``bus`` URL it also consumes the event
-stream (:mod:`harness.datasync.bus`) as the durable consumer named after its role, applying
-each event to its store (the event-sourced pattern).
+everything else goes to the wrapped service. POST is accepted where PUT and GET are, so that the
+gateway can use its fast POST-only backend client (``harness.stack.backend.StreamClient``).
+With a ``bus`` URL it also consumes the event stream (:mod:`harness.datasync.bus`) as the
+durable consumer named after its role, applying each event to its store (event sourcing).
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ class StoreApp:
         self._nc: Any = None
         self.router = Router(
             routes=[
-                Route(f"{PATH_PREFIX}/_versions", self._versions, methods=["GET"]),
+                Route(f"{PATH_PREFIX}/_versions", self._versions, methods=["GET", "POST"]),
                 Route(f"{PATH_PREFIX}/_get", self._get_many, methods=["POST"]),
                 Route(f"{PATH_PREFIX}/_put", self._put_many, methods=["POST"]),
-                Route(f"{PATH_PREFIX}/{{id}}", self._put, methods=["PUT"]),
+                Route(f"{PATH_PREFIX}/{{id}}", self._put, methods=["PUT", "POST"]),
                 Route(f"{PATH_PREFIX}/{{id}}", self._get, methods=["GET"]),
             ]
         )

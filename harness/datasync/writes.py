@@ -34,7 +34,6 @@ import json
 import time
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -43,6 +42,7 @@ from harness.datasync import bus
 from harness.datasync.store import Record
 from harness.rundir import RecordWriter
 from harness.stack.asgi import ASGIApp, Receive, Scope, Send
+from harness.stack.backend import BackendClient, BackendError, make_client
 
 __all__ = ["PATTERNS", "POLICIES", "SYNC_FIELDS", "WritePath", "with_writes"]
 
@@ -53,6 +53,7 @@ SYNC_FIELDS = ("ts", "kind", "system", "backlog", "repaired", "failed", "seconds
 not repaired) or ``lag`` (a consumer's pending messages, in ``backlog``)."""
 
 _PREFIXES = ("/v1/records", "/admin/sync/")
+_JSON = [("Content-Type", "application/json")]
 
 
 class WritePath:
@@ -77,7 +78,9 @@ class WritePath:
         self.sync_log = config.get("sync_log")
         self.counts: dict[str, int] = {}
         self._writer: RecordWriter | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[str, BackendClient] = {}
+        """One keep-alive client per system: the gateway's POST-only StreamClient (httpx's
+        pool was the bottleneck of the gateway's own calls: benchmarks/README.md)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._async: set[asyncio.Task[None]] = set()
         self._async_slots = asyncio.Semaphore(64)
@@ -99,8 +102,7 @@ class WritePath:
 
     async def start(self) -> None:
         """Open the clients and start the reconciliation job or the lag sampler."""
-        limits = httpx.Limits(max_connections=128, max_keepalive_connections=64)
-        self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits)
+        self._clients = {system: make_client("stream", url) for system, url in self.urls.items()}
         if self.sync_log:
             from pathlib import Path
 
@@ -122,8 +124,8 @@ class WritePath:
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.close(), 2.0)
-        if self._client is not None:
-            await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
         if self._writer is not None:
             self._writer.close()
 
@@ -162,7 +164,7 @@ class WritePath:
             await self.inner(scope, wrapped, send)
             return
         if scope["type"] == "http" and str(scope["path"]).startswith(_PREFIXES):
-            if self._client is None:  # served without lifespan (in-process tests)
+            if not self._clients:  # served without lifespan (in-process tests)
                 await self.start()
             await self.router(scope, receive, send)
             return
@@ -170,23 +172,26 @@ class WritePath:
 
     # ------------------------------------------------------------------ the backends
 
-    async def _put(self, system: str, record: Record, via: str = "direct") -> bool:
-        assert self._client is not None
-        try:
-            r = await self._client.put(
-                f"{self.urls[system]}/v1/records/{record.id}",
-                params={"via": via} if via != "direct" else None,
-                json={"version": record.version, "data": record.data},
-            )
-        except httpx.HTTPError:
-            return False
-        return r.status_code == 200
+    async def _post(self, system: str, path: str, body: Any, timeout: float | None = None) -> Any:
+        """POST ``body`` as JSON to ``system``; its JSON answer (BackendError unless 200)."""
+        reply = await self._clients[system].post(
+            path, json.dumps(body).encode(), _JSON, timeout or self.timeout
+        )
+        if reply.status != 200:
+            raise BackendError(f"{system} answered {reply.status}")
+        return json.loads(reply.body)
 
-    async def _json(self, method: str, system: str, path: str, body: Any = None) -> Any:
-        assert self._client is not None
-        r = await self._client.request(method, f"{self.urls[system]}{path}", json=body)
-        r.raise_for_status()
-        return r.json()
+    async def _put(self, system: str, record: Record, via: str = "direct") -> bool:
+        query = f"?via={via}" if via != "direct" else ""
+        try:
+            await self._post(
+                system,
+                f"/v1/records/{record.id}{query}",
+                {"version": record.version, "data": record.data},
+            )
+        except (BackendError, ValueError):
+            return False
+        return True
 
     # ------------------------------------------------------------------ writes
 
@@ -265,19 +270,15 @@ class WritePath:
             return JSONResponse(
                 {"error": "bad_request", "detail": "system: expected legacy or ai"}, 400
             )
-        assert self._client is not None
+        rid = request.path_params["id"]
         try:
-            r = await self._client.get(
-                f"{self.urls[system]}/v1/records/{request.path_params['id']}"
-            )
-        except httpx.HTTPError as err:
-            return JSONResponse({"error": f"{system}_unreachable", "detail": str(err)}, 502)
-        return Response(
-            r.content,
-            r.status_code,
-            media_type="application/json",
-            headers={"X-Served-By": system},
-        )
+            found = (await self._post(system, "/v1/records/_get", {"ids": [rid]}))["records"]
+        except (BackendError, ValueError, KeyError) as err:
+            return JSONResponse({"error": f"{system}_unavailable", "detail": str(err)}, 502)
+        headers = {"X-Served-By": system}
+        if not found:
+            return JSONResponse({"error": "not_found", "id": rid, "system": system}, 404, headers)
+        return JSONResponse({**found[0], "system": system}, headers=headers)
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -296,28 +297,26 @@ class WritePath:
             t0 = time.perf_counter()
             backlog: int | None = None
             repaired = settled = 0
+            bulk = max(10.0, 5 * self.timeout)
             try:
-                have = (await self._json("GET", self.primary, "/v1/records/_versions"))["versions"]
-                held = (await self._json("GET", self.secondary, "/v1/records/_versions"))[
-                    "versions"
-                ]
+                have = (await self._post(self.primary, "/v1/records/_versions", {}))["versions"]
+                held = (await self._post(self.secondary, "/v1/records/_versions", {}))["versions"]
                 todo = sorted(i for i, v in have.items() if int(held.get(i, 0)) < int(v))
                 backlog = len(todo)
                 for start in range(0, len(todo), self.batch):
                     ids = todo[start : start + self.batch]
-                    recs = (
-                        await self._json("POST", self.primary, "/v1/records/_get", {"ids": ids})
-                    )["records"]
-                    out = await self._json(
-                        "POST",
+                    # a batch takes longer than one write: its own, longer deadline
+                    got = await self._post(self.primary, "/v1/records/_get", {"ids": ids}, bulk)
+                    out = await self._post(
                         self.secondary,
                         "/v1/records/_put",
-                        {"records": recs, "via": "reconcile"},
+                        {"records": got["records"], "via": "reconcile"},
+                        bulk,
                     )
                     repaired += sum(1 for o in out["outcomes"] if o == "applied")
                     # duplicate/stale: the asynchronous write got there during the pass
                     settled += len(out["outcomes"])
-            except (httpx.HTTPError, KeyError, ValueError):
+            except (BackendError, KeyError, ValueError):
                 pass  # a system or its store is down: what is left waits for the next pass
             row = {
                 "ts": started,
