@@ -7,11 +7,12 @@ Run (a quiet machine: the exclusive CPU lock)::
 It starts the real parts as the launcher does (PostgreSQL and NATS from their wheels, the two
 demo services with their stores, one gateway per pattern; no fault proxy, so the figures are the
 pattern's own cost), then for ``--seconds`` per pattern keeps ``--concurrency`` writes in flight
-(each a new record, ``PUT /v1/records/<id>``) and prints writes/s, p50/p99 latency and the
-ratio to the **baseline**: the same writes straight to one demo service's store (one PUT, no
-gateway). Then the reconciliation rate: ``--reconcile`` records written to the AI only, one
-``POST /admin/sync/reconcile`` pass of a dual-write gateway copies them to legacy; records per
-second of that pass. ``--store sqlite`` measures the embedded store instead (no server).
+(each a new record, ``POST /v1/records/<id>`` through the harness's own keep-alive client) and
+prints writes/s, p50/p99 latency and the ratio to the **baseline**: the same writes straight
+to one demo service's store (one request, no gateway). Then the reconciliation rate:
+``--reconcile`` records written to the AI only, one ``POST /admin/sync/reconcile`` pass of a
+dual-write gateway copies them to legacy; records per second of that pass. ``--store sqlite``
+measures the embedded store instead (no server).
 """
 
 from __future__ import annotations
@@ -40,29 +41,37 @@ def _start(name: str, args: list[str], logs: Path, children: list[Child]) -> Chi
 
 
 async def _drive(url: str, prefix: str, seconds: float, concurrency: int) -> dict[str, float]:
-    import httpx
+    """Keep ``concurrency`` writes in flight for ``seconds``; the client is the gateway's own
+    keep-alive stream client (httpx's pool, not the system, would be the ceiling)."""
+    from harness.stack.backend import BackendError, make_client
 
+    client = make_client("stream", url)
+    headers = [("Content-Type", "application/json")]
     latencies: list[float] = []
     errors = 0
     counter = iter(range(10**9))
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
 
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < stop:
-                rid = f"{prefix}-{next(counter)}"
-                t0 = time.perf_counter()
-                r = await client.put(f"{url}/v1/records/{rid}", json={"version": 1, "data": rid})
-                if r.status_code == 200:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    errors += 1
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            rid = f"{prefix}-{next(counter)}"
+            body = json.dumps({"version": 1, "data": rid}).encode()
+            t0 = time.perf_counter()
+            try:
+                reply = await client.post(f"/v1/records/{rid}", body, headers, 10.0)
+            except BackendError:
+                errors += 1
+                continue
+            if reply.status == 200:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors += 1
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    await client.aclose()
     latencies.sort()
     n = len(latencies)
     return {
