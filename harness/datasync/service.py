@@ -199,15 +199,18 @@ class StoreApp:
             or not isinstance(via, str)
         ):  # fmt: skip
             return _bad('expected {"records": [{"id", "version", "data"}, ...]}', self.role)
-        outcomes = []
         try:
             await self._ensure_open()
-            for r in recs:
-                rec = Record(r["id"], int(r["version"]), str(r["data"]))
-                outcomes.append(await self.store.apply(rec, via))
+            # concurrently: the store's pool (PostgreSQL) runs them on its connections
+            outcomes = await asyncio.gather(
+                *(
+                    self.store.apply(Record(r["id"], int(r["version"]), str(r["data"])), via)
+                    for r in recs
+                )
+            )
         except StoreUnavailable as err:
             return _unavailable(err, self.role)
-        return JSONResponse({"outcomes": outcomes, "system": self.role})
+        return JSONResponse({"outcomes": list(outcomes), "system": self.role})
 
 
 def _is_record(body: dict[str, Any]) -> bool:
