@@ -107,21 +107,25 @@ def test_write_through_with_ack_primary_loses_writes_and_rolls_back(tmp_path: Pa
     assert summary["verdict"] == "ROLLBACK", summary["reasons"]
     lost = checks(summary)["trigger.immediate.lost_writes"]
     assert lost["status"] == "fail" and lost["severity"] == "immediate"
-    # the test's own count: creates acknowledged although legacy did not store them (the
-    # gateway said so to the user, X-Write-Outcome primary_only)
+    # the test's own count: creates acknowledged although legacy's write failed (the gateway
+    # said so to the user: X-Write-Outcome primary_only) ...
     w = writes(rd)
     made_fail = w[(w["op"] == "create") & (w["acked"] == 1) & (w["outcome"] == "primary_only")]
     assert len(made_fail) > 10  # ~2.4 s of ~40 creates/s
+    # ... less the ambiguous ones: legacy's database committed, but the answer was lost with
+    # the link going down, so the gateway saw a failure (rare: the moment the link broke)
+    legacy = pd.read_csv(rd.path / "datasync" / "legacy.records.csv", dtype={"id": str})
+    ambiguous = set(made_fail["record_id"]) & set(legacy["id"])
+    assert len(ambiguous) <= 3
+    lost_ids = set(made_fail["record_id"]) - ambiguous
     ds = summary["metrics"]["data_sync"]
-    assert ds["lost"] == {
-        "total": len(made_fail),
-        "legacy": len(made_fail),
-        "ai": 0,
-        "examples": ds["lost"]["examples"],
-    }
-    assert lost["value"] == len(made_fail)
-    assert ds["differ"]["records"] == len(made_fail) == ds["differ"]["only_ai"]
-    assert set(ds["lost"]["examples"]) <= {f"{i}@1" for i in made_fail["record_id"]}
+    assert ds["lost"]["total"] == ds["lost"]["legacy"] == len(lost_ids) and ds["lost"]["ai"] == 0
+    assert lost["value"] == len(lost_ids)
+    assert {e.removesuffix("@1") for e in ds["lost"]["examples"]} <= lost_ids
+    assert ds["differ"]["records"] == ds["differ"]["only_ai"] == len(lost_ids)
+    # every write both systems acknowledged is in both stores
+    both = w[(w["op"] == "create") & (w["outcome"] == "both")]
+    assert set(both["record_id"]) <= set(legacy["id"])
 
 
 def test_event_sourcing_reports_the_slowed_consumer_and_replays_exactly(tmp_path: Path) -> None:
