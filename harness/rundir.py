@@ -155,6 +155,11 @@ SIDE_STREAMS: dict[str, tuple[str, ...]] = {
     # space-separated)
     "llm_itl": ("ts", "request_id", "served_by", "model", "gaps_ms"),
 }
+# harness.datasync.loadside: one row per write or read-back of the write path
+SIDE_STREAMS["writes"] = (
+    "ts", "op", "record_id", "version", "status", "acked", "latency_ms", "outcome", "system",
+    "read_version",
+)  # fmt: skip
 
 #: How every record field reads back (a field has one type in both files):
 #:
@@ -197,6 +202,13 @@ FIELD_DTYPES: dict[str, str] = {
     "kill_switch": "int8",
     "bytes": "int64",
     "request_id": "string",
+    "record_id": "string",
+    "version": "int64",
+    "read_version": "int64",
+    "acked": "int8",
+    "op": "category",
+    "outcome": "category",
+    "system": "category",
     **{
         f: "category"
         for f in (

@@ -27,6 +27,7 @@ __all__ = [
     "CostPerRequest",
     "CostStep",
     "DataLoss",
+    "DataSyncFigures",
     "DetectionRow",
     "EndpointRouting",
     "FallbackFault",
@@ -828,6 +829,28 @@ class LlmFigures(TypedDict):
     cost: LlmCost
 
 
+class DataSyncFigures(TypedDict):
+    """``metrics["data_sync"]``: unchecked (no write path, or nothing collected) has only
+    ``checked`` (False) and ``reason``."""
+
+    checked: bool
+    reason: NotRequired[str]
+    pattern: NotRequired[str]
+    primary: NotRequired[str]
+    failure_policy: NotRequired[str]
+    store: NotRequired[str]
+    writes: NotRequired[dict[str, int]]
+    lost: NotRequired[dict[str, Any]]
+    differ: NotRequired[dict[str, Any]]
+    window: NotRequired[dict[str, Any]]
+    backlog: NotRequired[dict[str, Any]]
+    reconcile: NotRequired[dict[str, Any]]
+    events: NotRequired[dict[str, dict[str, int]]]
+    reads: NotRequired[dict[str, int]]
+    replay: NotRequired[dict[str, Any] | None]
+    notes: NotRequired[list[str]]
+
+
 class Metrics(TypedDict):
     """``Analysis.metrics``: every figure of a run, JSON-ready (``summary.json["metrics"]``)."""
 
@@ -846,3 +869,4 @@ class Metrics(TypedDict):
     data_loss: DataLoss
     open_model: NotRequired[OpenModelFigures]  # open-model runs (harness.analysis.openmodel)
     llm: NotRequired[LlmFigures]
+    data_sync: NotRequired[DataSyncFigures]  # harness.analysis.datasync (a write path)

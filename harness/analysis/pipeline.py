@@ -10,6 +10,7 @@ from harness.analysis.capacity import capacity_figures, data_loss, load_figures
 from harness.analysis.comparison import compare
 from harness.analysis.cost import cost_figures
 from harness.analysis.data import Population, RunData, load_run, populations
+from harness.analysis.datasync import data_sync
 from harness.analysis.detection import Condition, RollingState, conditions, detection, rolling
 from harness.analysis.feature import feature_figures
 from harness.analysis.llm import llm_figures
@@ -92,6 +93,8 @@ def analyse(data: RunData) -> Analysis:
         metrics["open_model"] = open_model
     if llm is not None:
         metrics["llm"] = llm
+    if data.scenario.writes is not None:  # the write path (harness.analysis.datasync)
+        metrics["data_sync"] = data_sync(data)
     return Analysis(
         data=data,
         pops=pops,

@@ -32,6 +32,7 @@ from harness.grading.checks import (
     fmt_signed_pct,
     known,
 )
+from harness.grading.datasync import divergence_check
 from harness.grading.model import CheckResult
 from harness.grading.rolling import add_detections, rolling_check
 
@@ -82,6 +83,7 @@ def alert_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
     out.append(_milestone(a, judge))
     out.append(generator_limit_check(a, judge))
     out.extend(llm_rate_limited_alert(a, judge))
+    out += [c for c in [divergence_check(a, judge)] if c is not None]  # harness.grading.datasync
     return out
 
 

@@ -16,6 +16,7 @@ from harness.analysis.detection import ZONE_LEAD_S, fault_zones
 from harness.analysis.pipeline import Analysis
 from harness.analysis.stats import rate_delta_ci
 from harness.grading.checks import Judge, fmt_pct, fmt_signed_pct
+from harness.grading.datasync import lost_writes_check
 from harness.grading.model import CheckResult
 from harness.grading.rolling import rolling_check
 
@@ -49,6 +50,7 @@ def trigger_checks(a: Analysis, judge: Judge) -> list[CheckResult]:
     ]
     _live_events(a, out[0], out[1])
     out.extend(ai_throttled_trigger(a, judge))
+    out += [c for c in [lost_writes_check(a, judge)] if c is not None]  # harness.grading.datasync
     return out
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.datasync.loadside import WRITES
 from harness.errors import ScenarioError
 from harness.load.dataset import BadRows, DatasetSource, Row
 from harness.load.llm import chat_body
@@ -242,4 +243,4 @@ class RequestMix:
         if kind.spec.llm is not None:  # harness.load.llm.send_llm sends and measures it
             context["llm"] = kind.spec.llm
         kwargs["context"] = context
-        return method, path, kwargs
+        return WRITES.plan(method, path, kwargs)  # write kinds (harness.datasync.loadside)

@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.grading.model import CheckResult, GradedRun, ReadinessItem
 from harness.report import figures, llm, runinfo
+from harness.report.datasync import backlog_table, data_sync_facts
 from harness.report.detection import FaultDetection, fault_detections
 from harness.report.explain import Explanation, explain, outcome, status_label
 from harness.report.figures import Fact, Table
@@ -142,6 +143,8 @@ class ReportView:
     all_metrics: list[Fact]
     llm_table: Table = field(default_factory=lambda: Table([]))  # harness.report.llm
     llm_facts: list[Fact] = field(default_factory=list)
+    data_sync: list[Fact] = field(default_factory=list)  # harness.report.datasync
+    data_sync_backlog: Table = field(default_factory=lambda: Table([]))
 
     @property
     def main_reasons(self) -> list[str]:
@@ -256,6 +259,8 @@ def build_view(run: RunDir, graded: GradedRun) -> ReportView:
         all_metrics=runinfo.flat(metrics),
         llm_table=llm.llm_table(metrics),
         llm_facts=llm.llm_facts(metrics),
+        data_sync=data_sync_facts(metrics),
+        data_sync_backlog=backlog_table(metrics),
     )
 
 

@@ -82,6 +82,7 @@ from harness.scenario.values import Duration, Offset, is_loopback, parse_duratio
 from harness.scenario.values import NonNegative as NonNegative
 from harness.scenario.values import PositiveInt as PositiveInt
 from harness.scenario.values import Share as Share
+from harness.scenario.writes import WritesSpec as WritesSpec
 
 # The API used across the repo and documented. The other models (StackSpec, GradingSpec, ...) are
 # re-exported above with ``as`` so that every import of the former single module keeps working.

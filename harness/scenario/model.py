@@ -14,6 +14,7 @@ from harness.scenario.llmgrade import LlmGrading
 from harness.scenario.load import LoadSpec
 from harness.scenario.stack import StackSpec
 from harness.scenario.values import FreeText, Offset, _Model, _Scaled, is_loopback
+from harness.scenario.writes import WritesSpec, writes_problems
 
 SCENARIO_VERSION = 1
 
@@ -34,6 +35,8 @@ class Scenario(_Model):
     comparison: ComparisonSpec = ComparisonSpec()
     llm: LlmGrading = LlmGrading()
     """LLM answers: the price table per model, TTFT/ITL/tokens-per-second SLAs, rate limits."""
+    writes: WritesSpec | None = None
+    """The write path and its stores (harness.scenario.writes); None: reads only."""
 
     @field_validator("description")
     @classmethod
@@ -117,6 +120,7 @@ class Scenario(_Model):
                         (f"load.requests[{i}].llm.model",
                          f"no price for {req.llm.model!r} in llm.prices")
                     )  # fmt: skip
+        problems += writes_problems(self)
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         problems.extend(http_toxics_on_real_server(self.faults, self.chaos))

@@ -475,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--client", choices=("stream", "httpx"), default="stream")
     parser.add_argument("--shadow-workers", type=int, default=32)
+    parser.add_argument("--writes", help="the write path as JSON (harness.datasync.writes)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
@@ -497,6 +498,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         comparator=comparator,
         comparators_by_path=by_path,
     )
+    if args.writes:  # the write patterns (harness.datasync.writes)
+        from harness.datasync.writes import with_writes
+
+        urls = {"legacy": args.legacy_url, "ai": args.ai_url}
+        app = with_writes(app, urls, args.writes)  # type: ignore[assignment]
     return run_app(app, args.host, args.port, system="gateway")
 
 

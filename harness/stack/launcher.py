@@ -3,13 +3,19 @@
 Embedded mode (the default) starts, in this order, each as a child process on loopback::
 
     fault proxy (only when no Toxiproxy URL is given)     python -m harness.faults
+    with a write path (``writes``): PostgreSQL, NATS      python -m harness.datasync.daemons
+    proxies "legacy_db", "ai_db", "*_bus" -> them         (those the scenario names)
     legacy service, AI service                            python -m harness.stack.services
     proxies "legacy" and "ai" -> the services             (Toxiproxy API: POST /populate)
     gateway -> the proxies' listen addresses              python -m harness.stack.gateway
 
-so that every byte between the gateway and a backend crosses a fault proxy the chaos timeline
-can break. External mode starts nothing but the embedded fault proxy when no Toxiproxy URL is
-given; it creates the proxies that name an upstream and checks that the others exist.
+so that every byte between the gateway and a backend (and, with a write path, between each
+system and its database or the broker) crosses a fault proxy the chaos timeline can break.
+Before the children stop, a write path's stores are settled, dumped into the run directory and
+the stream replayed (:meth:`harness.datasync.stackpart.SyncParts.collect`).
+
+External mode starts nothing but the embedded fault proxy when no Toxiproxy URL is given; it
+creates the proxies that name an upstream and checks that the others exist.
 
 A failed start stops whatever was started and raises :class:`ComponentFailed` naming the part
 and quoting its last log lines; :meth:`Stack.stop` stops every child (reverse order, SIGTERM
@@ -25,6 +31,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from harness.datasync.stackpart import SyncParts
 from harness.errors import ComponentFailed, ScenarioError
 from harness.faults.client import FaultProxyError, ToxiproxyClient
 from harness.process import Child, tail
@@ -68,6 +75,9 @@ class Stack:
         self.run = run
         self.info: StackInfo | None = None
         self._children: list[Child] = []
+        self._sync: SyncParts | None = None
+        self.collect_error: str | None = None
+        """Why the write path's stores could not be collected at stop (None: they were)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -92,6 +102,12 @@ class Stack:
         """Stop every child, last started first, each even if stopping another failed.
         Safe to call twice; raises the first failure once all were tried."""
         first: BaseException | None = None
+        sync, self._sync = self._sync, None
+        if sync is not None and self.info is not None:
+            try:  # while every part still runs: settle, dump the stores, replay the stream
+                sync.collect(self.info.gateway_url)
+            except Exception as err:  # stopping matters more; analysis says what is missing
+                self.collect_error = f"{type(err).__name__}: {err}"
         while self._children:
             child = self._children.pop()
             try:
@@ -140,13 +156,16 @@ class Stack:
         s = self.scenario
         url, client = self._fault_proxy()
         with client:
+            sync = self._sync = SyncParts(s, self.run.path, self._spawn) if s.writes else None
+            if sync is not None:
+                self._link_stores(client, url, sync)
             services: dict[str, str] = {}
             for role in _EMBEDDED:
                 spec = s.stack.legacy if role == "legacy" else s.stack.ai
-                child = self._spawn(
-                    role,
-                    service_args(role, spec, seed=s.seed, legacy_accuracy=s.stack.legacy.accuracy),
+                args = service_args(
+                    role, spec, seed=s.seed, legacy_accuracy=s.stack.legacy.accuracy
                 )
+                child = self._spawn(role, args + (sync.service_args(role) if sync else []))
                 services[role] = str(child.info["url"])
             wanted = []
             for p in s.faults.proxies:
@@ -186,6 +205,7 @@ class Stack:
                     "127.0.0.1",
                     "--port",
                     "0",
+                    *(sync.gateway_args() if sync else []),
                 ],
             )
         gateway_url = str(gateway.info["url"])
@@ -197,6 +217,26 @@ class Stack:
             services=services,
             pids={c.name: c.pid for c in self._children},
         )
+
+    def _link_stores(self, client: ToxiproxyClient, url: str, sync: SyncParts) -> None:
+        """Start the write path's servers and the proxies in front of them (before the
+        services, whose DSNs name the proxies' listen addresses)."""
+        upstreams = sync.start_servers()
+        wanted = [
+            {"name": p.name, "listen": p.listen, "upstream": upstreams[p.name], "enabled": True}
+            for p in self.scenario.faults.proxies
+            if p.name in upstreams
+        ]
+        if not wanted:
+            return
+        try:
+            client.populate(wanted)
+            existing = client.proxies()
+        except FaultProxyError as err:
+            raise ComponentFailed(
+                "fault_proxy", err.message, self._last_lines("fault_proxy")
+            ) from None
+        sync.proxied = {name: str(existing[name]["listen"]) for name in upstreams}
 
     def _start_external(self) -> StackInfo:
         s = self.scenario

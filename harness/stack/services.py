@@ -258,12 +258,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.9,
         help="legacy's accuracy (the AI needs it to agree on the configured share)",
     )
+    parser.add_argument("--store", help="the write API's store as JSON (harness.datasync)")
     args = parser.parse_args(argv)
     try:
         spec = from_json_data(ServiceConfig, json.loads(args.config))
     except ValueError as err:  # ConfigError, or no JSON at all
         parser.error(f"bad --config: {err}")
     app = DemoService(args.role, spec, seed=args.seed, legacy_accuracy=args.legacy_accuracy)
+    if args.store:  # the records of the write path (harness.datasync.service)
+        from harness.datasync.service import with_store
+
+        app = with_store(app, args.role, args.store)  # type: ignore[assignment]
     return run_app(app, args.host, args.port, system=args.role)
 
 
