@@ -146,7 +146,17 @@ DECISION_FIELDS: tuple[str, ...] = (
 #: part that records something that is not one request a user saw (a shadow comparison made by
 #: the harness, an open-model arrival that could not be sent, a write's read-back) registers its
 #: stream here, with its fields' types in :data:`FIELD_DTYPES` when analysis reads them.
-SIDE_STREAMS: dict[str, tuple[str, ...]] = {}
+SIDE_STREAMS: dict[str, tuple[str, ...]] = {
+    # the harness's own shadow and A/A comparisons (harness.load.shadow): a = the user's path
+    # (kind shadow) or the first of two calls (aa_*), b = the other system or the second call
+    "shadow": (
+        "ts", "kind", "endpoint", "user_id", "input_key", "worker",
+        "a_system", "a_outcome", "a_status", "a_latency_ms", "a_cost", "a_label",
+        "b_system", "b_outcome", "b_status", "b_latency_ms", "b_cost", "b_label",
+        "agree", "agree_score", "not_compared", "expected", "a_correct", "b_correct",
+        "input_excerpt", "a_excerpt", "b_excerpt",
+    ),
+}  # fmt: skip
 
 #: How every record field reads back (a field has one type in both files):
 #:
@@ -188,6 +198,16 @@ FIELD_DTYPES: dict[str, str] = {
     "kill_switch": "int8",
     "bytes": "int64",
     "request_id": "string",
+    # shadow.csv (SIDE_STREAMS["shadow"])
+    **{f: "float64" for f in ("a_latency_ms", "b_latency_ms", "a_cost", "b_cost")},
+    **{f: "float64" for f in ("a_correct", "b_correct")},
+    **{f: "int32" for f in ("a_status", "b_status")},
+    **{
+        f: "category"
+        for f in ("kind", "input_key", "a_system", "a_outcome", "a_label", "b_system",
+                  "b_outcome", "b_label", "not_compared", "expected")
+    },
+    **{f: "string" for f in ("input_excerpt", "a_excerpt", "b_excerpt")},
     **{
         f: "category"
         for f in (

@@ -54,6 +54,7 @@ from harness.errors import ScenarioError
 from harness.load.dataset import DatasetSource
 from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.load.records import RequestLedger, guard_exit, guard_request, process_ledger
+from harness.load.shadow import shadow_request
 
 __all__ = ["DualSystemUser", "UserConfig", "install_request_guard", "load_locustfile"]
 
@@ -176,14 +177,16 @@ class DualSystemUser(FastHttpUser):
             type(self).data_done(self.environment)
             raise StopUser
         method, path, kwargs = request
+        response = None
         try:
-            self.client.request(method, path, **kwargs)
+            response = self.client.request(method, path, **kwargs)
         except _LOCUST_FLOW:
             raise
         except Exception:
             # The guard reported it as a failed request (class and message in the record);
             # letting it propagate would only log a traceback per failed request.
             pass
+        shadow_request(self, method, path, kwargs, response)  # harness.load.shadow (issue 14)
 
 
 def load_locustfile(path: str) -> list[type[User]]:

@@ -11,6 +11,7 @@ from harness.scenario.comparison import ComparisonSpec
 from harness.scenario.faults import ChaosEvent, FaultsSpec
 from harness.scenario.grading import GradingSpec
 from harness.scenario.load import LoadSpec
+from harness.scenario.shadow import ShadowSpec, shadow_problems
 from harness.scenario.stack import StackSpec
 from harness.scenario.values import FreeText, Offset, _Model, _Scaled, is_loopback
 
@@ -31,6 +32,8 @@ class Scenario(_Model):
     chaos: list[ChaosEvent] = []
     grading: GradingSpec = GradingSpec()
     comparison: ComparisonSpec = ComparisonSpec()
+    shadow: ShadowSpec | None = None
+    """The harness shadows users' requests to the other system (:mod:`.shadow`)."""
 
     @field_validator("description")
     @classmethod
@@ -107,6 +110,7 @@ class Scenario(_Model):
                         "set stack.external.admin_url, or remove the changes",
                     )
                 )
+        problems.extend(shadow_problems(self))
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         if not self.faults.allow_non_loopback:
