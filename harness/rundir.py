@@ -205,9 +205,9 @@ FIELD_DTYPES: dict[str, str] = {
     **{
         f: "category"
         for f in ("kind", "input_key", "a_system", "a_outcome", "a_label", "b_system",
-                  "b_outcome", "b_label", "not_compared", "expected")
+                  "b_outcome", "b_label", "not_compared", "expected", "input_excerpt",
+                  "a_excerpt", "b_excerpt")
     },
-    **{f: "string" for f in ("input_excerpt", "a_excerpt", "b_excerpt")},
     **{
         f: "category"
         for f in (

@@ -75,7 +75,9 @@ class AnswerReader:
             return Answer(text, _label(text, ""), None)
         value = _at(data, self.answer_field)
         cost = _at(data, self.cost_field) if self.cost_field else None
-        price = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+        price = (
+            float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+        )
         if value is None:
             return Answer(None, None, price)
         if isinstance(value, str):

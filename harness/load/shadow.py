@@ -26,6 +26,7 @@ not Locust; it runs in a load process (``DualSystemUser``'s).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -382,10 +383,9 @@ def current() -> Shadow | None:
 def _stamp(response: Any = None, response_time: float | None = None, **_: Any) -> None:
     # Locust's request event knows the user's time; the response carries it to the hook.
     if response is not None and response_time is not None:
-        try:
+        # a response type with slots takes no attribute: then the row has no user latency
+        with contextlib.suppress(AttributeError):
             setattr(response, _LATENCY, float(response_time))
-        except AttributeError:  # a response type with slots: no user latency in the row
-            pass
 
 
 def shadow_request(
@@ -396,7 +396,9 @@ def shadow_request(
     if not _state["configured"]:
         raw = os.environ.get(SHADOW_ENV)
         runner = getattr(user.environment, "runner", None)
-        worker = str(getattr(runner, "client_id", "") or "local")
+        # a worker's rows carry its id, as its request rows do; the run's own process: local
+        is_worker = type(runner).__name__ == "WorkerRunner"
+        worker = str(getattr(runner, "client_id", "") or "local") if is_worker else "local"
         shadow = configure(json.loads(raw) if raw else None, worker)
         if shadow is not None:
             user.environment.events.request.add_listener(_stamp)

@@ -10,7 +10,8 @@ Embedded mode (the default) starts, in this order, each as a child process on lo
 so that every byte between the gateway and a backend crosses a fault proxy the chaos timeline
 can break. With ``stack.gateway_enabled: false`` no gateway starts: users go straight to
 legacy's proxy, and the harness shadows their requests itself (``shadow:``, whose settings
-the load processes get in the environment, :data:`~harness.scenario.shadow.SHADOW_ENV`). External mode starts nothing but the embedded fault proxy when no Toxiproxy URL is
+the load processes get in the environment, :data:`~harness.scenario.shadow.SHADOW_ENV`).
+External mode starts nothing but the embedded fault proxy when no Toxiproxy URL is
 given; it creates the proxies that name an upstream and checks that the others exist.
 
 A failed start stops whatever was started and raises :class:`ComponentFailed` naming the part
