@@ -32,8 +32,7 @@ from harness.grading.checks import (
     fmt_signed_pct,
     known,
 )
-from harness.grading.model import CheckResult
-from harness.grading.model import Status
+from harness.grading.model import CheckResult, Status
 from harness.grading.rolling import add_detections, rolling_check
 
 __all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks"]
