@@ -490,3 +490,42 @@ def shadow_figures(
         "cost": cost,
         "patterns": _patterns(sh),
     }
+
+
+def shadow_population(data: RunData, df: pd.DataFrame, system: str) -> Population:
+    """``system``'s calls in the harness shadow's rows (both sides, the A/A calls too; a
+    dropped pair is no call): what analysis can measure of a system no gateway recorded.
+    The seam for :func:`harness.analysis.data.populations` when a run has no decisions."""
+    from harness.analysis.data import UNAVAILABLE_STATUS
+
+    parts: dict[str, list[np.ndarray[Any, Any]]] = {
+        k: [] for k in ("t", "ms", "ok", "avail", "cost")
+    }
+    outcomes: dict[str, int] = {}
+    ts = _col(df, "ts") - data.t0
+    for side in ("a", "b"):
+        out = _text(df, f"{side}_outcome")
+        m = (_text(df, f"{side}_system") == system) & (out != "dropped") & (out != "")
+        status = df[f"{side}_status"].to_numpy()[m]
+        parts["t"].append(ts[m])
+        parts["ms"].append(_col(df, f"{side}_latency_ms")[m])
+        parts["ok"].append(out[m] == "ok")
+        parts["avail"].append(
+            np.isin(out[m], ("ok", "error")) & ~np.isin(status, UNAVAILABLE_STATUS)
+        )
+        parts["cost"].append(np.nan_to_num(_col(df, f"{side}_cost")[m]))
+        for k, v in _count(out[m]).items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    t = np.concatenate(parts["t"])
+    order = np.argsort(t, kind="stable")
+    return Population(
+        name=system,
+        source="shadow",
+        t=t[order],
+        latency=np.concatenate(parts["ms"])[order],
+        ok=np.concatenate(parts["ok"]).astype(bool)[order],
+        available=np.concatenate(parts["avail"]).astype(bool)[order],
+        cost=np.concatenate(parts["cost"])[order],
+        served=0,
+        outcomes=outcomes,
+    )
