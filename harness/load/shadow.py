@@ -3,118 +3,67 @@ path, and the two answers are compared (issue 14, the seed's pattern 1 without a
 
 ::
 
-    DualSystemUser.send ── request on the user's path (requests.csv: what users saw)
-            │
-            └─ shadow_request(user, method, path, kwargs, response)        (one call, ~µs)
-                 ├─ sample?  pool has room ──> pool greenlet: same request to the other
-                 │                             system, read both answers, compare, emit
-                 │           pool full     ──> emit a "dropped" row at once
-                 └─ noise sample? ──> pool greenlet: the same input twice to the AI and twice
-                                     to legacy, each pair compared (kind aa_ai, aa_legacy)
-            every row: SIDE.emit("shadow", row) -> <run dir>/shadow.csv (workers forward it)
+    load process (Locust)                                 shadow process (this module's main)
+    DualSystemUser.send ── request on the user's path
+      └─ shadow_request(user, method, path, kwargs, response)      (one call, a few µs)
+           ShadowLink: sample? ── a line ──> queue ──pipe──> Shadow: bounded gevent pool
+                       queue full: a "dropped" row                    ├─ same request to the
+                                                                      │  other system
+           SIDE.emit("shadow", row) <──── rows ──────pipe─────────────├─ noise: the input twice
+           (local: shadow.csv at once; a worker: forwarded)           │  to each system (A/A)
+                                                                      └─ compare (PairScorer)
 
-The pool (``shadow.pool`` greenlets) is the only place a shadow call waits: a slow or dead
-other system fills it, and then pairs are dropped and counted, never queued behind users. Shadow
-calls use their own ``geventhttpclient`` connections, not the user's Locust session, so they are
-no user requests in Locust's figures nor in ``requests.csv``.
+The calls, the comparisons and the rows' making run in a process of their own, beside each load
+process: a slow or dead other system fills the shadow's pool (``shadow.pool`` calls at once;
+past it pairs are dropped and counted, never queued behind users), and the shadow's CPU is not
+the user's (on a busy load process, sharing the CPU would slow the users, measured by
+``benchmarks/bench_shadow.py``). Shadow calls use their own ``geventhttpclient`` connections,
+so they are no user requests in Locust's figures nor in ``requests.csv``.
 
-The settings come from :func:`harness.scenario.shadow.shadow_config` (plain JSON): through
-:func:`configure`, or else read once from the environment (:data:`SHADOW_ENV`, which the
-launcher sets for the load processes of its machine). Importing this module imports gevent,
-not Locust; it runs in a load process (``DualSystemUser``'s).
+The settings are :func:`harness.scenario.shadow.shadow_config`'s plain JSON: through
+:func:`configure`, or read once from the environment (:data:`SHADOW_ENV`, which the launcher
+sets for the load processes of its machine). Importing this module imports gevent, not Locust.
+
+    python -m harness.load.shadow --worker ID       (the link starts it; config: SHADOW_ENV)
 """
 
 from __future__ import annotations
 
+import argparse
+import collections
 import contextlib
-import hashlib
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import gevent
+import gevent.event
 import gevent.pool
 from geventhttpclient import HTTPClient
 
-from harness.compare import Comparator, build
-from harness.compare.answer import Answer, AnswerReader, excerpt
-from harness.load.records import SIDE
-from harness.scenario.shadow import SHADOW_ENV
+from harness.compare.pairs import SHADOW_ENV, Call, PairScorer, ShadowRequest
 
-__all__ = ["Call", "Shadow", "ShadowRequest", "configure", "current", "shadow_request"]
+__all__ = [
+    "Call",
+    "Shadow",
+    "ShadowLink",
+    "ShadowRequest",
+    "configure",
+    "current",
+    "main",
+    "shadow_request",
+]
 
 #: The stream the rows go to (registered in :data:`harness.rundir.SIDE_STREAMS`).
 STREAM = "shadow"
-
-
-@dataclass(frozen=True, slots=True)
-class ShadowRequest:
-    """One user request as the shadow resends it."""
-
-    method: str
-    path: str
-    body: bytes
-    headers: dict[str, str]
-    endpoint: str
-    user_id: str
-    expected: str | None
-    input_text: str
-
-    @property
-    def key(self) -> str:
-        """The input key: the same request (method, path, body) has the same key."""
-        h = hashlib.blake2b(digest_size=6)
-        h.update(f"{self.method} {self.path}\n".encode())
-        h.update(self.body)
-        return h.hexdigest()
-
-    @classmethod
-    def from_kwargs(cls, method: str, path: str, kwargs: Mapping[str, Any]) -> ShadowRequest:
-        """From the keyword arguments the user handed its client (``json``/``data``,
-        ``params``, ``headers``, ``name``, ``context``)."""
-        headers = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
-        params = kwargs.get("params")
-        if params:
-            path = f"{path}{'&' if '?' in path else '?'}{urlencode(params)}"
-        text = ""
-        if kwargs.get("json") is not None:
-            doc = kwargs["json"]
-            body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            headers.setdefault("Content-Type", "application/json")
-            if isinstance(doc, dict) and "input" in doc:
-                text = str(doc["input"])
-        else:
-            data = kwargs.get("data") or b""
-            body = data if isinstance(data, bytes) else str(data).encode("utf-8")
-        context = kwargs.get("context") or {}
-        expected = context.get("label")
-        return cls(
-            method=method,
-            path=path,
-            body=body,
-            headers=headers,
-            endpoint=str(kwargs.get("name") or path),
-            user_id=str(context.get("user_id", "")),
-            expected=None if expected is None else str(expected),
-            input_text=text or (body.decode("utf-8", "replace") if body else path),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One system's answer to one request: outcome ok | error | timeout | unreachable |
-    dropped, the HTTP status (0: none), the time taken (None when not called) and the body."""
-
-    system: str
-    outcome: str
-    status: int
-    latency_ms: float | None
-    body: bytes | str | None
+#: Requests waiting for the shadow process at most (past it: dropped, counted).
+LINK_QUEUE = 10_000
 
 
 class _Target:
@@ -162,50 +111,39 @@ def _ms(t: float) -> float:
     return round((time.perf_counter() - t) * 1000.0, 3)
 
 
-class Shadow:
-    """The shadow of one load process: samples requests, runs the calls in a bounded pool,
-    compares the answers and emits the rows (``emit(stream, row)``, :data:`SIDE` by default).
+def _dropped(system: str) -> Call:
+    return Call(system, "dropped", 0, None, None)
 
-    ``config`` is :func:`harness.scenario.shadow.shadow_config`'s plain JSON."""
+
+class Shadow:
+    """Runs a shadow's calls in a bounded pool, compares the answers and emits the rows
+    (``emit(stream, row)``). ``config`` is :func:`harness.scenario.shadow.shadow_config`'s."""
 
     def __init__(
         self,
         config: Mapping[str, Any],
         worker: str = "local",
         *,
-        emit: Callable[[str, dict[str, Any]], None] | None = None,
+        emit: Callable[[str, dict[str, Any]], None],
         seed: int | str | None = None,
     ) -> None:
         self.config = dict(config)
-        self.worker = worker
-        self.emit = emit or SIDE.emit
+        self.emit = emit
+        self.scorer = PairScorer(config, worker)
         self.user_path = str(config.get("user_path", "legacy"))
         self.other = str(config.get("other", "ai"))
         self.sample = float(config.get("sample", 1.0))
         self.noise = float((config.get("noise") or {}).get("sample", 0.0))
         self.size = int(config.get("pool", 32))
         self.pool = gevent.pool.Pool(self.size)
-        self.excerpt = int(config.get("excerpt", 240))
-        self.reader = AnswerReader(
-            str(config.get("answer_field", "answer")),
-            str(config.get("label_field", "label")),
-            str(config.get("cost_field", "cost")),
-        )
         timeout = float(config.get("timeout", 2.0))
         self.targets = {
             system: _Target(system, url, self.size, timeout)
             for system, url in (config.get("urls") or {}).items()
         }
-        self.comparator = build(config.get("comparison"), "comparison")
-        self.by_kind = {
-            name: build(spec, f"load.requests[{name}].comparison")
-            for name, spec in (config.get("comparison_by_kind") or {}).items()
-        }
         self.rng = random.Random(seed if seed is not None else f"shadow-{worker}")
         self.offered = 0
         self.dropped = 0
-
-    # ---- on the user's greenlet: cheap ---------------------------------------------------
 
     def observe(
         self,
@@ -215,108 +153,47 @@ class Shadow:
         response: Any,
         latency_ms: float | None = None,
     ) -> None:
-        """One request the user sent and what came back (``response``: the client's response,
-        None when it raised). Never blocks: the calls run in the pool."""
+        """Sample one request the user sent (``response``: the client's, None when it raised)
+        and :meth:`dispatch` it. Never blocks."""
         shadow = self.sample > 0 and self.rng.random() < self.sample
         noise = self.noise > 0 and self.rng.random() < self.noise
-        if not (shadow or noise):
-            return
-        ts = time.time()
-        req = ShadowRequest.from_kwargs(method, path, kwargs)
+        if shadow or noise:
+            req = ShadowRequest.from_kwargs(method, path, kwargs)
+            user = user_call(self.user_path, response, latency_ms)
+            self.dispatch(time.time(), req, user, shadow, noise)
+
+    def dispatch(
+        self, ts: float, req: ShadowRequest, user: Call, shadow: bool, noise: bool
+    ) -> None:
+        """Run the shadow pair (``shadow``) and the two A/A pairs (``noise``) in the pool; a
+        pair the full pool has no room for is emitted at once as dropped."""
         if shadow:
             self.offered += 1
-            user = _user_call(self.user_path, response, latency_ms)
             if self.pool.full():
                 self.dropped += 1
-                self._emit("shadow", ts, req, user, Call(self.other, "dropped", 0, None, None))
+                self._emit("shadow", ts, req, user, _dropped(self.other))
             else:
                 self.pool.spawn(self._shadow, ts, req, user)
         if noise:
             for system in ("legacy", "ai"):
                 if self.pool.full():
-                    self._emit(
-                        f"aa_{system}",
-                        ts,
-                        req,
-                        Call(system, "dropped", 0, None, None),
-                        Call(system, "dropped", 0, None, None),
-                    )
+                    self._emit(f"aa_{system}", ts, req, _dropped(system), _dropped(system))
                 else:
                     self.pool.spawn(self._noise, ts, req, system)
 
-    # ---- in the pool ---------------------------------------------------------------------
-
     def _shadow(self, ts: float, req: ShadowRequest, user: Call) -> None:
-        other = self.targets[self.other].call(req)
-        self._emit("shadow", ts, req, user, other)
+        self._emit("shadow", ts, req, user, self.targets[self.other].call(req))
 
     def _noise(self, ts: float, req: ShadowRequest, system: str) -> None:
         target = self.targets[system]
         first = target.call(req)
-        second = target.call(req)
-        self._emit(f"aa_{system}", ts, req, first, second)
-
-    def comparator_for(self, endpoint: str) -> Comparator:
-        """The request kind's own comparator, else the scenario's."""
-        return self.by_kind.get(endpoint, self.comparator)
-
-    def row(self, kind: str, ts: float, req: ShadowRequest, a: Call, b: Call) -> dict[str, Any]:
-        """The ``shadow.csv`` row of one comparison (``a``: the user's path or the first call;
-        ``b``: the other system or the second call)."""
-        aa, ba = self.reader.read(a.body), self.reader.read(b.body)
-        agree: int | None = None
-        score: float | None = None
-        reason = ""
-        if a.outcome == "ok" and b.outcome == "ok":
-            if aa.text is None or ba.text is None:
-                reason = f"no answer field {self.reader.answer_field!r} in a response"
-            else:
-                c = self.comparator_for(req.endpoint).compare(aa.text, ba.text)
-                if c.error is None:
-                    agree, score = int(c.agree), round(c.score, 6)
-                else:
-                    reason = c.error
-        cmp = self.comparator_for(req.endpoint)
-        return {
-            "ts": ts,
-            "kind": kind,
-            "endpoint": req.endpoint,
-            "user_id": req.user_id,
-            "input_key": req.key,
-            "worker": self.worker,
-            "a_system": a.system,
-            "a_outcome": a.outcome,
-            "a_status": a.status,
-            "a_latency_ms": a.latency_ms,
-            "a_cost": aa.cost,
-            "a_label": aa.label or "",
-            "b_system": b.system,
-            "b_outcome": b.outcome,
-            "b_status": b.status,
-            "b_latency_ms": b.latency_ms,
-            "b_cost": ba.cost,
-            "b_label": ba.label or "",
-            "agree": agree,
-            "agree_score": score,
-            "not_compared": reason,
-            "expected": req.expected or "",
-            "a_correct": _correct(cmp, req.expected, aa) if a.outcome == "ok" else None,
-            "b_correct": _correct(cmp, req.expected, ba) if b.outcome == "ok" else None,
-            "input_excerpt": excerpt(req.input_text, self.excerpt),
-            "a_excerpt": excerpt(aa.text, self.excerpt),
-            "b_excerpt": excerpt(ba.text, self.excerpt),
-        }
+        self._emit(f"aa_{system}", ts, req, first, target.call(req))
 
     def _emit(self, kind: str, ts: float, req: ShadowRequest, a: Call, b: Call) -> None:
-        try:
-            row = self.row(kind, ts, req, a, b)
-        except Exception as err:  # a row must never be lost to a bug in reading answers
-            row = {"ts": ts, "kind": kind, "endpoint": req.endpoint, "worker": self.worker}
-            row["not_compared"] = f"harness: {type(err).__name__}: {err}"[:300]
-        self.emit(STREAM, row)
+        self.emit(STREAM, self.scorer.safe_row(kind, ts, req, a, b))
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the calls in the pool (a test, the end of a benchmark)."""
+        """Wait for the calls in the pool."""
         self.pool.join(timeout=timeout)
 
     def close(self) -> None:
@@ -326,7 +203,7 @@ class Shadow:
             t.close()
 
 
-def _user_call(user_path: str, response: Any, latency_ms: float | None) -> Call:
+def user_call(user_path: str, response: Any, latency_ms: float | None) -> Call:
     """What the user got, as a :class:`Call` (who answered: legacy, or the gateway's
     ``X-Served-By`` when it says legacy or ai)."""
     system = user_path
@@ -346,38 +223,192 @@ def _user_call(user_path: str, response: Any, latency_ms: float | None) -> Call:
     return Call(system, "ok" if status < 400 else "error", status, latency_ms, body)
 
 
-def _correct(cmp: Comparator, expected: str | None, answer: Answer) -> int | None:
-    """1/0 when an expected output was sent and the system answered: the label against it when
-    the answer has one, else the comparator's verdict of the expected output against the
-    answer (a comparison that fails is not judged)."""
-    if not expected or answer.text is None:
-        return None
-    if answer.label is not None:
-        return int(answer.label == expected)
-    c = cmp.compare(expected, answer.text)
-    return None if c.error is not None else int(c.agree)
+# --------------------------------------------------------------------------------------------
+# The shadow process
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The shadow process: one JSON line per sampled request on stdin (``ts``, ``shadow``,
+    ``noise``, ``request``, ``user``), one JSON line per row on stdout; ends at the end of its
+    input, once the pool's calls are done (at most the timeout)."""
+    p = argparse.ArgumentParser(prog="python -m harness.load.shadow")
+    p.add_argument("--worker", default="local")
+    args = p.parse_args(argv)
+    config = json.loads(os.environ[SHADOW_ENV])
+    from gevent.fileobject import FileObjectPosix
+
+    out = sys.stdout.buffer
+    inp = FileObjectPosix(sys.stdin.buffer.fileno(), "rb", close=False)
+
+    def emit(stream: str, row: dict[str, Any]) -> None:
+        out.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+
+    shadow = Shadow(config, args.worker, emit=emit)
+    flusher = gevent.spawn(_flush_every, out, 0.2)
+    for line in inp:
+        msg = json.loads(line)
+        shadow.dispatch(
+            float(msg["ts"]),
+            ShadowRequest.from_message(msg["request"]),
+            Call.from_message(msg["user"]),
+            bool(msg["shadow"]),
+            bool(msg["noise"]),
+        )
+    shadow.join(timeout=float(config.get("timeout", 2.0)) * 2 + 1)
+    flusher.kill()
+    out.flush()
+    return 0
+
+
+def _flush_every(out: IO[bytes], seconds: float) -> None:
+    while True:
+        gevent.sleep(seconds)
+        out.flush()
+
+
+class ShadowLink:
+    """The load process's side: samples the user's requests and hands them to the shadow
+    process without ever waiting for it; emits the rows it sends back (``emit``)."""
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        worker: str,
+        emit: Callable[[str, dict[str, Any]], None],
+        *,
+        seed: int | str | None = None,
+    ) -> None:
+        self.scorer = PairScorer(config, worker)  # builds the rows of pairs dropped here
+        self.emit = emit
+        self.user_path = str(config.get("user_path", "legacy"))
+        self.other = str(config.get("other", "ai"))
+        self.sample = float(config.get("sample", 1.0))
+        self.noise = float((config.get("noise") or {}).get("sample", 0.0))
+        self.rng = random.Random(seed if seed is not None else f"shadow-{worker}")
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.ready = gevent.event.Event()
+        self.offered = 0
+        self.dropped = 0
+        env = {**os.environ, SHADOW_ENV: json.dumps(dict(config), separators=(",", ":"))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.load.shadow", "--worker", worker],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._greenlets = [gevent.spawn(self._write), gevent.spawn(self._read)]
+
+    def observe(
+        self,
+        method: str,
+        path: str,
+        kwargs: Mapping[str, Any],
+        response: Any,
+        latency_ms: float | None = None,
+    ) -> None:
+        """Sample one request the user sent and queue it for the shadow process."""
+        shadow = self.sample > 0 and self.rng.random() < self.sample
+        noise = self.noise > 0 and self.rng.random() < self.noise
+        if not (shadow or noise):
+            return
+        ts = time.time()
+        req = ShadowRequest.from_kwargs(method, path, kwargs)
+        user = user_call(self.user_path, response, latency_ms)
+        self.offered += shadow
+        if len(self.queue) >= LINK_QUEUE or self.proc.poll() is not None:
+            self._drop(ts, req, user, shadow, noise)
+            return
+        msg = {
+            "ts": ts,
+            "shadow": shadow,
+            "noise": noise,
+            "request": req.to_message(),
+            "user": user.to_message(),
+        }
+        self.queue.append(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+        self.ready.set()
+
+    def _drop(self, ts: float, req: ShadowRequest, user: Call, shadow: bool, noise: bool) -> None:
+        if shadow:
+            self.dropped += 1
+            self.emit(STREAM, self.scorer.safe_row("shadow", ts, req, user, _dropped(self.other)))
+        if noise:
+            for s in ("legacy", "ai"):
+                self.emit(
+                    STREAM, self.scorer.safe_row(f"aa_{s}", ts, req, _dropped(s), _dropped(s))
+                )
+
+    def _write(self) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        while True:
+            self.ready.wait()
+            self.ready.clear()
+            while self.queue:
+                batch = [self.queue.popleft() for _ in range(min(len(self.queue), 256))]
+                try:
+                    stdin.write(b"".join(batch))
+                    stdin.flush()
+                except (BrokenPipeError, OSError, ValueError):
+                    return  # the shadow process is gone: observe() drops from now on
+
+    def _read(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        for line in stdout:
+            with contextlib.suppress(ValueError):  # a torn line of a dying process
+                self.emit(STREAM, json.loads(line))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the shadow process: its input ends, it finishes its calls, its last rows are
+        emitted (at most ``timeout`` seconds, then it is killed)."""
+        deadline = time.monotonic() + timeout
+        while self.queue and self.proc.poll() is None and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        gevent.joinall(self._greenlets[1:], timeout=1.0)
+        gevent.killall(self._greenlets, block=False)
 
 
 # --------------------------------------------------------------------------------------------
 # The process's shadow and the hook DualSystemUser.send calls
 
-_state: dict[str, Any] = {"shadow": None, "configured": False}
+_state: dict[str, Any] = {"link": None, "configured": False}
 _LATENCY = "_dualsys_shadow_ms"
 
 
-def configure(config: Mapping[str, Any] | None, worker: str = "local") -> Shadow | None:
-    """Set (or, with None, remove) this process's shadow; returns it."""
-    old = _state["shadow"]
+def configure(
+    config: Mapping[str, Any] | None,
+    worker: str = "local",
+    emit: Callable[[str, dict[str, Any]], None] | None = None,
+) -> ShadowLink | None:
+    """Set (or, with None, remove) this process's shadow: starts its shadow process; rows go
+    to ``emit`` (:data:`harness.load.records.SIDE`'s by default). Returns the link."""
+    old = _state["link"]
     if old is not None:
         old.close()
-    _state["shadow"] = Shadow(config, worker) if config else None
+    link = None
+    if config:
+        if emit is None:
+            from harness.load.records import SIDE
+
+            emit = SIDE.emit
+        link = ShadowLink(config, worker, emit)
+    _state["link"] = link
     _state["configured"] = True
-    return _state["shadow"]  # type: ignore[no-any-return]
+    return link
 
 
-def current() -> Shadow | None:
-    """This process's shadow (None without one)."""
-    return _state["shadow"]  # type: ignore[no-any-return]
+def current() -> ShadowLink | None:
+    """This process's shadow link (None without one)."""
+    return _state["link"]  # type: ignore[no-any-return]
 
 
 def _stamp(response: Any = None, response_time: float | None = None, **_: Any) -> None:
@@ -386,6 +417,12 @@ def _stamp(response: Any = None, response_time: float | None = None, **_: Any) -
         # a response type with slots takes no attribute: then the row has no user latency
         with contextlib.suppress(AttributeError):
             setattr(response, _LATENCY, float(response_time))
+
+
+def _stop(**_: Any) -> None:
+    link = _state["link"]
+    if link is not None:
+        link.close()
 
 
 def shadow_request(
@@ -399,9 +436,16 @@ def shadow_request(
         # a worker's rows carry its id, as its request rows do; the run's own process: local
         is_worker = type(runner).__name__ == "WorkerRunner"
         worker = str(getattr(runner, "client_id", "") or "local") if is_worker else "local"
-        shadow = configure(json.loads(raw) if raw else None, worker)
-        if shadow is not None:
-            user.environment.events.request.add_listener(_stamp)
-    shadow = _state["shadow"]
-    if shadow is not None:
-        shadow.observe(method, path, kwargs, response, getattr(response, _LATENCY, None))
+        link = configure(json.loads(raw) if raw else None, worker)
+        if link is not None:
+            events = user.environment.events
+            events.request.add_listener(_stamp)
+            # the last rows before the run's records close (a worker: before its final batch)
+            events.test_stopping.add_listener(_stop)
+    link = _state["link"]
+    if link is not None:
+        link.observe(method, path, kwargs, response, getattr(response, _LATENCY, None))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from harness.compare.pairs import SHADOW_ENV
 from harness.scenario.values import Address, Duration, Share, _Model
 
 if TYPE_CHECKING:
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SHADOW_ENV", "NoiseSpec", "ShadowSpec", "export_shadow", "shadow_config"]
 
-#: The environment variable that carries :func:`shadow_config` to the load processes of this
-#: machine (the run's own and the workers it spawns inherit it).
-SHADOW_ENV = "DUALSYS_SHADOW"
 
 
 class NoiseSpec(_Model):

@@ -40,7 +40,7 @@ def run(tmp_path: Path, *extra: str) -> RunDir:
 def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     tmp_path: Path,
 ) -> None:
-    rd = run(tmp_path, "--duration", "12s")  # the AI is down from 4.8 s to 8 s
+    rd = run(tmp_path, "--duration", "10s")  # the AI is down from 4 s to 6.7 s
     assert not rd.decisions.exists()  # no gateway ran
     summary = json.loads((rd.path / "summary.json").read_text())
     cmp = summary["metrics"]["comparison"]
@@ -64,17 +64,19 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     # the outage: the AI's calls failed and were counted, none was lost
     assert sh["outcomes"]["other"].get("unreachable", 0) > 20
     assert sum(sh["outcomes"]["other"].values()) == sh["pairs"]
-    # ... and users saw nothing of it: no error, p95 during the outage within its interval
+    # ... and users saw nothing of it: no error, and p95 during the outage not firmly above
+    # the rest of the run's (its interval reaches the other's: an outage may only make the
+    # user's path faster, the shadow then has less to do on this machine)
     with open(rd.requests, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(r["ok"] == "1" for r in rows)
     t0 = min(float(r["ts"]) for r in rows)
     t = np.array([float(r["ts"]) - t0 for r in rows])
     ms = np.array([float(r["latency_ms"]) for r in rows])
-    during = (t >= 5.0) & (t < 8.0)
+    during = (t >= 4.5) & (t < 6.5)
     q_in = quantiles(ms[during], (0.95,))[0.95]
     q_out = quantiles(ms[~during], (0.95,))[0.95]
-    assert q_in.low <= q_out.high and q_out.low <= q_in.high, (q_in, q_out)
+    assert q_in.low <= q_out.high, (q_in, q_out)
     # the patterns are in the reports, escaped and bounded
     assert sh["patterns"]["labels"] and sh["patterns"]["lowest"]
     html = (rd.path / "report.html").read_text()
