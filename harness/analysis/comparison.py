@@ -352,7 +352,16 @@ def _per_system(
 
 
 def _patterns(df: pd.DataFrame) -> dict[str, Any]:
-    """Label pairs that disagree (a -> b with counts) and the lowest-scoring examples."""
+    """Label pairs that disagree (legacy -> AI with counts) and the lowest-scoring examples.
+    A pair whose user's path was the AI (a gateway that served it) is turned round, so that
+    ``a`` is always legacy's side."""
+    flip = (_text(df, "a_system") == "ai") & (_text(df, "b_system") == "legacy")
+    if flip.any():
+        df = df.copy()
+        for x, y in (("a_label", "b_label"), ("a_excerpt", "b_excerpt")):
+            va, vb = df[x].astype(str).to_numpy(), df[y].astype(str).to_numpy()
+            df[x] = np.where(flip, vb, va)
+            df[y] = np.where(flip, va, vb)
     agree = _col(df, "agree")
     dis = df[agree == 0]
     labels: list[dict[str, Any]] = []

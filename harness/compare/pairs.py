@@ -168,7 +168,10 @@ class PairScorer:
             if aa.text is None or ba.text is None:
                 reason = f"no answer field {self.reader.answer_field!r} in a response"
             else:
-                c = self.comparator_for(req.endpoint).compare(aa.text, ba.text)
+                # comparators take legacy's answer first (a user function's documented order)
+                swap = a.system == "ai" and b.system == "legacy"
+                first, second = (ba.text, aa.text) if swap else (aa.text, ba.text)
+                c = self.comparator_for(req.endpoint).compare(first, second)
                 if c.error is None:
                     agree, score = int(c.agree), round(c.score, 6)
                 else:

@@ -131,6 +131,7 @@ class Shadow:
         self.emit = emit
         self.scorer = PairScorer(config, worker)
         self.user_path = str(config.get("user_path", "legacy"))
+        self.served_by = config.get("served_by")
         self.other = str(config.get("other", "ai"))
         self.sample = float(config.get("sample", 1.0))
         self.noise = float((config.get("noise") or {}).get("sample", 0.0))
@@ -159,7 +160,7 @@ class Shadow:
         noise = self.noise > 0 and self.rng.random() < self.noise
         if shadow or noise:
             req = ShadowRequest.from_kwargs(method, path, kwargs)
-            user = user_call(self.user_path, response, latency_ms)
+            user = user_call(self.user_path, response, latency_ms, self.served_by)
             self.dispatch(time.time(), req, user, shadow, noise)
 
     def dispatch(
@@ -171,7 +172,7 @@ class Shadow:
             self.offered += 1
             if self.pool.full():
                 self.dropped += 1
-                self._emit("shadow", ts, req, user, _dropped(self.other))
+                self._emit("shadow", ts, req, user, _dropped(self.against(user)))
             else:
                 self.pool.spawn(self._shadow, ts, req, user)
         if noise:
@@ -182,7 +183,16 @@ class Shadow:
                     self.pool.spawn(self._noise, ts, req, system)
 
     def _shadow(self, ts: float, req: ShadowRequest, user: Call) -> None:
-        self._emit("shadow", ts, req, user, self.targets[self.other].call(req))
+        self._emit("shadow", ts, req, user, self.targets[self.against(user)].call(req))
+
+    def against(self, user: Call) -> str:
+        """The system the user's answer is compared with: ``other``, unless that one served
+        the user (a gateway said so) and the opposite system's address is known."""
+        if user.system == self.other:
+            opposite = "legacy" if self.other == "ai" else "ai"
+            if opposite in self.targets:
+                return opposite
+        return self.other
 
     def _noise(self, ts: float, req: ShadowRequest, system: str) -> None:
         target = self.targets[system]
@@ -203,17 +213,28 @@ class Shadow:
             t.close()
 
 
-def user_call(user_path: str, response: Any, latency_ms: float | None) -> Call:
-    """What the user got, as a :class:`Call` (who answered: legacy, or the gateway's
-    ``X-Served-By`` when it says legacy or ai)."""
+def user_call(
+    user_path: str,
+    response: Any,
+    latency_ms: float | None,
+    served_by: Mapping[str, Any] | None = None,
+) -> Call:
+    """What the user got, as a :class:`Call`: who answered is legacy, or, behind a gateway,
+    the system its served-by header names (``served_by``: ``{"header", "legacy": [values],
+    "ai": [values]}``, exact values; default ``X-Served-By`` saying ``legacy``/``ai``), else
+    ``gateway``."""
     system = user_path
     if response is None:
         return Call(system, "unreachable", 0, latency_ms, None)
     status = int(getattr(response, "status_code", 0) or 0)
     if user_path == "gateway":
+        sb = served_by or {}
         headers = getattr(response, "headers", None) or {}
-        served = str(headers.get("X-Served-By", "") or "")
-        system = served if served in ("legacy", "ai") else "gateway"
+        served = str(headers.get(str(sb.get("header") or "X-Served-By"), "") or "").strip()
+        system = "gateway"
+        for name in ("legacy", "ai"):
+            if served in (sb.get(name) or [name]):
+                system = name
     try:
         body = response.content
     except Exception:  # a body the client could not read: no answer to compare
@@ -281,6 +302,7 @@ class ShadowLink:
         self.scorer = PairScorer(config, worker)  # builds the rows of pairs dropped here
         self.emit = emit
         self.user_path = str(config.get("user_path", "legacy"))
+        self.served_by = config.get("served_by")
         self.other = str(config.get("other", "ai"))
         self.sample = float(config.get("sample", 1.0))
         self.noise = float((config.get("noise") or {}).get("sample", 0.0))
@@ -289,6 +311,7 @@ class ShadowLink:
         self.ready = gevent.event.Event()
         self.offered = 0
         self.dropped = 0
+        self.closed = False
         env = {**os.environ, SHADOW_ENV: json.dumps(dict(config), separators=(",", ":"))}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "harness.load.shadow", "--worker", worker],
@@ -306,14 +329,17 @@ class ShadowLink:
         response: Any,
         latency_ms: float | None = None,
     ) -> None:
-        """Sample one request the user sent and queue it for the shadow process."""
+        """Sample one request the user sent and queue it for the shadow process (none once
+        :meth:`close` began: the load is stopping)."""
+        if self.closed:
+            return
         shadow = self.sample > 0 and self.rng.random() < self.sample
         noise = self.noise > 0 and self.rng.random() < self.noise
         if not (shadow or noise):
             return
         ts = time.time()
         req = ShadowRequest.from_kwargs(method, path, kwargs)
-        user = user_call(self.user_path, response, latency_ms)
+        user = user_call(self.user_path, response, latency_ms, self.served_by)
         self.offered += shadow
         if len(self.queue) >= LINK_QUEUE or self.proc.poll() is not None:
             self._drop(ts, req, user, shadow, noise)
@@ -362,6 +388,7 @@ class ShadowLink:
     def close(self, timeout: float = 5.0) -> None:
         """End the shadow process: its input ends, it finishes its calls, its last rows are
         emitted (at most ``timeout`` seconds, then it is killed)."""
+        self.closed = True
         deadline = time.monotonic() + timeout
         while self.queue and self.proc.poll() is None and time.monotonic() < deadline:
             gevent.sleep(0.01)

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["SHADOW_ENV", "NoiseSpec", "ShadowSpec", "export_shadow", "shadow_config"]
 
 
-
 class NoiseSpec(_Model):
     """The A/A noise floor: how much each system disagrees with itself on the same input."""
 
@@ -137,8 +136,18 @@ def shadow_config(scenario: Scenario, proxies: dict[str, str]) -> dict[str, Any]
     kinds = {
         r.name: r.comparison.as_config() for r in scenario.load.requests if r.comparison is not None
     }
+    hm = scenario.stack.external.headers if scenario.stack.external else None
+    served_by = {
+        "header": hm.served_by if hm else "X-Served-By",
+        # exact values only (a re: value of the header map is the recorder's to read)
+        **{
+            s: [v for v in (hm.system_values(s) if hm else [s]) if not v.startswith("re:")]
+            for s in ("legacy", "ai")
+        },
+    }
     return {
         **sh.model_dump(mode="json", exclude={"legacy_url", "ai_url"}),
+        "served_by": served_by,
         "urls": urls,
         "comparison": scenario.comparison.as_config(),
         "comparison_by_kind": kinds,
