@@ -48,7 +48,16 @@ from harness.rundir import SIDE_STREAMS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PATTERNS_MAX", "compare", "read_shadow", "score_distribution", "shadow_figures"]
+__all__ = [
+    "PATTERNS_MAX",
+    "beyond_noise",
+    "compare",
+    "read_shadow",
+    "score_distribution",
+    "shadow_figures",
+    "shadow_population",
+    "with_shadow_populations",
+]
 
 #: At most this many label patterns and this many lowest-scoring examples are kept.
 PATTERNS_MAX = 10
@@ -538,3 +547,21 @@ def shadow_population(data: RunData, df: pd.DataFrame, system: str) -> Populatio
         served=0,
         outcomes=outcomes,
     )
+
+
+def with_shadow_populations(data: RunData, pops: dict[str, Population]) -> dict[str, Population]:
+    """``pops`` with legacy's and the AI's populations from the harness shadow's rows when the
+    run has no decision records (no gateway recorded the systems' calls): the seam for
+    :func:`harness.analysis.pipeline.analyse` (``pops = with_shadow_populations(data,
+    populations(data))``), so that the per-system SLAs, alerts and triggers judge the calls the
+    shadow made."""
+    if data.has_decisions:
+        return pops
+    df = read_shadow(data)
+    if df is None:
+        return pops
+    return {
+        **pops,
+        "legacy": shadow_population(data, df, "legacy"),
+        "ai": shadow_population(data, df, "ai"),
+    }

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
@@ -258,14 +258,18 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads(os.environ[SHADOW_ENV])
     from gevent.fileobject import FileObjectPosix
 
-    out = sys.stdout.buffer
     inp = FileObjectPosix(sys.stdin.buffer.fileno(), "rb", close=False)
+    # rows wait in memory for one writer greenlet: a pool greenlet never blocks on the pipe
+    # (a load process slow to read must not stall the calls)
+    rows: collections.deque[bytes] = collections.deque()
+    wake = gevent.event.Event()
 
     def emit(stream: str, row: dict[str, Any]) -> None:
-        out.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+        rows.append(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+        wake.set()
 
+    writer = gevent.spawn(_write_rows, rows, wake)
     shadow = Shadow(config, args.worker, emit=emit)
-    flusher = gevent.spawn(_flush_every, out, 0.2)
     for line in inp:
         msg = json.loads(line)
         shadow.dispatch(
@@ -276,15 +280,25 @@ def main(argv: list[str] | None = None) -> int:
             bool(msg["noise"]),
         )
     shadow.join(timeout=float(config.get("timeout", 2.0)) * 2 + 1)
-    flusher.kill()
-    out.flush()
+    rows.append(b"")  # the end: the writer drains what is left, then stops
+    wake.set()
+    writer.join(timeout=5.0)
     return 0
 
 
-def _flush_every(out: IO[bytes], seconds: float) -> None:
+def _write_rows(rows: collections.deque[bytes], wake: gevent.event.Event) -> None:
+    from gevent.fileobject import FileObjectPosix
+
+    out = FileObjectPosix(sys.stdout.buffer.fileno(), "wb", close=False)
     while True:
-        gevent.sleep(seconds)
-        out.flush()
+        wake.wait()
+        wake.clear()
+        while rows:
+            batch = [rows.popleft() for _ in range(min(len(rows), 256))]
+            out.write(b"".join(batch))
+            out.flush()
+            if batch[-1] == b"":
+                return
 
 
 class ShadowLink:

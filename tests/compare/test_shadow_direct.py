@@ -77,6 +77,20 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     q_in = quantiles(ms[during], (0.95,))[0.95]
     q_out = quantiles(ms[~during], (0.95,))[0.95]
     assert q_in.low <= q_out.high, (q_in, q_out)
+    # the seam for the per-system populations: the AI's calls are the shadow's, down in the
+    # outage
+    from harness.analysis.comparison import with_shadow_populations
+    from harness.analysis.data import load_run, populations
+
+    data = load_run(rd)
+    pops = with_shadow_populations(data, populations(data))
+    ai = pops["ai"]
+    # every call: the shadow's (one per pair not dropped) and the A/A pairs' (two each)
+    floor = sh["noise_floor"]["ai"]
+    assert ai.source == "shadow" and ai.n == sh["pairs"] - sh["dropped"] + 2 * floor["pairs"]
+    gone = (ai.t >= 4.5) & (ai.t < 6.5)
+    back = ai.t >= 7.5  # after the outage (the first second of a run is a warm-up)
+    assert ai.available[gone].mean() < 0.2 < 0.95 < ai.available[back].mean()
     # the patterns are in the reports, escaped and bounded
     assert sh["patterns"]["labels"] and sh["patterns"]["lowest"]
     html = (rd.path / "report.html").read_text()
