@@ -91,6 +91,12 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     gone = (ai.t >= 4.5) & (ai.t < 6.5)
     back = ai.t >= 7.5  # after the outage (the first second of a run is a warm-up)
     assert ai.available[gone].mean() < 0.2 < 0.95 < ai.available[back].mean()
+    # the agreement alert is graded on the rate beyond noise, as the scenario chose
+    alert = next(c for c in summary["checks"] if c["id"] == "alert.critical.agreement")
+    assert alert["name"] == "Agreement beyond noise under 80%", alert
+    assert alert["status"] == "pass" and alert["method"] == "Newcombe"
+    bn = sh["beyond_noise"]["agreement_beyond_noise"]
+    assert alert["value"] == pytest.approx(bn * 100)
     # the patterns are in the reports, escaped and bounded
     assert sh["patterns"]["labels"] and sh["patterns"]["lowest"]
     html = (rd.path / "report.html").read_text()
