@@ -85,9 +85,12 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     data = load_run(rd)
     pops = with_shadow_populations(data, populations(data))
     ai = pops["ai"]
-    # every call: the shadow's (one per pair not dropped) and the A/A pairs' (two each)
-    floor = sh["noise_floor"]["ai"]
-    assert ai.source == "shadow" and ai.n == sh["pairs"] - sh["dropped"] + 2 * floor["pairs"]
+    # every call the AI got: each side of a row that is the AI's and was not dropped
+    with open(rd.path / "shadow.csv", encoding="utf-8") as fh:
+        sides = [(r[f"{x}_system"], r[f"{x}_outcome"]) for r in csv.DictReader(fh) for x in "ab"]
+    assert ai.source == "shadow" and ai.n == sides.count(("ai", "ok")) + sum(
+        1 for sy, out in sides if sy == "ai" and out not in ("ok", "dropped")
+    )
     gone = (ai.t >= 4.5) & (ai.t < 6.5)
     back = ai.t >= 7.5  # after the outage (the first second of a run is a warm-up)
     assert ai.available[gone].mean() < 0.2 < 0.95 < ai.available[back].mean()
