@@ -154,7 +154,16 @@ SIDE_STREAMS: dict[str, tuple[str, ...]] = {
     # request's start, its X-Request-Id and X-Served-By, the model, the gaps in ms
     # space-separated)
     "llm_itl": ("ts", "request_id", "served_by", "model", "gaps_ms"),
-}
+    # the harness's own shadow and A/A comparisons (harness.load.shadow): a = the user's path
+    # (kind shadow) or the first of two calls (aa_*), b = the other system or the second call
+    "shadow": (
+        "ts", "kind", "endpoint", "user_id", "input_key", "worker",
+        "a_system", "a_outcome", "a_status", "a_latency_ms", "a_cost", "a_label",
+        "b_system", "b_outcome", "b_status", "b_latency_ms", "b_cost", "b_label",
+        "agree", "agree_score", "not_compared", "expected", "a_correct", "b_correct",
+        "input_excerpt", "a_excerpt", "b_excerpt",
+    ),
+}  # fmt: skip
 # harness.datasync.loadside: one row per write or read-back of the write path
 SIDE_STREAMS["writes"] = (
     "ts", "op", "record_id", "version", "status", "acked", "latency_ms", "outcome", "system",
@@ -209,6 +218,16 @@ FIELD_DTYPES: dict[str, str] = {
     "op": "category",
     "outcome": "category",
     "system": "category",
+    # shadow.csv (SIDE_STREAMS["shadow"])
+    **{f: "float64" for f in ("a_latency_ms", "b_latency_ms", "a_cost", "b_cost")},
+    **{f: "float64" for f in ("a_correct", "b_correct")},
+    **{f: "int32" for f in ("a_status", "b_status")},
+    **{
+        f: "category"
+        for f in ("kind", "input_key", "a_system", "a_outcome", "a_label", "b_system",
+                  "b_outcome", "b_label", "not_compared", "expected", "input_excerpt",
+                  "a_excerpt", "b_excerpt")
+    },
     **{
         f: "category"
         for f in (

@@ -260,6 +260,84 @@ class AgreementScores(TypedDict):
     histogram: ScoreHistogram
 
 
+class NoiseFloor(TypedDict):
+    """One system's agreement with itself (A/A: the same input twice; ``shadow.noise``)."""
+
+    pairs: int
+    compared: int
+    agreed: int
+    rate: float | None
+    ci: Interval
+
+
+class BeyondNoise(TypedDict):
+    """Disagreement a system's own noise does not explain (see
+    :mod:`harness.analysis.comparison`): ``max(0, disagreement - noise)``."""
+
+    disagreement: float | None
+    noise: float | None
+    """``1 - f_ai * f_legacy`` over the floors measured (1 for a floor not measured)."""
+    beyond_noise: float | None
+    beyond_noise_ci: Interval
+    agreement_beyond_noise: float | None
+    floors_measured: list[str]
+
+
+class ShadowLatency(TypedDict):
+    """A system's time to answer the shadow's calls (its answered calls)."""
+
+    n: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class ShadowCost(TypedDict):
+    """What a system's calls cost, when its responses say (``shadow.cost_field``)."""
+
+    calls: int
+    priced: int
+    total: float | None
+    per_call: float | None
+
+
+class ShadowQuality(TypedDict):
+    """A system's answers against the expected outputs the load sent (shadow pairs)."""
+
+    judged: int
+    correct: int
+    accuracy: float | None
+    ci: Interval
+
+
+class ShadowFigures(TypedDict):
+    """``metrics["comparison"]["shadow"]``: the harness's own shadow (``shadow.csv``)."""
+
+    source: str
+    pairs: int
+    compared: int
+    agreed: int
+    agreement_rate: float | None
+    agreement_ci: Interval
+    agreement_score: AgreementScores | None
+    not_compared: int
+    not_compared_reasons: dict[str, int]
+    outcomes: dict[str, dict[str, int]]
+    """``user_path`` and ``other``: ok | error | timeout | unreachable | dropped -> count."""
+    dropped: int
+    noise_floor: dict[str, NoiseFloor | None]
+    beyond_noise: BeyondNoise | None
+    legacy_repeatable: bool | None
+    """False: legacy disagrees with itself more than ``repeatable_min`` allows."""
+    repeatable_min: float
+    quality: dict[str, ShadowQuality]
+    latency_ms: dict[str, ShadowLatency]
+    cost: dict[str, ShadowCost]
+    patterns: dict[str, Any]
+    """``labels``: [{a, b, count, share, example}], ``lowest``: [{score, endpoint, input, a,
+    b}] (both bounded, excerpts escaped)."""
+
+
 class ComparisonFigures(TypedDict):
     """``metrics["comparison"]``: the two systems side by side (deltas are AI minus legacy)."""
 
@@ -278,6 +356,8 @@ class ComparisonFigures(TypedDict):
     rank_test: RankTestFigures | None
     cost_delta_per_request: float | None
     cost_ratio: float | None
+    shadow: NotRequired[ShadowFigures]
+    """The harness's own shadow and A/A noise floor, when ``shadow.csv`` has rows."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from harness.grading.checks import (
     known,
 )
 from harness.grading.datasync import divergence_check
-from harness.grading.model import CheckResult
+from harness.grading.model import CheckResult, Status
 from harness.grading.rolling import add_detections, rolling_check
 
 __all__ = ["DISAGREEMENT_DROP", "MILESTONES", "alert_checks", "llm_rate_limited_alert"]
@@ -155,6 +155,9 @@ def _agreement(a: Analysis, judge: Judge) -> CheckResult:
             unit="%",
             samples=0,
         )
+    beyond = _beyond_noise_basis(a, judge)
+    if beyond is not None:
+        return beyond
     return judge.rate(
         "alert.critical.agreement",
         "alert",
@@ -166,6 +169,56 @@ def _agreement(a: Analysis, judge: Judge) -> CheckResult:
         amin,
         ">=",
         what="agreement rate",
+    )
+
+
+def _beyond_noise_basis(a: Analysis, judge: Judge) -> CheckResult | None:
+    """The agreement alert on the rate beyond noise (``comparison.alert_on: beyond_noise``),
+    when a noise floor was measured; None: grade the raw rate."""
+    if a.data.scenario.comparison.alert_on != "beyond_noise":
+        return None
+    sh = a.metrics["comparison"].get("shadow")
+    bn = sh["beyond_noise"] if sh else None
+    if bn is None or not bn["floors_measured"] or bn["agreement_beyond_noise"] is None:
+        return None
+    amin = a.data.scenario.grading.alerts.agreement_min
+    value = float(bn["agreement_beyond_noise"])
+    d_lo, d_hi = bn["beyond_noise_ci"]
+    lo = 1 - float(d_hi) if d_hi is not None else value
+    hi = 1 - float(d_lo) if d_lo is not None else value
+    n = int(a.metrics["comparison"]["compared"])
+    if (why := judge.too_few(n)) is not None:
+        return judge.skip(
+            "alert.critical.agreement", "alert", "critical",
+            f"Agreement beyond noise under {fmt_pct(amin)}", "comparison", why,
+            threshold=amin * 100, op=">=", unit="%", samples=n,
+        )  # fmt: skip
+    # a failure only when the whole interval is under the bound (as the rate checks judge)
+    firm = value < amin and hi < amin
+    status: Status = "fail" if firm else "pass"
+    return CheckResult(
+        id="alert.critical.agreement",
+        kind="alert",
+        severity="critical",
+        name=f"Agreement beyond noise under {fmt_pct(amin)}",
+        system="comparison",
+        status=status,
+        value=value * 100,
+        threshold=amin * 100,
+        op=">=",
+        unit="%",
+        window="run",
+        ci_low=lo * 100,
+        ci_high=hi * 100,
+        borderline=value < amin and not firm,
+        method="Newcombe",
+        evidence=(
+            f"agreement {fmt_pct(1 - float(bn['disagreement'] or 0))} raw, "
+            f"{fmt_pct(value)} beyond the noise floor ({fmt_pct(float(bn['noise'] or 0))} "
+            f"of disagreement is the systems' own: {', '.join(bn['floors_measured'])} "
+            "measured A/A)"
+        ),
+        samples=n,
     )
 
 

@@ -60,6 +60,7 @@ from harness.load.dataset import DatasetSource
 from harness.load.llm import send_llm
 from harness.load.mix import RequestMix, UserConfig, make_source
 from harness.load.records import SIDE, RequestLedger, guard_exit, guard_request, process_ledger
+from harness.load.shadow import shadow_request
 from harness.scenario import LoadSpec
 
 __all__ = [
@@ -201,15 +202,19 @@ class DualSystemUser(FastHttpUser):
         method, path, kwargs = request
         if record:
             kwargs["context"]["record"] = record
+        response, llm = None, False
         try:
-            if not send_llm(self.client, method, path, kwargs):  # an LLM kind: streamed, measured
-                self.client.request(method, path, **kwargs)
+            llm = send_llm(self.client, method, path, kwargs)  # an LLM kind: streamed, measured
+            if not llm:
+                response = self.client.request(method, path, **kwargs)
         except _LOCUST_FLOW:
             raise
         except Exception:
             # The guard reported it as a failed request (class and message in the record);
             # letting it propagate would only log a traceback per failed request.
             pass
+        if not llm:
+            shadow_request(self, method, path, kwargs, response)  # harness.load.shadow
         return True
 
 

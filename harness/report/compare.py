@@ -107,6 +107,10 @@ class Comparison:
     options: CompareOptions
     changes: list[Change] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why the gate could not judge
+    new_patterns: list[str] = field(default_factory=list)
+    """Info, never a failure: disagreement patterns (``legacy -> AI`` labels, at least
+    :data:`NEW_PATTERN_MIN` pairs) of the new run that the baseline's patterns do not list
+    (the seed's info alert "new disagreement patterns detected")."""
 
     @property
     def regressions(self) -> list[Change]:
@@ -179,7 +183,27 @@ def compare_graded(
         result.changes.append(_p95(system, b, n, opts, min_samples, confidence))
         result.changes.append(_error_rate(system, b, n, opts, min_samples, confidence))
     result.changes.append(_agreement(base_metrics, new_metrics, opts, min_samples, confidence))
+    result.new_patterns = new_patterns(base_metrics, new_metrics)
     return result
+
+
+#: A pattern this rare in the new run is not flagged (one odd pair is no pattern).
+NEW_PATTERN_MIN = 3
+
+
+def new_patterns(baseline: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The new run's label patterns (``legacy -> AI``, most frequent first, at least
+    :data:`NEW_PATTERN_MIN` pairs) that the baseline's patterns do not list. Both lists are the
+    runs' top patterns (bounded): a baseline pattern under its top ones can be flagged anew."""
+    from harness.report.agreement import pattern_keys
+
+    known = pattern_keys(baseline)
+    out = []
+    for p in dig(new, "comparison", "shadow", "patterns", "labels") or []:
+        key = f"{p.get('a')} -> {p.get('b')}"
+        if key not in known and (as_float(p.get("count")) or 0) >= NEW_PATTERN_MIN:
+            out.append(f"{key} ({int(as_float(p.get('count')) or 0)} pairs)")
+    return out
 
 
 def _system(metrics: Mapping[str, Any], system: str) -> Mapping[str, Any]:
@@ -452,6 +476,8 @@ def render_text(result: Comparison) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     lines += [f"problem: {p}" for p in result.problems]
+    if result.new_patterns:
+        lines.append("info: new disagreement patterns detected: " + ", ".join(result.new_patterns))
     n = len(result.regressions)
     lines.append(f"verdict: {result.verdict.value} ({n} regression{'s' if n != 1 else ''})")
     return "\n".join(lines)

@@ -228,7 +228,14 @@ def routing_facts(metrics: Mapping[str, Any], pattern: str) -> list[Fact]:
                 f"{fmt_count(loss.get('missing'))} of {fmt_count(loss.get('expected'))}",
             )
         )
+    out.extend(_agreement_facts(metrics))
     return out
+
+
+def _agreement_facts(metrics: Mapping[str, Any]) -> list[Fact]:
+    from harness.report.agreement import agreement_facts  # it builds on Fact: import late
+
+    return agreement_facts(metrics)
 
 
 def unmapped_line(unmapped: Any) -> str:

@@ -49,9 +49,15 @@ class ComparisonSpec(_Model):
     function: str | None = None
     """``module:function`` with the signature ``(a: str, b: str) -> float | bool``."""
 
+    alert_on: Literal["raw", "beyond_noise"] = "raw"
+    """What the agreement alert (``grading.alerts.agreement_min``) is graded on: ``raw``, the
+    agreement rate (the seed's alert; the default, because it never hides a disagreement and
+    needs no noise floor), or ``beyond_noise``, 1 - the disagreement beyond the other system's
+    own noise (needs ``shadow.noise``; without a measured floor it is the raw rate)."""
+
     def as_config(self) -> dict[str, Any]:
         """The options as plain JSON data (what :func:`harness.compare.build` reads)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True, exclude={"alert_on"})
 
     @model_validator(mode="after")
     def _buildable(self) -> ComparisonSpec:

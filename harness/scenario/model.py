@@ -12,6 +12,7 @@ from harness.scenario.faults import ChaosEvent, FaultsSpec, http_toxics_on_real_
 from harness.scenario.grading import GradingSpec
 from harness.scenario.llmgrade import LlmGrading
 from harness.scenario.load import LoadSpec
+from harness.scenario.shadow import ShadowSpec, shadow_problems
 from harness.scenario.stack import StackSpec
 from harness.scenario.values import FreeText, Offset, _Model, _Scaled, is_loopback
 from harness.scenario.writes import WritesSpec, writes_problems
@@ -37,6 +38,8 @@ class Scenario(_Model):
     """LLM answers: the price table per model, TTFT/ITL/tokens-per-second SLAs, rate limits."""
     writes: WritesSpec | None = None
     """The write path and its stores (harness.scenario.writes); None: reads only."""
+    shadow: ShadowSpec | None = None
+    """The harness shadows users' requests to the other system (:mod:`.shadow`)."""
 
     @field_validator("description")
     @classmethod
@@ -121,6 +124,7 @@ class Scenario(_Model):
                          f"no price for {req.llm.model!r} in llm.prices")
                     )  # fmt: skip
         problems += writes_problems(self)
+        problems.extend(shadow_problems(self))
         if len(set(names)) != len(names):
             problems.append(("faults.proxies", "proxy names must be unique"))
         problems.extend(http_toxics_on_real_server(self.faults, self.chaos))

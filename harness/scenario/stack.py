@@ -274,6 +274,9 @@ class StackSpec(_Model):
     legacy: ServiceSpec = Field(default_factory=_default_legacy)
     ai: ServiceSpec = Field(default_factory=_default_ai)
     external: ExternalSpec | None = None
+    gateway_enabled: bool = True
+    """Embedded: false starts no gateway; users go straight to legacy's fault proxy and the
+    harness itself shadows their requests to the AI (``shadow:``)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -12,7 +12,10 @@ Embedded mode (the default) starts, in this order, each as a child process on lo
 so that every byte between the gateway and a backend (and, with a write path, between each
 system and its database or the broker) crosses a fault proxy the chaos timeline can break.
 Before the children stop, a write path's stores are settled, dumped into the run directory and
-the stream replayed (:meth:`harness.datasync.stackpart.SyncParts.collect`).
+the stream replayed (:meth:`harness.datasync.stackpart.SyncParts.collect`). With
+``stack.gateway_enabled: false`` no gateway starts: users go straight to legacy's proxy, and
+the harness shadows their requests itself (``shadow:``, whose settings the load processes get
+in the environment, :data:`~harness.scenario.shadow.SHADOW_ENV`).
 
 External mode starts nothing but the embedded fault proxy when no Toxiproxy URL is given; it
 creates the proxies that name an upstream and checks that the others exist.
@@ -24,6 +27,7 @@ then SIGKILL), however the run ended.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -37,6 +41,7 @@ from harness.faults.client import FaultProxyError, ToxiproxyClient
 from harness.process import Child, tail
 from harness.rundir import RunDir, new_run_dir
 from harness.scenario import Scenario
+from harness.scenario.shadow import SHADOW_ENV, export_shadow
 from harness.stack.server import release, start_child
 from harness.stack.services import service_args
 
@@ -108,6 +113,7 @@ class Stack:
                 sync.collect(self.info.gateway_url)
             except Exception as err:  # stopping matters more; analysis says what is missing
                 self.collect_error = f"{type(err).__name__}: {err}"
+        os.environ.pop(SHADOW_ENV, None)  # the shadow's settings were this run's only
         while self._children:
             child = self._children.pop()
             try:
@@ -177,6 +183,17 @@ class Stack:
                         {"name": p.name, "listen": p.listen, "upstream": upstream, "enabled": True}
                     )
             proxies = self._populate(client, url, wanted)
+            self._export_shadow(proxies)
+            if not s.stack.gateway_enabled:
+                # no gateway: users go straight to legacy through its fault proxy
+                return StackInfo(
+                    gateway_url=f"http://{proxies['legacy']}",
+                    admin_url=None,
+                    toxiproxy_url=url,
+                    proxies=proxies,
+                    services=services,
+                    pids={c.name: c.pid for c in self._children},
+                )
             prices = {
                 "legacy": s.stack.legacy.cost.model_dump(),
                 "ai": s.stack.ai.cost.model_dump(),
@@ -250,6 +267,7 @@ class Stack:
                 if p.upstream
             ]
             proxies = self._populate(client, url, wanted)
+            self._export_shadow(proxies)
         return StackInfo(
             gateway_url=ext.gateway_url,
             admin_url=ext.admin_url,
@@ -311,6 +329,14 @@ class Stack:
             raise ComponentFailed(
                 "fault_proxy", err.message, self._last_lines("fault_proxy")
             ) from None
+
+    def _export_shadow(self, proxies: dict[str, str]) -> None:
+        """Hand the harness shadow's settings (``shadow:``) to this machine's load processes
+        (:func:`harness.scenario.shadow.export_shadow`); a missing address is a scenario error."""
+        try:
+            export_shadow(self.scenario, proxies)
+        except ValueError as err:
+            raise ScenarioError("scenario", [str(err)]) from None
 
     def _last_lines(self, name: str) -> list[str]:
         return tail(self.run.logs / f"{name}.log")

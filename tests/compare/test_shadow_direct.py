@@ -1,0 +1,117 @@
+"""Known answer: the shipped ``shadow_direct`` scenario, shortened, on the real embedded stack
+without a gateway (``dualsys run`` in a subprocess: Locust never runs inside pytest). Users go
+straight to legacy; the harness shadows them to the AI (85% label agreement configured) and
+measures each system's noise floor; the AI goes down for a while and users must not notice."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.analysis.stats import quantiles
+from harness.rundir import RunDir
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SCENARIO = REPO / "scenarios" / "shadow_direct.yaml"
+
+
+def run(tmp_path: Path, *extra: str) -> RunDir:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(SCENARIO), "--out", str(tmp_path),
+         "--quiet", *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    runs = list(tmp_path.iterdir())
+    assert len(runs) == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.returncode in (0, 1, 4), proc.stderr[-3000:]
+    return RunDir(runs[0])
+
+
+def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
+    tmp_path: Path,
+) -> None:
+    rd = run(tmp_path, "--duration", "10s")  # the AI is down from 4 s to 6.7 s
+    assert not rd.decisions.exists()  # no gateway ran
+    summary = json.loads((rd.path / "summary.json").read_text())
+    cmp = summary["metrics"]["comparison"]
+    sh = cmp["shadow"]
+    # agreement on the label: the configured 85% inside the interval, and it is the run's
+    lo, hi = sh["agreement_ci"]
+    assert sh["compared"] > 300 and lo <= 0.85 <= hi, sh["agreement_ci"]
+    assert cmp["compared"] == sh["compared"] and cmp["agreed"] == sh["agreed"]
+    # the noise floors: legacy repeats itself, the AI's labels too (JSON on label)
+    assert sh["noise_floor"]["legacy"]["compared"] > 30
+    assert sh["noise_floor"]["ai"]["compared"] > 30
+    assert sh["legacy_repeatable"] is True
+    assert sh["beyond_noise"]["floors_measured"] == ["ai", "legacy"]
+    # quality against the labels the load sends (legacy 88%, AI 92% configured)
+    for system, acc in (("legacy", 0.88), ("ai", 0.92)):
+        q = sh["quality"][system]
+        assert q["judged"] > 200 and q["ci"][0] <= acc <= q["ci"][1], (system, q)
+    # per-system latency and cost of the shadow calls
+    assert 10 < sh["latency_ms"]["legacy"]["p50"] < sh["latency_ms"]["ai"]["p50"] < 150
+    assert sh["cost"]["ai"]["per_call"] > 0.001 > sh["cost"]["legacy"]["per_call"] > 0
+    # the outage: the AI's calls failed and were counted, none was lost
+    assert sh["outcomes"]["other"].get("unreachable", 0) > 20
+    assert sum(sh["outcomes"]["other"].values()) == sh["pairs"]
+    # ... and users saw nothing of it: no error, and p95 during the outage not firmly above
+    # the rest of the run's (its interval reaches the other's: an outage may only make the
+    # user's path faster, the shadow then has less to do on this machine)
+    with open(rd.requests, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(r["ok"] == "1" for r in rows)
+    t0 = min(float(r["ts"]) for r in rows)
+    t = np.array([float(r["ts"]) - t0 for r in rows])
+    ms = np.array([float(r["latency_ms"]) for r in rows])
+    during = (t >= 4.5) & (t < 6.5)
+    q_in = quantiles(ms[during], (0.95,))[0.95]
+    q_out = quantiles(ms[~during], (0.95,))[0.95]
+    assert q_in.low <= q_out.high, (q_in, q_out)
+    # the seam for the per-system populations: the AI's calls are the shadow's, down in the
+    # outage
+    from harness.analysis.comparison import with_shadow_populations
+    from harness.analysis.data import load_run, populations
+
+    data = load_run(rd)
+    pops = with_shadow_populations(data, populations(data))
+    ai = pops["ai"]
+    # every call the AI got: each side of a row that is the AI's and was not dropped
+    with open(rd.path / "shadow.csv", encoding="utf-8") as fh:
+        sides = [(r[f"{x}_system"], r[f"{x}_outcome"]) for r in csv.DictReader(fh) for x in "ab"]
+    assert ai.source == "shadow" and ai.n == sides.count(("ai", "ok")) + sum(
+        1 for sy, out in sides if sy == "ai" and out not in ("ok", "dropped")
+    )
+    gone = (ai.t >= 4.5) & (ai.t < 6.5)
+    back = ai.t >= 7.5  # after the outage (the first second of a run is a warm-up)
+    assert ai.available[gone].mean() < 0.2 < 0.95 < ai.available[back].mean()
+    # the agreement alert is graded on the rate beyond noise, as the scenario chose
+    alert = next(c for c in summary["checks"] if c["id"] == "alert.critical.agreement")
+    assert alert["name"] == "Agreement beyond noise under 80%", alert
+    assert alert["status"] == "pass" and alert["method"] == "Newcombe"
+    bn = sh["beyond_noise"]["agreement_beyond_noise"]
+    assert alert["value"] == pytest.approx(bn * 100)
+    # the patterns are in the reports, escaped and bounded
+    assert sh["patterns"]["labels"] and sh["patterns"]["lowest"]
+    html = (rd.path / "report.html").read_text()
+    assert "Disagreement patterns" in html and "noise floor" in html
+    assert "Shadow by the harness" in (rd.path / "report.md").read_text()
+
+
+def test_the_shadow_works_in_master_worker_mode(tmp_path: Path) -> None:
+    rd = run(tmp_path, "--duration", "6s", "--workers", "1")
+    with open(rd.path / "shadow.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"shadow", "aa_legacy", "aa_ai"}
+    assert {r["worker"] for r in rows} - {"local"}, "rows came from the worker"
+    assert sum(r["agree"] == "1" for r in rows if r["kind"] == "shadow") > 50
