@@ -16,7 +16,6 @@ A floor not measured counts as 1 (no noise known): then beyond noise is the raw 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +42,6 @@ from harness.analysis.stats import (
     wilson,
 )
 from harness.analysis.systems import QS, _num
-from harness.rundir import SIDE_STREAMS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -244,24 +242,8 @@ def compare(data: RunData, pops: dict[str, Population], confidence: float) -> Co
 
 
 def read_shadow(data: RunData) -> pd.DataFrame | None:
-    """The run's ``shadow.csv`` rows (None when it has none). The frame comes from the run
-    data's side streams (``data.side``, when the loader provides them), else from the run
-    directory that the timeline's ``run_start`` names."""
-    side = getattr(data, "side", None)
-    if isinstance(side, dict):
-        frame = side.get("shadow")
-        return frame if frame is not None and len(frame) else None
-    path: Path | None = None
-    for ev in data.events:
-        if ev.get("kind") == "run_start" and ev.get("run_dir"):
-            path = Path(str(ev["run_dir"])) / "shadow.csv"
-            break
-    if path is None or not path.is_file():
-        return None
-    from harness.analysis.records import read_frame
-
-    frame = read_frame(path, SIDE_STREAMS["shadow"])
-    return frame if len(frame) else None
+    """The run's ``shadow.csv`` rows (None when it has none)."""
+    return data.side("shadow")
 
 
 def score_distribution(score: np.ndarray[Any, Any]) -> AgreementScores | None:

@@ -106,6 +106,21 @@ class RunData:
     faults: list[Fault]
     #: the run directory it was read from (side streams such as ``dropped.csv`` are read there)
     path: Path | None = None
+    _side: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
+
+    def side(self, stream: str) -> pd.DataFrame | None:
+        """A side stream's rows (``<stream>.csv``, :data:`~harness.rundir.SIDE_STREAMS`), read
+        once; None when the run has none (no directory, no file, or no row)."""
+        if stream not in self._side:
+            from harness.analysis.records import read_frame
+            from harness.rundir import SIDE_STREAMS
+
+            file = self.path / f"{stream}.csv" if self.path is not None else None
+            frame = None
+            if file is not None and file.is_file():
+                frame = read_frame(file, SIDE_STREAMS[stream])
+            self._side[stream] = frame if frame is not None and len(frame) else None
+        return self._side[stream]
 
     @property
     def has_requests(self) -> bool:

@@ -47,16 +47,8 @@ _LIST_MAX = 20
 
 
 def run_path(data: RunData) -> Path | None:
-    """The run directory analysed (``RunData.path`` when the loader sets it, else the
-    ``run_start`` event's ``run_dir``)."""
-    for attr in ("path", "run_path"):  # main's RunData.path, when this loader has it
-        own = getattr(data, attr, None)
-        if own is not None:
-            return Path(own)
-    for e in data.events:
-        if e.get("kind") == "run_start" and e.get("run_dir"):
-            return Path(str(e["run_dir"]))
-    return None
+    """The run directory analysed (its stores' dumps are read there)."""
+    return data.path
 
 
 def _read(path: Path) -> pd.DataFrame | None:

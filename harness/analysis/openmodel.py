@@ -27,11 +27,9 @@ import numpy as np
 
 from harness.analysis.data import FloatArray, RunData, is_in
 from harness.analysis.model import LatencyPair, OpenModelFigures
-from harness.analysis.records import read_columns
 from harness.analysis.stats import quantiles
 from harness.analysis.systems import _num
 from harness.load.arrivals import rate_profile
-from harness.rundir import SIDE_STREAMS
 
 __all__ = ["OpenRecords", "open_model_figures", "open_records", "response_times"]
 
@@ -57,10 +55,8 @@ def open_records(data: RunData) -> OpenRecords:
         intended = data.requests["intended_ts"].to_numpy(dtype=np.float64)
     else:
         intended = np.full(n, np.nan)
-    dropped = np.zeros(0)
-    if data.path is not None and (data.path / "dropped.csv").is_file():
-        frame, _ = read_columns(data.path / "dropped.csv", SIDE_STREAMS["dropped"])
-        dropped = frame["intended_ts"].to_numpy(dtype=np.float64)
+    frame = data.side("dropped")
+    dropped = np.zeros(0) if frame is None else frame["intended_ts"].to_numpy(dtype=np.float64)
     return OpenRecords(intended, dropped)
 
 

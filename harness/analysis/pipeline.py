@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.analysis.capacity import capacity_figures, data_loss, load_figures
-from harness.analysis.comparison import compare
+from harness.analysis.comparison import compare, with_shadow_populations
 from harness.analysis.cost import cost_figures
 from harness.analysis.data import Population, RunData, load_run, populations
 from harness.analysis.datasync import data_sync
@@ -47,7 +47,8 @@ def analyse(data: RunData) -> Analysis:
     """Compute every metric of a loaded run (see :mod:`harness.analysis` for the keys)."""
     g = data.scenario.grading
     conf = g.confidence
-    pops = populations(data)
+    # the harness shadow's calls are the systems' samples when no gateway records them
+    pops = with_shadow_populations(data, populations(data))
     user = pops["user"]
     per_system: PerSystem = {
         "user": summarise(user, user_requests=user.n, duration=data.duration, confidence=conf),

@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import sys
 from typing import Any
 
 __all__ = ["PATH", "WRITES", "WRITE_FIELDS", "WritePlanner", "on_request"]
@@ -96,7 +95,6 @@ class WritePlanner:
                 "version": self._acked[rid],
                 "system": system,
             }
-            self._install()
             return "GET", f"{PATH}/{rid}", kwargs
         if op == "create":
             rid = f"r{self.prefix}-{next(self._ids)}"
@@ -109,7 +107,6 @@ class WritePlanner:
         kwargs.pop("params", None)
         kwargs["json"] = {"version": version, "data": data if isinstance(data, str) else str(data)}
         context["dualsys_write"] = {"op": op, "record_id": rid, "version": version}
-        self._install()
         return "PUT", f"{PATH}/{rid}", kwargs
 
     def acknowledged(self, record_id: str, version: int) -> None:
@@ -118,16 +115,13 @@ class WritePlanner:
             self._readable.append(record_id)
         self._acked[record_id] = max(version, self._acked.get(record_id, 0))
 
-    def _install(self) -> None:
-        # The listener goes on the Locust Environment of the user that plans (an Environment has
-        # its own events): found through the running greenlet, whose first argument is the user
-        # (locust.User.start spawns run_user(user)). Outside Locust there is none: nothing to do.
-        if "locust" not in sys.modules:
-            return
-        env = _current_environment()
-        if env is not None and id(env) not in self._envs:
-            install(env)
-            self._envs.add(id(env))
+    def attach(self, environment: Any) -> None:
+        """Record this process's writes from ``environment``'s request events (called where
+        ``harness.load`` creates the Locust Environment, the run's own or a worker's; once per
+        Environment)."""
+        if id(environment) not in self._envs:
+            install(environment)
+            self._envs.add(id(environment))
 
 
 #: This process's planner.
@@ -196,13 +190,6 @@ def on_request(
     if row["acked"]:
         WRITES.acknowledged(str(plan["record_id"]), int(plan["version"]))
     SIDE.emit("writes", row)
-
-
-def _current_environment() -> Any:
-    import gevent
-
-    args = getattr(gevent.getcurrent(), "args", None) or (None,)
-    return getattr(args[0], "environment", None)
 
 
 def install(environment: Any) -> None:

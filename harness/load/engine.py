@@ -11,6 +11,7 @@ Importing this module imports Locust, which monkey-patches the process with geve
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -104,6 +105,10 @@ class LocustEngine:
             stop_timeout=sc.load.request_timeout,
         )
         self.env = env
+        if sc.writes is not None:  # the write path's acknowledged writes (harness.datasync)
+            from harness.datasync.loadside import WRITES
+
+            WRITES.attach(env)
         if not self.options.distributed:
             env.events.request.add_listener(self.recorder.on_locust_request)
             self.runner = env.create_local_runner()
@@ -146,6 +151,12 @@ class LocustEngine:
                 )
             time.sleep(0.1)
         config = {"scenario": sc.to_yaml(), "host": host}
+        # the harness shadow's resolved endpoints (the launcher exports them in this process's
+        # environment; a worker on another machine has only this message)
+        from harness.compare.pairs import SHADOW_ENV
+
+        if os.environ.get(SHADOW_ENV):
+            config["shadow"] = os.environ[SHADOW_ENV]
         ids = sorted(str(c.id) for c in master.clients.all)
         self.known.update(ids)
         # Each worker learns its index and the number of workers (a dataset is dealt out

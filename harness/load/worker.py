@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -83,6 +84,14 @@ def run_worker(master_host: str, master_port: int, locustfile: str | None = None
                     scenario.load, scenario.seed, scenario.duration,
                     worker_index=index, worker_count=count,
                 )  # fmt: skip
+        if msg.data.get("shadow"):  # the harness shadow's settings, read on its first use
+            from harness.compare.pairs import SHADOW_ENV
+
+            os.environ[SHADOW_ENV] = str(msg.data["shadow"])
+        if scenario.writes is not None:  # the write path's acknowledged writes
+            from harness.datasync.loadside import WRITES
+
+            WRITES.attach(environment)
         headers = scenario.stack.external.headers if scenario.stack.external else HeaderMap()
         recorder_box[:] = [ClientRecorder(headers, runner.client_id, sink, ledger=ledger)]
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 SCENARIO = REPO / "scenarios" / "shadow_direct.yaml"
 
 
-def run(tmp_path: Path, *extra: str) -> RunDir:
+def run(tmp_path: Path, *extra: str, code: int = 0) -> RunDir:
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", str(SCENARIO), "--out", str(tmp_path),
          "--quiet", *extra],
@@ -33,7 +33,7 @@ def run(tmp_path: Path, *extra: str) -> RunDir:
     )  # fmt: skip
     runs = list(tmp_path.iterdir())
     assert len(runs) == 1, (proc.returncode, proc.stdout, proc.stderr)
-    assert proc.returncode in (0, 1, 4), proc.stderr[-3000:]
+    assert proc.returncode == code, (proc.stdout[-2000:], proc.stderr[-3000:])
     return RunDir(runs[0])
 
 
@@ -43,6 +43,9 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     rd = run(tmp_path, "--duration", "10s")  # the AI is down from 4 s to 6.7 s
     assert not rd.decisions.exists()  # no gateway ran
     summary = json.loads((rd.path / "summary.json").read_text())
+    # the outage is an injected fault (a detection), users never saw it, the AI's SLAs are
+    # judged on the shadow's calls: the scenario's stated verdict
+    assert summary["verdict"] == "PASS", summary["reasons"]
     cmp = summary["metrics"]["comparison"]
     sh = cmp["shadow"]
     # agreement on the label: the configured 85% inside the interval, and it is the run's
