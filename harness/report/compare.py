@@ -183,6 +183,10 @@ def compare_graded(
         result.changes.append(_p95(system, b, n, opts, min_samples, confidence))
         result.changes.append(_error_rate(system, b, n, opts, min_samples, confidence))
     result.changes.append(_agreement(base_metrics, new_metrics, opts, min_samples, confidence))
+    from harness.report.llmcompare import llm_changes  # it imports this module
+
+    # streamed LLM answers: time to first token, inter-token latency, tokens/s, 429s
+    result.changes.extend(llm_changes(base_metrics, new_metrics, opts, min_samples, confidence))
     result.new_patterns = new_patterns(base_metrics, new_metrics)
     return result
 

@@ -62,3 +62,13 @@ def test_compare_finds_a_slower_first_token_and_more_429s(tmp_path: Path) -> Non
     same = {c.id: c for c in llm_changes(base, base, CompareOptions(), min_samples=30)}
     assert {c.status for c in same.values()} <= {"pass", "skipped"}
     assert llm_changes({}, slower, CompareOptions(), min_samples=30) == []
+    # and `dualsys compare` itself judges them (compare_graded, as the CLI calls it)
+    from harness.grading import grade_run
+    from harness.report.compare import compare_graded
+    from harness.rundir import RunDir
+
+    graded = compare_graded(
+        grade_run(RunDir(tmp_path / "base")), grade_run(RunDir(tmp_path / "new")),
+        CompareOptions(),
+    )  # fmt: skip
+    assert {c.id: c.status for c in graded.changes}["compare.user.ttft_p95"] == "fail"
