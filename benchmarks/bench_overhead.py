@@ -9,6 +9,7 @@ must not be the bottleneck, so check that its CPU stays below a core (printed).
 
     .venv/bin/python benchmarks/bench_overhead.py                 # 3 pairs, 20 users, 15 s
     .venv/bin/python benchmarks/bench_overhead.py --workers 2     # dualsys --workers 2 too
+    .venv/bin/python benchmarks/bench_overhead.py --profile 25    # one dualsys run in cProfile
 
 Requests per second are counted over the time requests were sent (bare Locust: its first to
 its last request; dualsys: the load's start to the end of its last request). The ratio is
@@ -139,9 +140,8 @@ def bare_locust(url: str, users: int, seconds: float, tmp: Path) -> tuple[float,
     return n / span, cpu, n
 
 
-def dualsys(
-    url: str, users: int, seconds: float, tmp: Path, workers: int
-) -> tuple[float, float, int, int]:
+def write_scenario(url: str, users: int, seconds: float, tmp: Path) -> Path:
+    """The dualsys scenario: external mode against ``url``, no faults, labelled requests."""
     scenario = tmp / "overhead.yaml"
     scenario.write_text(
         textwrap.dedent(
@@ -157,8 +157,21 @@ def dualsys(
             """
         )
     )
+    return scenario
+
+
+def dualsys(
+    url: str,
+    users: int,
+    seconds: float,
+    tmp: Path,
+    workers: int,
+    profile: tuple[str, ...] = (),
+) -> tuple[float, float, int, int]:
+    scenario = write_scenario(url, users, seconds, tmp)
     out = tmp / "runs"
-    cmd = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--quiet", "--no-report"]
+    cmd = [sys.executable, *profile, "-m", "harness.cli", "run", str(scenario), "--quiet"]
+    cmd += ["--no-report"]
     cmd += ["--out", str(out), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
     cpu = cpu_of(proc)
@@ -172,18 +185,52 @@ def dualsys(
     return n / span, cpu, n, int(stats["locust_requests"])
 
 
+def profile_run(url: str, args: argparse.Namespace, tmp: Path, name: str) -> int:
+    """One dualsys run under cProfile: its top functions by own time (the load process)."""
+    import pstats
+
+    prof = tmp / "load.prof"
+    rps, cpu, n, _ = dualsys(
+        url, args.users, args.seconds, tmp, 0, ("-m", "cProfile", "-o", str(prof))
+    )
+    print(f"target: {name}; profiled dualsys run: {rps:.0f} req/s, {cpu / n * 1e6:.0f} us CPU/req")
+    stats = pstats.Stats(str(prof))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # type: ignore[attr-defined]
+    print(f"{'own s':>7} {'own %':>6} {'calls':>9}  function")
+    for (file, line, func), (_cc, calls, tt, _ct, _callers) in rows[: args.profile]:
+        where = file.replace(str(REPO) + "/", "").split("site-packages/")[-1]
+        print(f"{tt:7.2f} {tt / total * 100:5.1f}% {calls:9d}  {where}:{line}({func})")
+    harness = sum(v[2] for k, v in stats.stats.items() if "/harness/" in k[0])  # type: ignore[attr-defined]
+    print(f"harness/ functions' own time: {harness / total * 100:.1f}% of the process's")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--workers", type=int, default=0, help="dualsys --workers N (0: one process)")
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: one dualsys run under cProfile, print its top N functions by own time",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="dualsys-overhead-") as d:
         tmp = Path(d)
         port = free_port()
         target, name = start_target(port, tmp)
         url = f"http://127.0.0.1:{port}"
+        if args.profile:
+            try:
+                return profile_run(url, args, tmp, name)
+            finally:
+                target.terminate()
+                target.wait(5)
         print(f"target: {name} on {url}; {args.users} users, no wait, {args.seconds:g} s each")
         bare_rps: list[float] = []
         ours_rps: list[float] = []

@@ -14,8 +14,10 @@ Locust's request ``context`` (``{"user_id", "label"?}``), as a user's own locust
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from harness.errors import ScenarioError
@@ -51,6 +53,8 @@ class RequestKind:
         self.content_type = spec.content_type or "text/plain; charset=utf-8"
         self.in_query = self.json is None and self.body is None and spec.method in ("GET", "DELETE")
         self.variables: tuple[str, ...] = tuple(v for _, v in spec.variables())
+        # Per request, only what varies is rendered: a constant path is its text already.
+        self._path_text = spec.path if self.path.constant else None
 
     def build(self, values: dict[str, Any], labelled: bool) -> tuple[str, str, dict[str, Any]]:
         """(method, path, request keyword arguments) for ``values`` (the template variables:
@@ -58,9 +62,13 @@ class RequestKind:
         :class:`~harness.scenario.templates.MissingField` for a row without a used field."""
         uid = self.user_id
         kwargs: dict[str, Any] = {"name": self.name}
-        params = {k: t.render_text(values) for k, t in self.query.items()}
-        headers = {k: t.render_text(values) for k, t in self.headers.items()}
-        cookies = {k: t.render_text(values) for k, t in self.cookies.items()}
+        params = {k: t.render_text(values) for k, t in self.query.items()} if self.query else {}
+        headers = (
+            {k: t.render_text(values) for k, t in self.headers.items()} if self.headers else {}
+        )
+        cookies = (
+            {k: t.render_text(values) for k, t in self.cookies.items()} if self.cookies else {}
+        )
         if uid.in_ == "header":
             headers[uid.name] = str(values["user_id"])
         elif uid.in_ == "cookie":
@@ -79,7 +87,8 @@ class RequestKind:
             body["input"] = values["input"]
             if labelled:
                 body["label"] = values["label"]
-            body.update(self.spec.fields)
+            if self.spec.fields:
+                body.update(self.spec.fields)
             if self.in_query:
                 params = {**{k: _text(v) for k, v in body.items()}, **params}
             else:
@@ -91,7 +100,8 @@ class RequestKind:
             kwargs["params"] = params
         if headers:
             kwargs["headers"] = headers
-        return self.method, self.path.render_text(values), kwargs
+        path = self._path_text
+        return self.method, self.path.render_text(values) if path is None else path, kwargs
 
 
 def _text(value: Any) -> str:
@@ -193,6 +203,10 @@ class RequestMix:
         self.config = config
         self._rng = random.Random(f"{config.seed}-{worker}-{user}")
         self._weights = [r.weight for r in config.requests]
+        # What rng.choices(kinds, weights) computes on every call, once: the same draw (one
+        # random() per request, bisected into the cumulative weights) picks the same kind.
+        self._cum_weights = list(accumulate(self._weights))
+        self._total = self._cum_weights[-1] + 0.0 if self._cum_weights else 0.0
         self._truth = _truth() if config.labels and config.dataset is None else None
         self.source = source
         self.seq = 0
@@ -207,7 +221,9 @@ class RequestMix:
         request kind's templates say."""
         cfg = self.config
         rng = self._rng
-        kind = rng.choices(cfg.kinds, self._weights)[0]
+        kind = cfg.kinds[
+            bisect(self._cum_weights, rng.random() * self._total, 0, len(cfg.kinds) - 1)
+        ]
         user_id = f"u{rng.randrange(cfg.population)}"
         row: Row | None = None
         label: Any = None
