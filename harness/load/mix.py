@@ -207,6 +207,8 @@ class RequestMix:
         # random() per request, bisected into the cumulative weights) picks the same kind.
         self._cum_weights = list(accumulate(self._weights))
         self._total = self._cum_weights[-1] + 0.0 if self._cum_weights else 0.0
+        # rng.randrange(n) is rng._randbelow(n) after checking its arguments: the same numbers
+        self._below: Callable[[int], int] = getattr(self._rng, "_randbelow", self._rng.randrange)
         self._truth = _truth() if config.labels and config.dataset is None else None
         self.source = source
         self.seq = 0
@@ -224,7 +226,8 @@ class RequestMix:
         kind = cfg.kinds[
             bisect(self._cum_weights, rng.random() * self._total, 0, len(cfg.kinds) - 1)
         ]
-        user_id = f"u{rng.randrange(cfg.population)}"
+        below = self._below
+        user_id = f"u{below(cfg.population)}"
         row: Row | None = None
         label: Any = None
         if self.source is not None:
@@ -237,7 +240,7 @@ class RequestMix:
             if ds.expected:
                 label = row.fields[ds.expected]
         else:
-            text = f"q{rng.randrange(cfg.inputs)}"
+            text = f"q{below(cfg.inputs)}"
             if self._truth is not None:
                 label = self._truth(text)
         self.seq += 1

@@ -181,7 +181,12 @@ class LiveWindow:
         start = int(now - seconds) + 1
         sel = [b for sec, b in self._buckets.items() if start <= sec <= int(now)]
         n = sum(b.n for b in sel)
-        lat = sorted(x for b in sel for x in b.latencies)
+        for b in sel:
+            # in place: a past second's samples are sorted once, the current one's tail only
+            # (Timsort on a sorted run plus a few new values is linear); merging sorted runs
+            # is cheap too. The progress view asks several times a second.
+            b.latencies.sort()
+        lat = sorted([x for b in sel for x in b.latencies])
         attempts = sum(b.ai_attempts for b in sel)
         failures = sum(b.ai_failures for b in sel)
         return WindowStats(
