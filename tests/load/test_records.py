@@ -296,3 +296,17 @@ def test_locust_fast_client_headers_read_as_through_their_mapping() -> None:
     served_by, fallback, reason, route, request_id = got["fast"][:5]
     assert (served_by, fallback, reason, request_id) == ("legacy", 1, "timeout", "")
     assert route == str(["a", "b"])
+
+
+def test_p95_stays_right_while_samples_keep_coming() -> None:
+    """The window sorts each second's samples in place when asked: seconds asked again, with
+    samples added in between, still give the p95 of all of them, across seconds."""
+    w = LiveWindow()
+    seen: list[float] = []
+    for step in range(4):
+        for i in range(300):
+            latency = float((i * 37 + step * 11) % 200 - step)  # no order at all
+            w.add(1000.2 + i % 3, latency, 1, "legacy", 0, "")  # three seconds
+            seen.append(latency)
+        want = sorted(seen)[min(len(seen) - 1, int(0.95 * len(seen)))]
+        assert w.stats(3.0, now=1002.5).p95_ms == want
