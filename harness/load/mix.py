@@ -55,6 +55,16 @@ class RequestKind:
         self.variables: tuple[str, ...] = tuple(v for _, v in spec.variables())
         # Per request, only what varies is rendered: a constant path is its text already.
         self._path_text = spec.path if self.path.constant else None
+        #: The default request (no template but a constant path, the user id in the body, a
+        #: JSON body): :meth:`RequestMix.next_request` builds it without :meth:`build`.
+        self.plain: str | None = (
+            self._path_text
+            if not (self.query or self.headers or self.cookies or self.in_query)
+            and self.json is None
+            and self.body is None
+            and user_id.in_ == "body"
+            else None
+        )
 
     def build(self, values: dict[str, Any], labelled: bool) -> tuple[str, str, dict[str, Any]]:
         """(method, path, request keyword arguments) for ``values`` (the template variables:
@@ -244,6 +254,18 @@ class RequestMix:
             if self._truth is not None:
                 label = self._truth(text)
         self.seq += 1
+        context: dict[str, Any] = {"user_id": user_id}
+        if label is not None:
+            context["label"] = label
+        path = kind.plain
+        if path is not None:
+            # what build() gives for it, without rendering anything
+            body: dict[str, Any] = {kind.user_id.name: user_id, "input": text}
+            if label is not None:
+                body["label"] = label
+            if kind.spec.fields:
+                body.update(kind.spec.fields)
+            return kind.method, path, {"name": kind.name, "json": body, "context": context}
         values = {
             "user_id": user_id,
             "input": text,
@@ -253,8 +275,5 @@ class RequestMix:
         }
         # every row field a template uses is required of the rows (make_source)
         method, path, kwargs = kind.build(values, labelled=label is not None)
-        context: dict[str, Any] = {"user_id": user_id}
-        if label is not None:
-            context["label"] = label
         kwargs["context"] = context
         return method, path, kwargs
