@@ -218,6 +218,8 @@ class FieldReader:
         self._served_cache: dict[str, tuple[str, str]] = {}
         self._fallback_cache: dict[str, tuple[int, str]] = {}
         self._reason_cache: dict[str, tuple[str | None, str]] = {}
+        # the three raw values -> (served_by, fallback, reason, notes): what read() looks up
+        self._mapped_cache: dict[tuple[str, str, str], tuple[str, int, str, str]] = {}
         # (raw timings, served_by) -> (legacy ms, AI ms, note): timings repeat at ms resolution
         self._attempts_cache: dict[tuple[str, str], tuple[float | None, float | None, str]] = {}
 
@@ -311,6 +313,22 @@ class FieldReader:
             raw_reason = read_compiled(s_reason, headers, body)
             route = read_compiled(s_route, headers, body)
             request_id = read_compiled(s_request_id, headers, body)
+        key = (raw_served, raw_fallback, raw_reason)
+        mapped = self._mapped_cache.get(key) or self._map(key)
+        served_by, fallback, reason, unmapped = mapped
+        legacy_ms = ai_ms = None
+        if self._attempts is not None:
+            raw = read_compiled(self._attempts, headers, body)
+            if raw:
+                legacy_ms, ai_ms, n4 = self._latencies(raw, served_by)
+                if n4:
+                    unmapped = f"{unmapped}; {n4}" if unmapped else n4
+        return served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, unmapped
+
+    def _map(self, key: tuple[str, str, str]) -> tuple[str, int, str, str]:
+        """(served_by, fallback, reason, unmapped notes) of the three mapped raw values,
+        remembered (bounded): one look-up per response for the lot."""
+        raw_served, raw_fallback, raw_reason = key
         served_by, n1 = self._served_cache.get(raw_served) or self._served_by(raw_served)
         fallback, n2 = self._fallback_cache.get(raw_fallback) or self._fallback(raw_fallback)
         mapped, stripped = self._reason_cache.get(raw_reason) or self._reason(raw_reason)
@@ -321,13 +339,7 @@ class FieldReader:
             reason, n3 = stripped, _note("fallback_reason", raw_reason)
         else:
             reason = ""  # not a fallback: an unmapped word is nobody's fallback reason
-        legacy_ms = ai_ms = None
-        n4 = ""
-        if self._attempts is not None:
-            raw = read_compiled(self._attempts, headers, body)
-            if raw:
-                legacy_ms, ai_ms, n4 = self._latencies(raw, served_by)
-        unmapped = ""
-        if n1 or n2 or n3 or n4:
-            unmapped = "; ".join(n for n in (n1, n2, n3, n4) if n)
-        return served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, unmapped
+        hit = (served_by, fallback, reason, "; ".join(n for n in (n1, n2, n3) if n))
+        if len(self._mapped_cache) < _CACHE_LIMIT:
+            self._mapped_cache[key] = hit
+        return hit
