@@ -12,6 +12,7 @@ process is printed (how the load scales out on this machine's cores).
 
     .venv/bin/python benchmarks/bench_overhead.py                 # 3 pairs, 20 users, 15 s
     .venv/bin/python benchmarks/bench_overhead.py --workers 2     # dualsys --workers 2 too
+    .venv/bin/python benchmarks/bench_overhead.py --baseline REV  # dualsys @REV in each pair
     .venv/bin/python benchmarks/bench_overhead.py --profile 25    # one dualsys run in cProfile
 
 Requests per second are counted over the time requests were sent (bare Locust: its first to
@@ -39,6 +40,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_recorder import extract  # noqa: E402
+
 BODY = {"user_id": "u1", "input": "q1", "label": "positive"}
 REPLY = b'{"answer": "positive", "system": "ai"}'
 HEADERS = {"X-Served-By": "ai", "X-Fallback": "0", "X-Route": "split", "X-Request-Id": "r"}
@@ -226,13 +231,15 @@ def dualsys(
     tmp: Path,
     workers: int,
     profile: tuple[str, ...] = (),
+    tree: Path = REPO,
 ) -> tuple[float, float, int, int]:
     scenario = write_scenario(url, users, seconds, tmp)
     out = tmp / "runs"
     cmd = [sys.executable, *profile, "-m", "harness.cli", "run", str(scenario), "--quiet"]
     cmd += ["--no-report"]
     cmd += ["--out", str(out), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    # ``-m`` puts the working directory first on sys.path: the tree's harness/ runs
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree)
     sampler = CpuSampler(proc.pid)
     try:
         cpu_of(proc)
@@ -276,6 +283,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--workers", type=int, default=0, help="dualsys --workers N (0: one process)")
     p.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run dualsys as of git revision REV in every pair (its harness/ from git)",
+    )
+    p.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -299,6 +311,8 @@ def main() -> int:
         bare_rps: list[float] = []
         ours_rps: list[float] = []
         scaled_rps: list[float] = []
+        base_rps: list[float] = []
+        base_tree = extract(args.baseline, tmp) if args.baseline else None
         mismatches = 0
         target_cpu = CpuSampler(target.pid)
 
@@ -308,12 +322,14 @@ def main() -> int:
                 f"  ({cores:.2f} cores){extra}"
             )
 
-        def ours(i: int, workers: int) -> float:
+        def ours(i: int, workers: int, tree: Path = REPO, label: str = "dualsys run") -> float:
             nonlocal mismatches
-            rps, cores, n, locust_n = dualsys(url, args.users, args.seconds, tmp, workers)
+            rps, cores, n, locust_n = dualsys(
+                url, args.users, args.seconds, tmp, workers, tree=tree
+            )
             same = "records == Locust's count" if n == locust_n else f"MISMATCH {n} vs {locust_n}"
             mismatches += n != locust_n
-            label = "dualsys run" + (f" --workers {workers}" if workers else "")
+            label += f" --workers {workers}" if workers else ""
             show(i, label, rps, cores, f"  {same}")
             return rps
 
@@ -323,6 +339,8 @@ def main() -> int:
                 bare_rps.append(rps)
                 show(i, "bare Locust", rps, cores)
                 ours_rps.append(ours(i, 0))
+                if base_tree is not None:
+                    base_rps.append(ours(i, 0, base_tree, f"dualsys @{args.baseline}"))
                 if args.workers:
                     scaled_rps.append(ours(i, args.workers))
         finally:
@@ -338,6 +356,9 @@ def main() -> int:
         print(f"target's busiest second: {busiest:.2f} cores (below 1: not the bottleneck)")
         ratio = statistics.median(o / b for o, b in zip(ours_rps, bare_rps, strict=True))
         print(f"ratio dualsys / bare Locust (median of {args.pairs} pairs): {ratio:.2f}x")
+        if base_tree is not None:
+            before = statistics.median(o / b for o, b in zip(base_rps, bare_rps, strict=True))
+            print(f"ratio dualsys @{args.baseline} / bare Locust (median): {before:.2f}x")
         if args.workers:
             scale = statistics.median(w / o for w, o in zip(scaled_rps, ours_rps, strict=True))
             print(
