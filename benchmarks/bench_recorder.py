@@ -19,12 +19,14 @@ imported (only geventhttpclient's header class and requests' encoding helper).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,6 +96,23 @@ for _ in range(n):
 base = time.process_time() - t1
 print(json.dumps({"us": (spent - base) / n * 1e6, "rows": lines}))
 """
+
+
+def load_baseline(rev: str) -> Any:
+    """``harness/load/records.py`` of ``rev`` as a module beside the current one (it imports
+    the rest of ``harness`` from this tree): :mod:`bench_fieldmap`'s baseline."""
+    src = subprocess.run(
+        ["git", "show", f"{rev}:harness/load/records.py"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    path = Path(tempfile.mkdtemp()) / "records_baseline.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("records_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["records_baseline"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def extract(rev: str, into: Path) -> Path:
