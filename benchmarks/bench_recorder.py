@@ -1,44 +1,106 @@
-"""ClientRecorder.on_locust_request calls per second: this tree against a baseline revision.
+"""The harness's per-request path, this tree against a baseline revision, in one run.
 
-The baseline's ``harness/load/records.py`` is read from git (default: the commit before the
-request-guard work) and loaded as a module beside the current one; both record the same
-synthetic Locust request events (a 200 with the reference gateway's headers, a labelled
-request with a JSON body, a failure with no response) into a list sink.
+Per request, what ``dualsys run`` adds to Locust's own work: the request mix builds the request
+(:meth:`RequestMix.next_request`, a labelled scenario), the request guard counts it
+(:func:`guard_request`, :class:`RequestLedger`), and the recorder's listener turns the response
+into a row (:meth:`ClientRecorder.on_locust_request`: headers, the label's score, the live
+window) that :class:`RecordWriter` writes to a CSV file. The response is shaped as Locust's
+fast client gives it: geventhttpclient's ``Headers`` (case-insensitive, Python-level ``get``)
+and a ``text`` property that finds the encoding from the headers and decodes ``content``.
 
-    .venv/bin/python benchmarks/bench_recorder.py [--baseline REV] [--n 200000]
+The baseline's ``harness/`` is extracted from git (``git archive``, default: the main commit
+this work started from) into a temporary directory; both trees run the same loop in their own
+subprocess, alternating, ``--repeat`` times, and the best of each is compared. No Locust is
+imported (only geventhttpclient's header class and requests' encoding helper).
+
+    .venv/bin/python benchmarks/bench_recorder.py [--baseline REV] [--n 100000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
+import tarfile
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from harness.load import records as current  # noqa: E402
-from harness.scenario import HeaderMap  # noqa: E402
+#: The loop each tree runs (``sys.path[0]`` is the tree; prints one JSON line).
+LOOP = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+n = int(sys.argv[2])
 
+from geventhttpclient.header import Headers
+from requests.utils import get_encoding_from_headers
 
-class Resp:
+from harness.load import records
+from harness.load.mix import RequestMix, UserConfig
+from harness.rundir import REQUEST_FIELDS, RecordWriter
+from harness.scenario import HeaderMap, RequestSpec
+
+class Response:
+    # as locust.contrib.fasthttp.FastResponse: headers, content, a decoding text property
     status_code = 200
-    headers = {
-        "X-Served-By": "legacy",
-        "X-Fallback": "0",
-        "X-Fallback-Reason": "",
-        "X-Route": "legacy",
-        "X-Request-Id": "r1",
-    }
-    text = '{"answer": "A"}'
+    encoding = None
+    def __init__(self):
+        self.headers = Headers([
+            ("Server", "nginx/1.22.1"), ("Date", "Wed, 02 Dec 2026 00:00:00 GMT"),
+            ("Content-Type", "application/json"), ("Content-Length", "38"),
+            ("Connection", "keep-alive"), ("X-Served-By", "ai"), ("X-Fallback", "0"),
+            ("X-Route", "split"), ("X-Request-Id", "r"),
+        ])
+        self.content = b'{"answer": "billing", "system": "ai"}'
+    @property
+    def text(self):
+        if self.encoding is None:
+            self.encoding = get_encoding_from_headers(self.headers)
+        return str(self.content, self.encoding, errors="replace")
+
+config = UserConfig(
+    requests=[RequestSpec(name="answer")], population=1000, inputs=500, labels=True, seed=1,
+    wait_min=0.0, wait_max=0.0, pacing_rps=None, request_timeout=5.0,
+)
+mix = RequestMix(config, 0, 1)
+ledger = records.RequestLedger()
+out = Path(tempfile.mkdtemp()) / "requests.csv"
+writer = RecordWriter(out, REQUEST_FIELDS)
+rec = records.ClientRecorder(HeaderMap(), "local", writer.write, records.LiveWindow(), ledger)
+listener = rec.on_locust_request
+
+class Session:
+    def request(self, method, url, name=None, context=None, **kwargs):
+        # what Locust's session does around the request: time it, fire the event
+        t = time.time()
+        listener(name, 1.25, 38, response=Response(), context=context, start_time=t)
+
+guarded = records.guard_request(Session.request, ledger, lambda r: False)
+session = Session()
+t0 = time.process_time()
+for _ in range(n):
+    method, path, kwargs = mix.next_request()
+    guarded(session, method, path, **kwargs)
+writer.close()
+spent = time.process_time() - t0
+lines = out.read_text().count("\n") - 1
+# the Response construction is the same in both trees: measured alone, then subtracted
+t1 = time.process_time()
+for _ in range(n):
+    Response()
+base = time.process_time() - t1
+print(json.dumps({"us": (spent - base) / n * 1e6, "rows": lines}))
+"""
 
 
 def load_baseline(rev: str) -> Any:
+    """``harness/load/records.py`` of ``rev`` as a module beside the current one (it imports
+    the rest of ``harness`` from this tree): :mod:`bench_fieldmap`'s baseline."""
     src = subprocess.run(
         ["git", "show", f"{rev}:harness/load/records.py"],
         cwd=REPO, capture_output=True, text=True, check=True,
@@ -53,38 +115,46 @@ def load_baseline(rev: str) -> Any:
     return module
 
 
-def rate(module: Any, n: int) -> float:
-    rows: list[Any] = []
-    rec = module.ClientRecorder(HeaderMap(), "local", rows.append)
-    resp, err = Resp(), ConnectionResetError("reset")
-    ctx, labelled = {"user_id": "u1"}, {"user_id": "u2", "label": "A"}
-    fire = rec.on_locust_request
-    t0 = time.perf_counter()
-    for i in range(n):
-        k = i % 10
-        if k == 0:
-            fire("answer", 5.0, 0, response=None, context=ctx, exception=err, start_time=1.0)
-        elif k == 1:
-            fire("answer", 5.0, 15, response=resp, context=labelled, start_time=1.0)
-        else:
-            fire("answer", 5.0, 15, response=resp, context=ctx, start_time=1.0)
-        if len(rows) > 10000:
-            rows.clear()
-    return n / (time.perf_counter() - t0)
+def extract(rev: str, into: Path) -> Path:
+    """``harness/`` of ``rev`` from git, under ``into``."""
+    archive = into / "baseline.tar"
+    with open(archive, "wb") as fh:
+        subprocess.run(["git", "archive", rev, "harness"], cwd=REPO, stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "tree", filter="data")
+    return into / "tree"
+
+
+def run(tree: Path, n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", LOOP, str(tree), str(n)],
+        capture_output=True, text=True, check=True, cwd=tree,
+    ).stdout  # fmt: skip
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    if result["rows"] != n:
+        raise SystemExit(f"{tree}: {result['rows']} rows written for {n} requests")
+    return result
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--baseline", default="9074f89")
-    p.add_argument("--n", type=int, default=200_000)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--baseline", default="2692646", help="git revision (default: main's start)")
+    p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
-    base = load_baseline(args.baseline)
-    b = max(rate(base, args.n) for _ in range(args.repeat))
-    c = max(rate(current, args.n) for _ in range(args.repeat))
-    print(f"baseline {args.baseline}: {b:,.0f} calls/s")
-    print(f"current:          {c:,.0f} calls/s")
-    print(f"ratio current/baseline: {c / b:.2f}x")
+    with tempfile.TemporaryDirectory(prefix="dualsys-bench-recorder-") as d:
+        base_tree = extract(args.baseline, Path(d))
+        base: list[float] = []
+        cur: list[float] = []
+        for _ in range(args.repeat):
+            base.append(run(base_tree, args.n)["us"])
+            cur.append(run(REPO, args.n)["us"])
+    b, c = min(base), min(cur)
+    print(f"per request, mix + guard + recorder + live window + CSV row ({args.n:,} requests)")
+    runs_b, runs_c = (", ".join(f"{x:.2f}" for x in xs) for xs in (base, cur))
+    print(f"baseline {args.baseline}: {b:6.2f} us CPU   (runs: {runs_b})")
+    print(f"this tree:        {c:6.2f} us CPU   (runs: {runs_c})")
+    print(f"ratio this tree / baseline: {c / b:.2f}x the CPU ({b / c:.2f}x the speed)")
     return 0
 
 

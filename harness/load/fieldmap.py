@@ -146,6 +146,42 @@ def split_unmapped(cell: str) -> list[str]:
     return _UNMAPPED_SPLIT.split(cell) if cell else []
 
 
+#: Header mapping classes (by type) whose values :meth:`FieldReader.read` takes from the dict
+#: under them (True) or through their ``get`` (False); decided on a class's first response.
+_FAST_HEADERS: dict[type, bool] = {}
+
+
+def _joined(value: Any) -> str:
+    """What ``str(headers.get(name) or "")`` gives for geventhttpclient's raw dict value:
+    nothing (None), or a repeated header's list of (name, value) pairs (its values' list)."""
+    return "" if value is None else str([v[1] for v in value] or "")
+
+
+def _reads_raw(headers: Mapping[str, str], names: Sequence[str]) -> bool:
+    """Whether ``headers`` (the first of its class) is geventhttpclient's ``Headers`` laid out
+    as that fast path expects: a dict by lowercase name of (name, value) pairs or lists of
+    them, giving for every field what ``get`` gives. Anything else reads through ``get``."""
+    cls = type(headers)
+    if not (
+        isinstance(headers, dict)
+        and cls.__name__ == "Headers"
+        and cls.__module__.startswith("geventhttpclient.")
+    ):
+        return False
+    for key, value in dict.items(headers):
+        pairs = [value] if type(value) is tuple else value
+        if not isinstance(key, str) or key != key.lower() or not isinstance(pairs, list):
+            return False
+        if not all(type(p) is tuple and len(p) == 2 for p in pairs):
+            return False
+    for name in names:
+        v = dict.get(headers, name.lower())
+        fast = str(v[1] or "") if type(v) is tuple else _joined(v)
+        if fast != str(headers.get(name) or ""):
+            return False
+    return True
+
+
 def _note(field: str, raw: str) -> str:
     return f"{field}={printable(raw.strip(), 80)}"
 
@@ -168,6 +204,7 @@ class FieldReader:
         )
         # every field a header: the hot path reads them straight from the mapping
         self._names = None if self.needs_body else tuple(name for name, _ in self._specs)
+        self._lower = tuple(name.lower() for name in self._names or ())
         self.served = ValueMap(
             {"legacy": hm.system_values("legacy"), "ai": hm.system_values("ai"), "": [""]}
         )
@@ -181,6 +218,8 @@ class FieldReader:
         self._served_cache: dict[str, tuple[str, str]] = {}
         self._fallback_cache: dict[str, tuple[int, str]] = {}
         self._reason_cache: dict[str, tuple[str | None, str]] = {}
+        # the three raw values -> (served_by, fallback, reason, notes): what read() looks up
+        self._mapped_cache: dict[tuple[str, str, str], tuple[str, int, str, str]] = {}
         # (raw timings, served_by) -> (legacy ms, AI ms, note): timings repeat at ms resolution
         self._attempts_cache: dict[tuple[str, str], tuple[float | None, float | None, str]] = {}
 
@@ -248,12 +287,25 @@ class FieldReader:
         """Read and map every contract field of one response (see the class docstring)."""
         names = self._names
         if names is not None and headers is not None:
-            get = headers.get
-            raw_served = str(get(names[0]) or "")
-            raw_fallback = str(get(names[1]) or "")
-            raw_reason = str(get(names[2]) or "")
-            route = str(get(names[3]) or "")
-            request_id = str(get(names[4]) or "")
+            fast = _FAST_HEADERS.get(type(headers))
+            if fast is None:
+                fast = _FAST_HEADERS[type(headers)] = _reads_raw(headers, names)
+            if fast:
+                # geventhttpclient's Headers (Locust's fast client): its get() is two Python
+                # calls and a lower() per field; the dict under it, by lowercase name, holds
+                # (name, value), or a list of them for a repeated header
+                dget = dict.get
+                raw_served, raw_fallback, raw_reason, route, request_id = [
+                    str(v[1] or "") if type(v) is tuple else _joined(v)
+                    for v in [dget(headers, n) for n in self._lower]  # type: ignore[call-overload]
+                ]
+            else:
+                get = headers.get
+                raw_served = str(get(names[0]) or "")
+                raw_fallback = str(get(names[1]) or "")
+                raw_reason = str(get(names[2]) or "")
+                route = str(get(names[3]) or "")
+                request_id = str(get(names[4]) or "")
         else:
             s_served, s_fallback, s_reason, s_route, s_request_id = self._specs
             raw_served = read_compiled(s_served, headers, body)
@@ -261,6 +313,22 @@ class FieldReader:
             raw_reason = read_compiled(s_reason, headers, body)
             route = read_compiled(s_route, headers, body)
             request_id = read_compiled(s_request_id, headers, body)
+        key = (raw_served, raw_fallback, raw_reason)
+        mapped = self._mapped_cache.get(key) or self._map(key)
+        served_by, fallback, reason, unmapped = mapped
+        legacy_ms = ai_ms = None
+        if self._attempts is not None:
+            raw = read_compiled(self._attempts, headers, body)
+            if raw:
+                legacy_ms, ai_ms, n4 = self._latencies(raw, served_by)
+                if n4:
+                    unmapped = f"{unmapped}; {n4}" if unmapped else n4
+        return served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, unmapped
+
+    def _map(self, key: tuple[str, str, str]) -> tuple[str, int, str, str]:
+        """(served_by, fallback, reason, unmapped notes) of the three mapped raw values,
+        remembered (bounded): one look-up per response for the lot."""
+        raw_served, raw_fallback, raw_reason = key
         served_by, n1 = self._served_cache.get(raw_served) or self._served_by(raw_served)
         fallback, n2 = self._fallback_cache.get(raw_fallback) or self._fallback(raw_fallback)
         mapped, stripped = self._reason_cache.get(raw_reason) or self._reason(raw_reason)
@@ -271,13 +339,7 @@ class FieldReader:
             reason, n3 = stripped, _note("fallback_reason", raw_reason)
         else:
             reason = ""  # not a fallback: an unmapped word is nobody's fallback reason
-        legacy_ms = ai_ms = None
-        n4 = ""
-        if self._attempts is not None:
-            raw = read_compiled(self._attempts, headers, body)
-            if raw:
-                legacy_ms, ai_ms, n4 = self._latencies(raw, served_by)
-        unmapped = ""
-        if n1 or n2 or n3 or n4:
-            unmapped = "; ".join(n for n in (n1, n2, n3, n4) if n)
-        return served_by, fallback, reason, route, request_id, legacy_ms, ai_ms, unmapped
+        hit = (served_by, fallback, reason, "; ".join(n for n in (n1, n2, n3) if n))
+        if len(self._mapped_cache) < _CACHE_LIMIT:
+            self._mapped_cache[key] = hit
+        return hit

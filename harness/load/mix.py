@@ -14,8 +14,10 @@ Locust's request ``context`` (``{"user_id", "label"?}``), as a user's own locust
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from harness.datasync.loadside import WRITES
@@ -54,6 +56,18 @@ class RequestKind:
         self.content_type = spec.content_type or "text/plain; charset=utf-8"
         self.in_query = self.json is None and self.body is None and spec.method in ("GET", "DELETE")
         self.variables: tuple[str, ...] = tuple(v for _, v in spec.variables())
+        # Per request, only what varies is rendered: a constant path is its text already.
+        self._path_text = spec.path if self.path.constant else None
+        #: The default request (no template but a constant path, the user id in the body, a
+        #: JSON body): :meth:`RequestMix.next_request` builds it without :meth:`build`.
+        self.plain: str | None = (
+            self._path_text
+            if not (self.query or self.headers or self.cookies or self.in_query)
+            and self.json is None
+            and self.body is None
+            and user_id.in_ == "body"
+            else None
+        )
 
     def build(self, values: dict[str, Any], labelled: bool) -> tuple[str, str, dict[str, Any]]:
         """(method, path, request keyword arguments) for ``values`` (the template variables:
@@ -61,9 +75,13 @@ class RequestKind:
         :class:`~harness.scenario.templates.MissingField` for a row without a used field."""
         uid = self.user_id
         kwargs: dict[str, Any] = {"name": self.name}
-        params = {k: t.render_text(values) for k, t in self.query.items()}
-        headers = {k: t.render_text(values) for k, t in self.headers.items()}
-        cookies = {k: t.render_text(values) for k, t in self.cookies.items()}
+        params = {k: t.render_text(values) for k, t in self.query.items()} if self.query else {}
+        headers = (
+            {k: t.render_text(values) for k, t in self.headers.items()} if self.headers else {}
+        )
+        cookies = (
+            {k: t.render_text(values) for k, t in self.cookies.items()} if self.cookies else {}
+        )
         if uid.in_ == "header":
             headers[uid.name] = str(values["user_id"])
         elif uid.in_ == "cookie":
@@ -82,7 +100,8 @@ class RequestKind:
             body["input"] = values["input"]
             if labelled:
                 body["label"] = values["label"]
-            body.update(self.spec.fields)
+            if self.spec.fields:
+                body.update(self.spec.fields)
             if self.in_query:
                 params = {**{k: _text(v) for k, v in body.items()}, **params}
             else:
@@ -94,7 +113,8 @@ class RequestKind:
             kwargs["params"] = params
         if headers:
             kwargs["headers"] = headers
-        return self.method, self.path.render_text(values), kwargs
+        path = self._path_text
+        return self.method, self.path.render_text(values) if path is None else path, kwargs
 
 
 def _text(value: Any) -> str:
@@ -196,6 +216,12 @@ class RequestMix:
         self.config = config
         self._rng = random.Random(f"{config.seed}-{worker}-{user}")
         self._weights = [r.weight for r in config.requests]
+        # What rng.choices(kinds, weights) computes on every call, once: the same draw (one
+        # random() per request, bisected into the cumulative weights) picks the same kind.
+        self._cum_weights = list(accumulate(self._weights))
+        self._total = self._cum_weights[-1] + 0.0 if self._cum_weights else 0.0
+        # rng.randrange(n) is rng._randbelow(n) after checking its arguments: the same numbers
+        self._below: Callable[[int], int] = getattr(self._rng, "_randbelow", self._rng.randrange)
         self._truth = _truth() if config.labels and config.dataset is None else None
         self.source = source
         self.seq = 0
@@ -210,8 +236,11 @@ class RequestMix:
         request kind's templates say."""
         cfg = self.config
         rng = self._rng
-        kind = rng.choices(cfg.kinds, self._weights)[0]
-        user_id = f"u{rng.randrange(cfg.population)}"
+        kind = cfg.kinds[
+            bisect(self._cum_weights, rng.random() * self._total, 0, len(cfg.kinds) - 1)
+        ]
+        below = self._below
+        user_id = f"u{below(cfg.population)}"
         row: Row | None = None
         label: Any = None
         if self.source is not None:
@@ -224,10 +253,25 @@ class RequestMix:
             if ds.expected:
                 label = row.fields[ds.expected]
         else:
-            text = f"q{rng.randrange(cfg.inputs)}"
+            text = f"q{below(cfg.inputs)}"
             if self._truth is not None:
                 label = self._truth(text)
         self.seq += 1
+        context: dict[str, Any] = {"user_id": user_id}
+        if label is not None:
+            context["label"] = label
+        if kind.spec.llm is not None:  # harness.load.llm.send_llm sends and measures it
+            context["llm"] = kind.spec.llm
+        path = kind.plain
+        if path is not None:
+            # what build() gives for it, without rendering anything
+            body: dict[str, Any] = {kind.user_id.name: user_id, "input": text}
+            if label is not None:
+                body["label"] = label
+            if kind.spec.fields:
+                body.update(kind.spec.fields)
+            kwargs = {"name": kind.name, "json": body, "context": context}
+            return WRITES.plan(kind.method, path, kwargs)  # a write kind is plain too
         values = {
             "user_id": user_id,
             "input": text,
@@ -237,10 +281,5 @@ class RequestMix:
         }
         # every row field a template uses is required of the rows (make_source)
         method, path, kwargs = kind.build(values, labelled=label is not None)
-        context: dict[str, Any] = {"user_id": user_id}
-        if label is not None:
-            context["label"] = label
-        if kind.spec.llm is not None:  # harness.load.llm.send_llm sends and measures it
-            context["llm"] = kind.spec.llm
         kwargs["context"] = context
         return WRITES.plan(method, path, kwargs)  # write kinds (harness.datasync.loadside)

@@ -107,6 +107,8 @@ class LiveWindow:
         self._max_lat = max_latencies
         self.total = 0
         self.total_errors = 0
+        # (served_by, fallback, reason, status, ok) -> (failed, unavailable) or None (no call)
+        self._calls: dict[tuple[str, int, str, int, int], tuple[int, int] | None] = {}
 
     def add(
         self,
@@ -143,13 +145,19 @@ class LiveWindow:
             b.ai += 1
         if fallback:
             b.fallbacks += 1
-        call = ai_call_from_client(
-            served_by, fallback, reason, 200 if status is None else status, ok
-        )
+        key = (served_by, fallback, reason, 200 if status is None else status, ok)
+        try:
+            call = self._calls[key]
+        except KeyError:
+            # a request's AI call depends on these five values only, which repeat: judged once
+            c = ai_call_from_client(*key)
+            call = None if c is None else (int(c.failed), int(c.unavailable))
+            if len(self._calls) < 1024:
+                self._calls[key] = call
         if call is not None:
             b.ai_attempts += 1
-            b.ai_failures += call.failed
-            b.ai_unavailable += call.unavailable
+            b.ai_failures += call[0]
+            b.ai_unavailable += call[1]
         if len(b.latencies) < self._max_lat:
             b.latencies.append(latency_ms)
 
@@ -173,7 +181,12 @@ class LiveWindow:
         start = int(now - seconds) + 1
         sel = [b for sec, b in self._buckets.items() if start <= sec <= int(now)]
         n = sum(b.n for b in sel)
-        lat = sorted(x for b in sel for x in b.latencies)
+        for b in sel:
+            # in place: a past second's samples are sorted once, the current one's tail only
+            # (Timsort on a sorted run plus a few new values is linear); merging sorted runs
+            # is cheap too. The progress view asks several times a second.
+            b.latencies.sort()
+        lat = sorted([x for b in sel for x in b.latencies])
         attempts = sum(b.ai_attempts for b in sel)
         failures = sum(b.ai_failures for b in sel)
         return WindowStats(
@@ -199,6 +212,20 @@ def _parse_body(text: Callable[[], str | None] | None, response: Any) -> Any:
     except Exception:  # a body we cannot read is a field we cannot read, never a lost row
         return None
 
+
+def _answer_of(body: Any) -> Any:
+    """What an answer says, to score against its label: the body's ``answer``, or that
+    answer's ``label`` when it is an object (the realistic demo's structured answer)."""
+    answer = body.get("answer") if isinstance(body, dict) else None
+    if isinstance(answer, dict):
+        answer = answer.get("label")
+    return answer
+
+
+#: Bodies up to this size have their answer remembered (:meth:`ClientRecorder._answer`), at
+#: most this many (so at most a few MB: past it, bodies are parsed each time).
+_ANSWER_BODY_MAX = 2048
+_ANSWER_CACHE_LIMIT = 2048
 
 #: Fields a user class may set through the request's ``context["record"]`` (a dict by field
 #: name): everything after the fields the recorder itself derives from the response.
@@ -281,6 +308,7 @@ class ClientRecorder:
         # and parses the body only when a field (or an accuracy label) needs it.
         self.fields = FieldReader(headers)
         self._needs_body = self.fields.needs_body
+        self._answers: dict[bytes, Any] = {}  # body bytes -> its answer (bounded)
 
     @property
     def started(self) -> int:
@@ -319,8 +347,12 @@ class ClientRecorder:
         exception: BaseException | None,
         start_time: float,
     ) -> dict[str, Any]:
-        ok = int(exception is None and 200 <= status < 300)
-        label = context.get("label") if context else None
+        ok = 1 if exception is None and 200 <= status < 300 else 0
+        if context:
+            label = context.get("label")
+            user_id = context.get("user_id", "")
+        else:
+            label, user_id = None, ""
         served_by = reason = route = request_id = unmapped = ""
         fallback = 0
         legacy_ms: float | None = None
@@ -333,12 +365,8 @@ class ClientRecorder:
                 self.fields.read(headers, body)
             )
             if label is not None and ok:
-                if not self._needs_body:
-                    body = _parse_body(text, response)
-                answer = body.get("answer") if isinstance(body, dict) else None
-                if isinstance(answer, dict):  # a structured answer (the realistic demo): its label
-                    answer = answer.get("label")
-                correct = int(answer == label) if answer is not None else None
+                answer = _answer_of(body) if self._needs_body else self._answer(text, response)
+                correct = (1 if answer == label else 0) if answer is not None else None
         except Exception as err:  # odd headers: keep the row, say why its fields are empty
             error = (error + "; " if error else "") + "reading the response: " + describe_error(err)
         row = {
@@ -352,10 +380,10 @@ class ClientRecorder:
             "fallback_reason": reason,
             "route": route,
             "request_id": request_id,
-            "user_id": context.get("user_id", "") if context else "",
+            "user_id": user_id,
             "endpoint": name,
             "correct": correct,
-            "error": error[:300],
+            "error": error[:300] if error else error,
             "worker": self.worker,
             "legacy_latency_ms": legacy_ms,
             "ai_latency_ms": ai_ms,
@@ -370,6 +398,23 @@ class ClientRecorder:
             # the status too: an AI-served 502/503/504 (or no answer) is the AI unavailable
             self.live.add(start_time, response_time, ok, served_by, fallback, reason, status=status)
         return row
+
+    def _answer(self, text: Callable[[], str | None] | None, response: Any) -> Any:
+        """The answer's label in the body (see :func:`_answer_of`), remembered per body: a
+        gateway's answers repeat (one per input), so most responses cost one dictionary
+        look-up on their bytes instead of decoding and parsing them. Only a response object's
+        ``content`` bytes are a key (JSON is UTF-8: the same bytes give the same answer)."""
+        content = getattr(response, "content", None) if text is None else None
+        if type(content) is not bytes or len(content) > _ANSWER_BODY_MAX:
+            return _answer_of(_parse_body(text, response))
+        try:
+            return self._answers[content]
+        except KeyError:
+            pass
+        answer = _answer_of(_parse_body(text, response))
+        if len(self._answers) < _ANSWER_CACHE_LIMIT:
+            self._answers[content] = answer
+        return answer
 
     def on_locust_request(
         self,
@@ -558,14 +603,19 @@ def guard_request(
     manager): its ``__exit__`` must then be wrapped by :func:`guard_exit`."""
 
     def request(session: Any, *args: Any, **kwargs: Any) -> Any:
-        mark = ledger.begin()
+        # ledger.begin() and ledger.end() inline, on this greenlet's state looked up once
+        # (every request passes here: one greenlet-local look-up instead of two)
+        state = ledger._state()
+        ledger.started += 1
+        state[0] += 1
+        mark = state[1]
         start_time = time.time()
         t0 = time.perf_counter()
         try:
             result = original(session, *args, **kwargs)
         except BaseException as exc:
             try:
-                if not ledger.reported_since(mark):
+                if not state[1] > mark:  # not reported since it started
                     if ledger.is_cancel(exc):
                         ledger.cancelled += 1
                     else:
@@ -573,12 +623,13 @@ def guard_request(
                         elapsed = (time.perf_counter() - t0) * 1000.0
                         report_failure(session, args, kwargs, exc, start_time, elapsed)
             finally:
-                ledger.end()
+                if state[0] > 0:
+                    state[0] -= 1
             raise
         if deferred(result):
             setattr(result, MARK_ATTR, mark)
-        else:
-            ledger.end()
+        elif state[0] > 0:
+            state[0] -= 1
         return result
 
     request.__wrapped__ = original  # type: ignore[attr-defined]

@@ -58,8 +58,12 @@ def unit_hash(text: str, salt: str = "") -> float:
     return int.from_bytes(digest.digest(), "big") / _SCALE
 
 
+@lru_cache(maxsize=1 << 16)
 def truth(input: str) -> str:
-    """The ground-truth label of ``input``: what a perfect system would answer."""
+    """The ground-truth label of ``input``: what a perfect system would answer.
+
+    Cached (a pure function of the input, asked once per request by every labelled load user
+    and by the demo services): inputs repeat, and the hash is most of a label's cost."""
     return LABELS[int(unit_hash(input, "truth") * len(LABELS))]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,51 @@ def test_a_missing_dataset_file_is_a_scenario_error(tmp_path: Path) -> None:
     Path(cfg.dataset.path).unlink()
     with pytest.raises(ScenarioError, match=r"load\.dataset\.path: .* does not exist"):
         make_source(cfg)
+
+
+def test_the_same_seed_draws_what_it_always_drew() -> None:
+    """A scenario's seed must send the same users, kinds and inputs across harness versions:
+    the mix's draws are those of random.choices (one random() against the cumulative weights)
+    and randrange, in this order, on the user's own Random."""
+    cfg = config(labels=True, population=1000, inputs=500)
+    mix = RequestMix(cfg, worker=2, user=3)
+    rng = random.Random(f"{cfg.seed}-2-3")
+    for _ in range(3000):
+        request = mix.next_request()
+        assert request is not None
+        _, _, kw = request
+        kind = rng.choices(cfg.kinds, [k.spec.weight for k in cfg.kinds])[0]
+        user_id = f"u{rng.randrange(cfg.population)}"
+        text = f"q{rng.randrange(cfg.inputs)}"
+        assert (kw["name"], kw["context"]["user_id"]) == (kind.name, user_id)
+        sent = kw["json"] if "json" in kw else kw["params"]
+        assert (sent["input"], sent["label"]) == (text, truth(text))
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_the_default_request_is_what_its_templates_build(labels: bool) -> None:
+    """The default kind (a JSON body of user id, input, label and fields) is built without
+    rendering templates: exactly what RequestKind.build gives for the same values."""
+    cfg = config(labels=labels)
+    a, b = cfg.kinds
+    assert a.plain == "/v1/answer" and b.plain is None  # a GET sends its body as a query
+    mix = RequestMix(cfg, worker=0, user=1)
+    seen = Counter[str]()
+    for _ in range(300):
+        request = mix.next_request()
+        assert request is not None
+        method, path, kw = request
+        kind = a if kw["name"] == "a" else b
+        sent = kw["json"] if "json" in kw else kw["params"]
+        values = {
+            "user_id": kw["context"]["user_id"],
+            "input": sent["input"],
+            "label": kw["context"].get("label"),
+            "seq": mix.seq,
+            "row": None,
+        }
+        built = kind.build(values, labelled=labels)
+        assert (method, path, kw) == (built[0], built[1], {**built[2], "context": kw["context"]})
+        assert list(sent) == list(built[2].get("json") or built[2]["params"])  # key order too
+        seen[kind.name] += 1
+    assert seen["a"] and seen["b"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +214,99 @@ def test_a_user_class_own_figures_reach_the_row_by_field_name() -> None:
     (row,) = rows
     assert {k: row[k] for k in figures} == figures
     assert "nonsense" not in row and row["status"] == 0
+
+
+class _Body:
+    """A response as Locust's fast client gives it: ``content`` bytes, ``text`` decoded."""
+
+    status_code = 200
+    headers: dict[str, str] = {}
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self.decoded = 0
+
+    @property
+    def text(self) -> str:
+        self.decoded += 1
+        return self.content.decode("utf-8")
+
+
+def test_each_answer_is_scored_against_its_own_label_and_repeats_are_not_parsed() -> None:
+    rows: list[dict[str, Any]] = []
+    rec = ClientRecorder(HeaderMap(), "local", rows.append)
+    billing = b'{"answer": "billing"}'
+    structured = b'{"answer": {"label": "shipping", "confidence": 0.9}}'
+    big = json.dumps({"answer": "billing", "pad": "x" * 5000}).encode()
+    cases = [
+        (billing, "billing", 1),
+        (billing, "account", 0),  # the same body, another label: judged again
+        (structured, "shipping", 1),
+        (structured, "billing", 0),
+        (big, "billing", 1),  # too big to be remembered: parsed each time
+        (b'{"other": 1}', "billing", None),  # no answer: not judged
+        (b"not json", "billing", None),
+    ]
+    responses = []
+    for _ in range(3):
+        for content, label, expected in cases:
+            resp = _Body(content)
+            responses.append((content, resp))
+            rec.on_locust_request("a", 1.0, 1, response=resp, context={"label": label})
+            assert rows[-1]["correct"] == expected, (content, label)
+    decoded = Counter[bytes]()
+    for content, resp in responses:
+        decoded[content] += resp.decoded
+    assert decoded[billing] == 1 and decoded[structured] == 1  # parsed once each
+    assert decoded[big] == 3  # each of its three sends
+
+
+_GHC_HEADERS = """
+import json
+import subprocess
+import sys
+from geventhttpclient.header import Headers
+from harness.load import fieldmap
+from harness.scenario import HeaderMap
+reader = fieldmap.FieldReader(HeaderMap())
+pairs = [("x-served-by", "legacy"), ("X-FALLBACK", "1"), ("X-Fallback-Reason", "timeout"),
+         ("X-Route", "a"), ("x-route", "b"), ("Content-Type", "application/json")]
+h = Headers(pairs)  # X-Route twice (a list), no X-Request-Id, names in any case
+fast = reader.read(h, None)
+# the same values through the mapping API (what every other headers class goes through)
+plain = {n: h.get(n) for n in ("X-Served-By", "X-Fallback", "X-Fallback-Reason", "X-Route",
+                                "X-Request-Id")}
+slow = reader.read(plain, None)
+print(json.dumps({"fast": fast, "slow": slow, "took_fast_path": fieldmap._FAST_HEADERS[Headers],
+                  "plain_fast": fieldmap._FAST_HEADERS[dict]}))
+"""
+
+
+def test_locust_fast_client_headers_read_as_through_their_mapping() -> None:
+    """geventhttpclient's Headers (Locust's FastHttpUser) are read from the dict under them:
+    the same fields as through ``get``, a repeated header and absent one included. In a
+    subprocess: importing geventhttpclient imports gevent."""
+    out = subprocess.run(
+        [sys.executable, "-c", _GHC_HEADERS], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout  # fmt: skip
+    got = json.loads(out)
+    assert got["took_fast_path"] is True and got["plain_fast"] is False
+    assert got["fast"] == got["slow"]
+    served_by, fallback, reason, route, request_id = got["fast"][:5]
+    assert (served_by, fallback, reason, request_id) == ("legacy", 1, "timeout", "")
+    assert route == str(["a", "b"])
+
+
+def test_p95_stays_right_while_samples_keep_coming() -> None:
+    """The window sorts each second's samples in place when asked: seconds asked again, with
+    samples added in between, still give the p95 of all of them, across seconds."""
+    w = LiveWindow()
+    seen: list[float] = []
+    for step in range(4):
+        for i in range(300):
+            latency = float((i * 37 + step * 11) % 200 - step)  # no order at all
+            w.add(1000.2 + i % 3, latency, 1, "legacy", 0, "")  # three seconds
+            seen.append(latency)
+        want = sorted(seen)[min(len(seen) - 1, int(0.95 * len(seen)))]
+        assert w.stats(3.0, now=1002.5).p95_ms == want
