@@ -118,7 +118,7 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
 def test_the_shadow_works_in_master_worker_mode(tmp_path: Path) -> None:
     # what is judged is where the rows came from; a loaded machine may miss the user SLA of a
     # master, a worker and a shadow process on two cores, which is not this test's question
-    rd = run(tmp_path, "--duration", "6s", "--workers", "1", code=None)
+    rd = run(tmp_path, "--duration", "4s", "--workers", "1", code=None)
     with open(rd.path / "shadow.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     kinds = {r["kind"] for r in rows}

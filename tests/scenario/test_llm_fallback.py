@@ -90,7 +90,14 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, GradedRun]:
     return run_dir, graded(run_dir)
 
 
-def test_known_answer_quota_at_the_peak_is_throttling_not_an_error(
+def test_known_answer(known: tuple[RunDir, GradedRun]) -> None:
+    """One 20 s run, three questions of it (one test: pytest workers would each make the run)."""
+    known_quota_at_the_peak_is_throttling_not_an_error(known)
+    known_ttft_itl_and_tokens_follow_the_configured_llm(known)
+    known_cost_is_usage_times_price_to_the_cent(known)
+
+
+def known_quota_at_the_peak_is_throttling_not_an_error(
     known: tuple[RunDir, GradedRun],
 ) -> None:
     run_dir, g = known
@@ -122,7 +129,7 @@ def test_known_answer_quota_at_the_peak_is_throttling_not_an_error(
     assert not {i for i in failed if i.startswith("sla.")}, failed
 
 
-def test_known_answer_ttft_itl_and_tokens_follow_the_configured_llm(
+def known_ttft_itl_and_tokens_follow_the_configured_llm(
     known: tuple[RunDir, GradedRun],
 ) -> None:
     _, g = known
@@ -139,7 +146,7 @@ def test_known_answer_ttft_itl_and_tokens_follow_the_configured_llm(
     assert legacy["answered"] > 0 and legacy["ttft_ms"]["p50"] < 150  # the fast classifier
 
 
-def test_known_answer_cost_is_usage_times_price_to_the_cent(
+def known_cost_is_usage_times_price_to_the_cent(
     known: tuple[RunDir, GradedRun],
 ) -> None:
     run_dir, g = known
