@@ -183,7 +183,11 @@ class Shadow:
                     self.pool.spawn(self._noise, ts, req, system)
 
     def _shadow(self, ts: float, req: ShadowRequest, user: Call) -> None:
-        self._emit("shadow", ts, req, user, self.targets[self.against(user)].call(req))
+        # the row's time is when the other system was called, not when the user's request was
+        # offered: a call that waited for the pool (or for this process to start) is graded in
+        # the window it reached the system in (a fault zone, or not)
+        sent = time.time()
+        self._emit("shadow", sent, req, user, self.targets[self.against(user)].call(req))
 
     def against(self, user: Call) -> str:
         """The system the user's answer is compared with: ``other``, unless that one served
@@ -196,6 +200,7 @@ class Shadow:
 
     def _noise(self, ts: float, req: ShadowRequest, system: str) -> None:
         target = self.targets[system]
+        ts = time.time()  # when the pair was sent (see _shadow)
         first = target.call(req)
         self._emit(f"aa_{system}", ts, req, first, target.call(req))
 
