@@ -69,8 +69,12 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     cmp = summary["metrics"]["comparison"]
     sh = cmp["shadow"]
     # agreement on the label: the configured 85% inside the interval, and it is the run's
+    # (the demo's answers are fixed per input: over its 500 inputs the realised agreement and
+    # accuracy differ from the configured ones by about 0.015 (one sd) before any sampling, so
+    # the figures are held within 0.06 of them, not inside a 95% interval around them)
+    assert sh["compared"] > 300 and abs(sh["agreement_rate"] - 0.85) < 0.06, sh["agreement_rate"]
     lo, hi = sh["agreement_ci"]
-    assert sh["compared"] > 300 and lo <= 0.85 <= hi, sh["agreement_ci"]
+    assert lo <= sh["agreement_rate"] <= hi and hi - lo < 0.1
     assert cmp["compared"] == sh["compared"] and cmp["agreed"] == sh["agreed"]
     # the noise floors: legacy repeats itself, the AI's labels too (JSON on label)
     assert sh["noise_floor"]["legacy"]["compared"] > 30
@@ -80,7 +84,7 @@ def test_shadow_without_a_gateway_reports_agreement_floor_quality_latency_cost(
     # quality against the labels the load sends (legacy 88%, AI 92% configured)
     for system, acc in (("legacy", 0.88), ("ai", 0.92)):
         q = sh["quality"][system]
-        assert q["judged"] > 200 and q["ci"][0] <= acc <= q["ci"][1], (system, q)
+        assert q["judged"] > 200 and abs(q["accuracy"] - acc) < 0.06, (system, q)
     # per-system latency and cost of the shadow calls
     assert 10 < sh["latency_ms"]["legacy"]["p50"] < sh["latency_ms"]["ai"]["p50"] < 150
     assert sh["cost"]["ai"]["per_call"] > 0.001 > sh["cost"]["legacy"]["per_call"] > 0
