@@ -13,10 +13,11 @@ on both sides compare nothing here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from harness.report.compare import SYSTEM_NAMES, Change, CompareOptions
+from harness.report.compare import SYSTEM_NAMES, Change, CompareOptions, _Figure, _interval
 from harness.report.numbers import as_float, dig, fmt_ms, fmt_share
 
 __all__ = ["llm_changes"]
@@ -44,26 +45,6 @@ def llm_changes(
     return out
 
 
-def _change(
-    id: str, name: str, system: str, base: str, new: str, limit: float, unit: str, **kw: Any
-) -> Change:
-    return Change(
-        id=id,
-        name=name,
-        system=system,
-        baseline=base,
-        new=new,
-        limit=limit,
-        unit=unit,
-        **{"change": None, "ci_low": None, "ci_high": None, "status": "skipped", **kw},
-    )
-
-
-def _judged(value: float, lo: float, hi: float, limit: float) -> tuple[str, bool]:
-    firm = lo > limit
-    return ("fail" if firm else "pass"), bool(value > limit and not firm)
-
-
 def _p95(
     system: str,
     key: str,
@@ -76,31 +57,30 @@ def _p95(
 ) -> Change:
     from harness.analysis.stats import QuantileEstimate, quantile_delta_ci
 
-    cid, name = f"compare.{system}.{key.removesuffix('_ms')}_p95", f"{SYSTEM_NAMES[system]} {what}"
-    bv, nv = as_float(dig(b, key, "p95")), as_float(dig(n, key, "p95"))
+    fig = _Figure(
+        f"compare.{system}.{key.removesuffix('_ms')}_p95",
+        f"{SYSTEM_NAMES[system]} {what}",
+        system,
+        fmt_ms(bv := as_float(dig(b, key, "p95"))),
+        fmt_ms(nv := as_float(dig(n, key, "p95"))),
+        opts.p95_increase_max,
+        "%",
+    )
     nb, nn = int(dig(b, key, "n", default=0) or 0), int(dig(n, key, "n", default=0) or 0)
-    args = (cid, name, system, fmt_ms(bv), fmt_ms(nv), opts.p95_increase_max, "%")
     if bv is None or nv is None or bv <= 0:
-        return _change(*args, evidence=f"no {what} in one of the runs")
+        return fig.skipped(f"no {what} in one of the runs")
     if min(nb, nn) < min_samples:
-        return _change(*args, evidence=f"too few samples ({nb} and {nn} < {min_samples})")
-    lo_b, hi_b = (as_float(x) for x in dig(b, key, "p95_ci", default=[None, None]))
-    lo_n, hi_n = (as_float(x) for x in dig(n, key, "p95_ci", default=[None, None]))
+        return fig.skipped(f"too few samples ({nb} and {nn} < {min_samples})")
     d, lo, hi = quantile_delta_ci(
-        QuantileEstimate(0.95, nv, lo_n if lo_n is not None else nv, hi_n or nv),
-        QuantileEstimate(0.95, bv, lo_b if lo_b is not None else bv, hi_b or bv),
+        QuantileEstimate(0.95, nv, *_interval(dig(n, key, "p95_ci"), nv)),
+        QuantileEstimate(0.95, bv, *_interval(dig(b, key, "p95_ci"), bv)),
         confidence,
     )
-    rel, rlo, rhi = 100 * d / bv, 100 * lo / bv, 100 * hi / bv
-    status, borderline = _judged(rel, rlo, rhi, opts.p95_increase_max)
-    return _change(
-        *args,
-        change=rel,
-        ci_low=rlo,
-        ci_high=rhi,
-        status=status,
-        borderline=borderline,
-        evidence=f"{what} {fmt_ms(bv)} -> {fmt_ms(nv)} ({nb:,} vs {nn:,} samples)",
+    return fig.judged(
+        100 * d / bv,
+        100 * lo / bv,
+        100 * hi / bv,
+        f"{what} {fmt_ms(bv)} -> {fmt_ms(nv)} ({nb:,} vs {nn:,} samples)",
     )
 
 
@@ -113,18 +93,16 @@ def _speed(
     nb = int(dig(b, "tokens_per_s", "n", default=0) or 0)
     nn = int(dig(n, "tokens_per_s", "n", default=0) or 0)
     shown = (f"{bv:.1f} tok/s" if bv else "n/a", f"{nv:.1f} tok/s" if nv else "n/a")
-    args = (cid, name, system, *shown, opts.p95_increase_max, "%")
+    fig = _Figure(cid, name, system, *shown, opts.p95_increase_max, "%")
     if bv is None or nv is None or bv <= 0:
-        return _change(*args, evidence="no output speed in one of the runs")
+        return fig.skipped("no output speed in one of the runs")
     if min(nb, nn) < ms:
-        return _change(*args, evidence=f"too few samples ({nb} and {nn} < {ms})")
+        return fig.skipped(f"too few samples ({nb} and {nn} < {ms})")
     drop = 100 * (bv - nv) / bv  # a median: judged on its point estimate, marked so
-    status = "fail" if drop > opts.p95_increase_max else "pass"
-    return _change(
-        *args,
+    return dataclasses.replace(
+        fig.skipped(f"median output speed {shown[0]} -> {shown[1]} (point estimates)"),
         change=drop,
-        status=status,
-        evidence=f"median output speed {shown[0]} -> {shown[1]} (point estimates)",
+        status="fail" if drop > opts.p95_increase_max else "pass",
     )
 
 
@@ -145,7 +123,7 @@ def _rate_limited(
         int(dig(n, "rate_limits", "gave_up", default=0) or 0),
         int(dig(n, "rate_limits", "requests", default=0) or 0),
     )
-    args = (
+    fig = _Figure(
         "compare.user.rate_limited",
         "Users' rate-limited share",
         "user",
@@ -155,15 +133,8 @@ def _rate_limited(
         "pt",
     )
     if min(nb, nn) < min_samples:
-        return _change(*args, evidence=f"too few requests ({nb} and {nn} < {min_samples})")
+        return fig.skipped(f"too few requests ({nb} and {nn} < {min_samples})")
     d, lo, hi = rate_delta_ci(kn, nn, kb, nb, confidence)
-    status, borderline = _judged(100 * d, 100 * lo, 100 * hi, opts.error_rate_increase_max)
-    return _change(
-        *args,
-        change=100 * d,
-        ci_low=100 * lo,
-        ci_high=100 * hi,
-        status=status,
-        borderline=borderline,
-        evidence=f"{kb} of {nb} -> {kn} of {nn} requests ended with a 429",
+    return fig.judged(
+        100 * d, 100 * lo, 100 * hi, f"{kb} of {nb} -> {kn} of {nn} requests ended with a 429"
     )
