@@ -121,22 +121,7 @@ def _scores(data: RunData) -> tuple[AgreementScores | None, int]:
     )
     not_compared = int((both & np.isnan(agree)).sum())
     score = dec["agree_score"].to_numpy(dtype=np.float64, na_value=np.nan)
-    score = score[~np.isnan(score) & ~np.isnan(agree)]
-    if score.size == 0:
-        return None, not_compared
-    counts, edges = np.histogram(np.clip(score, 0.0, 1.0), bins=SCORE_BINS, range=(0.0, 1.0))
-    qs = np.quantile(score, SCORE_QS)
-    return {
-        "n": int(score.size),
-        "mean": _num(float(score.mean())),
-        "quantiles": {
-            f"p{round(q * 100)}": _num(float(v)) for q, v in zip(SCORE_QS, qs, strict=True)
-        },
-        "histogram": {
-            "edges": [round(float(e), 6) for e in edges],
-            "counts": [int(c) for c in counts],
-        },
-    }, not_compared
+    return score_distribution(score[~np.isnan(agree)]), not_compared
 
 
 def _harness_shadow(
