@@ -29,7 +29,7 @@ from starlette.routing import Route, Router
 
 from harness.datasync import bus
 from harness.datasync.store import Record, Store, StoreUnavailable, open_store
-from harness.stack.asgi import ASGIApp, Receive, Scope, Send
+from harness.stack.asgi import ASGIApp, Receive, Scope, Send, serve_lifespan
 
 __all__ = ["PATH_PREFIX", "StoreApp", "with_store"]
 
@@ -122,16 +122,7 @@ class StoreApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-
-            async def wrapped() -> Any:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await self.start()
-                elif message["type"] == "lifespan.shutdown":
-                    await self.stop()
-                return message
-
-            await self.inner(scope, wrapped, send)
+            await serve_lifespan(self.inner, scope, receive, send, self.start, self.stop)
             return
         if scope["type"] == "http" and str(scope["path"]).startswith(PATH_PREFIX):
             await self.router(scope, receive, send)

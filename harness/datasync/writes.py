@@ -41,7 +41,7 @@ from starlette.routing import Route, Router
 from harness.datasync import bus
 from harness.datasync.store import Record
 from harness.rundir import RecordWriter
-from harness.stack.asgi import ASGIApp, Receive, Scope, Send
+from harness.stack.asgi import ASGIApp, Receive, Scope, Send, serve_lifespan
 from harness.stack.backend import BackendClient, BackendError, make_client
 
 __all__ = ["PATTERNS", "POLICIES", "SYNC_FIELDS", "WritePath", "with_writes"]
@@ -152,16 +152,7 @@ class WritePath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-
-            async def wrapped() -> Any:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await self.start()
-                elif message["type"] == "lifespan.shutdown":
-                    await self.stop()
-                return message
-
-            await self.inner(scope, wrapped, send)
+            await serve_lifespan(self.inner, scope, receive, send, self.start, self.stop)
             return
         if scope["type"] == "http" and str(scope["path"]).startswith(_PREFIXES):
             if not self._clients:  # served without lifespan (in-process tests)

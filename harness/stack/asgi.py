@@ -25,6 +25,7 @@ __all__ = [
     "request_headers",
     "send_bytes",
     "send_json",
+    "serve_lifespan",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -105,3 +106,25 @@ class Departure:
     def close(self) -> None:
         """Stop watching."""
         self.future.cancel()
+
+
+async def serve_lifespan(
+    inner: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+) -> None:
+    """Pass a lifespan scope on to ``inner``, running ``start`` at its startup and ``stop`` at
+    its shutdown (a wrapper app that owns resources of its own around ``inner``'s)."""
+
+    async def wrapped() -> Any:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await start()
+        elif message["type"] == "lifespan.shutdown":
+            await stop()
+        return message
+
+    await inner(scope, wrapped, send)
